@@ -1,0 +1,175 @@
+// Package config owns the site's configuration: one typed struct, loaded
+// from the environment and command-line flags (flags win), validated, and
+// passed explicitly to whatever needs it.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keepalive/keepalive/internal/money"
+)
+
+// Lightning backends.
+const (
+	LightningDemo = "demo"
+	LightningLND  = "lnd"
+)
+
+// Config is everything the site is told by its operator.
+type Config struct {
+	Addr        string // KEEPALIVE_ADDR: where to listen
+	BaseURL     string // KEEPALIVE_BASE_URL: the public URL, for links, LNURL and badges
+	DatabaseURL string // DATABASE_URL: empty means SQLite at ./data/keepalive.db
+
+	Lightning string // KEEPALIVE_LIGHTNING: demo or lnd
+	LND       LND
+
+	// Donation bounds (KEEPALIVE_MIN_DONATION_SAT, KEEPALIVE_MAX_DONATION_SAT).
+	MinDonation money.Msat
+	MaxDonation money.Msat
+
+	// LNURLAllowPrivate lets payouts to Lightning Addresses reach private
+	// and loopback addresses (KEEPALIVE_LNURL_ALLOW_PRIVATE): tests and
+	// regtest only; in production it would let a Lightning Address make
+	// the site call into its own network.
+	LNURLAllowPrivate bool
+
+	// Invoice creation limits, per client address and for the whole site,
+	// in invoices per second (KEEPALIVE_INVOICE_RATE, KEEPALIVE_INVOICE_RATE_TOTAL).
+	InvoiceRate      float64
+	InvoiceRateTotal float64
+
+	AccrualInterval time.Duration // KEEPALIVE_ACCRUAL_INTERVAL
+	LogLevel        string        // KEEPALIVE_LOG_LEVEL: debug, info, warn, error
+	LogFormat       string        // KEEPALIVE_LOG_FORMAT: text or json
+	SecureCookies   bool          // derived: true when BaseURL is https
+}
+
+// LND is how to reach the lnd node.
+type LND struct {
+	GRPCAddr     string // LND_GRPC_ADDR
+	TLSCertPath  string // LND_TLS_CERT_PATH
+	MacaroonPath string // LND_MACAROON_PATH
+	TLSCertHex   string // LND_TLS_CERT_HEX
+	MacaroonHex  string // LND_MACAROON_HEX
+}
+
+// Load reads the environment, then flags from args (without the program
+// name and subcommand), and validates the result.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	env := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{}
+	fs := flag.NewFlagSet("keepalive", flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", env("KEEPALIVE_ADDR", "127.0.0.1:8080"), "listen address (KEEPALIVE_ADDR)")
+	fs.StringVar(&c.BaseURL, "base-url", env("KEEPALIVE_BASE_URL", ""), "public URL of the site (KEEPALIVE_BASE_URL); default http://<addr>")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", ""), "postgres://… or a SQLite file path (DATABASE_URL); default ./data/keepalive.db")
+	fs.StringVar(&c.Lightning, "lightning", env("KEEPALIVE_LIGHTNING", LightningDemo), "Lightning backend: demo or lnd (KEEPALIVE_LIGHTNING)")
+	fs.StringVar(&c.LND.GRPCAddr, "lnd-grpc-addr", env("LND_GRPC_ADDR", ""), "lnd gRPC host:port (LND_GRPC_ADDR)")
+	fs.StringVar(&c.LND.TLSCertPath, "lnd-tls-cert-path", env("LND_TLS_CERT_PATH", ""), "lnd tls.cert path (LND_TLS_CERT_PATH)")
+	fs.StringVar(&c.LND.MacaroonPath, "lnd-macaroon-path", env("LND_MACAROON_PATH", ""), "lnd macaroon path (LND_MACAROON_PATH)")
+	c.LND.TLSCertHex = env("LND_TLS_CERT_HEX", "")  // secrets: environment only, never flags (ps shows flags)
+	c.LND.MacaroonHex = env("LND_MACAROON_HEX", "") // secrets: environment only
+	minSat := fs.Int64("min-donation-sat", envInt(env("KEEPALIVE_MIN_DONATION_SAT", "1")), "smallest donation in sats (KEEPALIVE_MIN_DONATION_SAT)")
+	maxSat := fs.Int64("max-donation-sat", envInt(env("KEEPALIVE_MAX_DONATION_SAT", "10000000")), "largest donation in sats (KEEPALIVE_MAX_DONATION_SAT)")
+	fs.BoolVar(&c.LNURLAllowPrivate, "lnurl-allow-private", env("KEEPALIVE_LNURL_ALLOW_PRIVATE", "") == "1", "let Lightning Address payouts reach private addresses (tests only) (KEEPALIVE_LNURL_ALLOW_PRIVATE=1)")
+	fs.Float64Var(&c.InvoiceRate, "invoice-rate", envFloat(env("KEEPALIVE_INVOICE_RATE", "0.5")), "invoices per second per client, burst 20x (KEEPALIVE_INVOICE_RATE)")
+	fs.Float64Var(&c.InvoiceRateTotal, "invoice-rate-total", envFloat(env("KEEPALIVE_INVOICE_RATE_TOTAL", "100")), "invoices per second for the whole site, burst 2x (KEEPALIVE_INVOICE_RATE_TOTAL)")
+	fs.DurationVar(&c.AccrualInterval, "accrual-interval", envDuration(env("KEEPALIVE_ACCRUAL_INTERVAL", "1m")), "how often earned balances are posted (KEEPALIVE_ACCRUAL_INTERVAL)")
+	fs.StringVar(&c.LogLevel, "log-level", env("KEEPALIVE_LOG_LEVEL", "info"), "debug, info, warn or error (KEEPALIVE_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("KEEPALIVE_LOG_FORMAT", "text"), "text or json (KEEPALIVE_LOG_FORMAT)")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+
+	var errs []error
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.Addr
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("KEEPALIVE_BASE_URL %q must be an absolute http(s) URL", c.BaseURL))
+	} else {
+		c.SecureCookies = u.Scheme == "https"
+	}
+	switch c.Lightning {
+	case LightningDemo:
+	case LightningLND:
+		if c.LND.GRPCAddr == "" {
+			errs = append(errs, errors.New("LND_GRPC_ADDR is required when KEEPALIVE_LIGHTNING=lnd"))
+		}
+		if c.LND.TLSCertPath == "" && c.LND.TLSCertHex == "" {
+			errs = append(errs, errors.New("LND_TLS_CERT_PATH or LND_TLS_CERT_HEX is required when KEEPALIVE_LIGHTNING=lnd"))
+		}
+		if c.LND.MacaroonPath == "" && c.LND.MacaroonHex == "" {
+			errs = append(errs, errors.New("LND_MACAROON_PATH or LND_MACAROON_HEX is required when KEEPALIVE_LIGHTNING=lnd"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("KEEPALIVE_LIGHTNING must be demo or lnd, not %q", c.Lightning))
+	}
+	var err error
+	if c.MinDonation, err = money.FromSats(*minSat); err != nil || c.MinDonation <= 0 {
+		errs = append(errs, fmt.Errorf("KEEPALIVE_MIN_DONATION_SAT must be a positive number of sats"))
+	}
+	if c.MaxDonation, err = money.FromSats(*maxSat); err != nil || c.MaxDonation < c.MinDonation {
+		errs = append(errs, fmt.Errorf("KEEPALIVE_MAX_DONATION_SAT must be at least the minimum and at most 21M BTC"))
+	}
+	if c.InvoiceRate <= 0 || c.InvoiceRateTotal <= 0 {
+		errs = append(errs, fmt.Errorf("KEEPALIVE_INVOICE_RATE and KEEPALIVE_INVOICE_RATE_TOTAL must be positive"))
+	}
+	if c.AccrualInterval < time.Second {
+		errs = append(errs, fmt.Errorf("KEEPALIVE_ACCRUAL_INTERVAL must be at least 1s"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("KEEPALIVE_LOG_LEVEL must be debug, info, warn or error"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("KEEPALIVE_LOG_FORMAT must be text or json"))
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// envInt parses an integer from the environment; a bad value becomes -1
+// so that validation reports it.
+func envInt(s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+func envFloat(s string) float64 {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return -1
+	}
+	return f
+}
+
+func envDuration(s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0
+	}
+	return d
+}

@@ -1,0 +1,56 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.BaseURL != "http://127.0.0.1:8080" || c.Lightning != LightningDemo ||
+		c.DatabaseURL != "" || c.SecureCookies || c.AccrualInterval != time.Minute || c.MinDonation != 1000 {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestFlagsOverrideEnvironment(t *testing.T) {
+	c, err := Load([]string{"-addr", "0.0.0.0:9000"}, env(map[string]string{
+		"KEEPALIVE_ADDR": "127.0.0.1:1", "KEEPALIVE_BASE_URL": "https://keepalive.example/",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "0.0.0.0:9000" || c.BaseURL != "https://keepalive.example" || !c.SecureCookies {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestInvalidConfigurationIsExplained(t *testing.T) {
+	cases := map[string]map[string]string{
+		"KEEPALIVE_LIGHTNING":        {"KEEPALIVE_LIGHTNING": "clightning"},
+		"LND_GRPC_ADDR":              {"KEEPALIVE_LIGHTNING": "lnd"},
+		"KEEPALIVE_BASE_URL":         {"KEEPALIVE_BASE_URL": "ftp://x"},
+		"KEEPALIVE_MIN_DONATION_SAT": {"KEEPALIVE_MIN_DONATION_SAT": "zero"},
+		"KEEPALIVE_MAX_DONATION_SAT": {"KEEPALIVE_MAX_DONATION_SAT": "99999999999999999"},
+		"KEEPALIVE_ACCRUAL_INTERVAL": {"KEEPALIVE_ACCRUAL_INTERVAL": "1ms"},
+		"KEEPALIVE_INVOICE_RATE":     {"KEEPALIVE_INVOICE_RATE": "-1"},
+		"KEEPALIVE_LOG_LEVEL":        {"KEEPALIVE_LOG_LEVEL": "loud"},
+	}
+	for want, e := range cases {
+		_, err := Load(nil, env(e))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: err = %v, want it to name %s", e, err, want)
+		}
+	}
+	c, err := Load(nil, env(map[string]string{"KEEPALIVE_LIGHTNING": "lnd", "LND_GRPC_ADDR": "127.0.0.1:10009",
+		"LND_TLS_CERT_HEX": "00", "LND_MACAROON_PATH": "/m"}))
+	if err != nil || c.LND.TLSCertHex != "00" {
+		t.Fatalf("lnd config: %v", err)
+	}
+}

@@ -1,0 +1,266 @@
+// Package db owns database access: opening SQLite (the default) or
+// PostgreSQL, running the embedded migrations, translating driver errors
+// into domain errors, and the helpers that run work in a transaction with
+// retries on both databases.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialect names the database in use.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open database and its dialect.
+type DB struct {
+	*gorm.DB
+	Dialect Dialect
+}
+
+// DefaultSQLitePath is where the database lives when DATABASE_URL is unset.
+const DefaultSQLitePath = "data/keepalive.db"
+
+// DialectOf tells which database a DATABASE_URL names; empty means SQLite.
+func DialectOf(databaseURL string) Dialect {
+	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
+		return Postgres
+	}
+	return SQLite
+}
+
+// Open opens the database named by databaseURL: a postgres:// URL, or a
+// SQLite file path ("" means DefaultSQLitePath, "sqlite://path" and
+// "file:path" are accepted too).
+func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error) {
+	gcfg := &gorm.Config{
+		Logger:                 gormLogger(log),
+		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+	if DialectOf(databaseURL) == Postgres {
+		// pgx caches prepared statements per connection by itself; GORM's
+		// own statement cache would prepare each one again inside every
+		// transaction (a round trip per statement).
+		gcfg.PrepareStmt = false
+		g, err := gorm.Open(postgres.Open(databaseURL), gcfg)
+		if err != nil {
+			return nil, fmt.Errorf("db: open postgres: %w", err)
+		}
+		sqlDB, err := g.DB()
+		if err != nil {
+			return nil, fmt.Errorf("db: postgres pool: %w", err)
+		}
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		if err := sqlDB.PingContext(ctx); err != nil {
+			return nil, fmt.Errorf("db: connect postgres: %w", err)
+		}
+		return &DB{DB: g, Dialect: Postgres}, nil
+	}
+
+	path := sqlitePath(databaseURL)
+	if path != ":memory:" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("db: create folder for %s: %w", path, err)
+		}
+	}
+	// WAL lets readers run beside the writer; immediate transactions take
+	// the write lock up front so two writers wait (busy_timeout) instead
+	// of failing on upgrade; foreign keys are off by default in SQLite.
+	// A file: URI, so that the query below reaches SQLite; the path is
+	// escaped so that a '#' or '?' in it stays part of the file name.
+	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	dsn := "file:" + escaped + "?_txlock=immediate" +
+		"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	g, err := gorm.Open(sqliteDialector{dsn: dsn}, gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("db: open sqlite %s: %w", path, err)
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, fmt.Errorf("db: sqlite pool: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(8)
+	sqlDB.SetMaxIdleConns(8)
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("db: open sqlite %s: %w", path, err)
+	}
+	return &DB{DB: g, Dialect: SQLite}, nil
+}
+
+func sqlitePath(databaseURL string) string {
+	switch {
+	case databaseURL == "":
+		return DefaultSQLitePath
+	case strings.HasPrefix(databaseURL, "sqlite://"):
+		return strings.TrimPrefix(databaseURL, "sqlite://")
+	case strings.HasPrefix(databaseURL, "file:"):
+		p := strings.TrimPrefix(databaseURL, "file:")
+		if i := strings.IndexByte(p, '?'); i >= 0 {
+			p = p[:i]
+		}
+		if u, err := url.PathUnescape(p); err == nil {
+			return u
+		}
+		return p
+	}
+	return databaseURL
+}
+
+// Close closes the pool.
+func (d *DB) Close() error {
+	sqlDB, err := d.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+func gormLogger(log *slog.Logger) logger.Interface {
+	if log == nil {
+		return logger.Discard
+	}
+	return quietCancel{logger.NewSlogLogger(log, logger.Config{
+		SlowThreshold:             500 * time.Millisecond,
+		LogLevel:                  logger.Warn,
+		IgnoreRecordNotFoundError: true,
+		ParameterizedQueries:      true, // never log values: keys and hashes pass through here
+	})}
+}
+
+// quietCancel drops the log line of a query that failed only because its
+// request was abandoned by the client: that is not a database problem.
+type quietCancel struct{ logger.Interface }
+
+func (q quietCancel) LogMode(l logger.LogLevel) logger.Interface {
+	return quietCancel{q.Interface.LogMode(l)}
+}
+
+func (q quietCancel) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if err != nil && (errors.Is(err, context.Canceled) || ctx.Err() != nil) {
+		return
+	}
+	q.Interface.Trace(ctx, begin, fc, err)
+}
+
+var (
+	// ErrNotFound is returned by stores when a row does not exist.
+	ErrNotFound = errors.New("db: not found")
+	// ErrDuplicate is returned when a unique constraint refuses a row.
+	ErrDuplicate = errors.New("db: duplicate")
+	// ErrRetry marks an error after which the whole transaction should
+	// simply run again (it lost a race it will see the result of).
+	ErrRetry = errors.New("db: retry")
+)
+
+// TranslateError maps driver errors to ErrNotFound and ErrDuplicate so that
+// nothing above the stores looks at driver errors.
+func TranslateError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return fmt.Errorf("%w: %w", ErrDuplicate, err)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "constraint failed: UNIQUE") {
+		return fmt.Errorf("%w: %w", ErrDuplicate, err)
+	}
+	return err
+}
+
+// retryable reports whether a transaction failed only because it raced
+// another one and may simply be run again.
+func retryable(err error) bool {
+	if errors.Is(err, ErrRetry) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "40001" || pgErr.Code == "40P01" // serialization failure, deadlock
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
+}
+
+// Tx runs fn in a transaction, retrying a few times when the database
+// reports a serialization failure, a deadlock or a busy SQLite file.
+func (d *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	var err error
+	for attempt := 0; attempt < 8; attempt++ {
+		hooks := &commitHooks{}
+		err = d.WithContext(context.WithValue(ctx, commitHooksKey{}, hooks)).Transaction(fn)
+		if err == nil {
+			hooks.run()
+			return nil
+		}
+		if !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(1<<attempt) * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// commitHooks are functions to run once a transaction has committed.
+type commitHooks struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+type commitHooksKey struct{}
+
+func (h *commitHooks) run() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, fn := range h.fns {
+		fn()
+	}
+}
+
+// AfterCommit runs fn once the transaction tx (as handed to a Tx
+// function) has committed, and never if it rolls back. It reports false,
+// and does nothing, when tx did not come from Tx.
+func AfterCommit(tx *gorm.DB, fn func()) bool {
+	if tx.Statement == nil || tx.Statement.Context == nil {
+		return false
+	}
+	h, ok := tx.Statement.Context.Value(commitHooksKey{}).(*commitHooks)
+	if !ok {
+		return false
+	}
+	h.mu.Lock()
+	h.fns = append(h.fns, fn)
+	h.mu.Unlock()
+	return true
+}

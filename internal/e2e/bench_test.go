@@ -1,0 +1,378 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lightningnetwork/lnd/lnrpc"
+	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
+
+	"github.com/keepalive/keepalive/internal/ledger"
+)
+
+// TestLightningBenchmarks measures the site against the regtest nodes it
+// runs on and prints the figures docs/benchmarks-lightning.md reports:
+//
+//	KEEPALIVE_REGTEST=1 KEEPALIVE_BENCH=1 go test -run TestLightningBenchmarks -v -timeout 20m ./internal/e2e/
+//
+// With DATABASE_URL set it measures on PostgreSQL as well.
+func TestLightningBenchmarks(t *testing.T) {
+	if os.Getenv("KEEPALIVE_BENCH") != "1" {
+		t.Skip("benchmark: run with KEEPALIVE_BENCH=1 (and KEEPALIVE_REGTEST=1)")
+	}
+	eachDB(t, func(t *testing.T, e *env) {
+		s := e.startSite()
+		t.Run("invoice creation", func(t *testing.T) { benchInvoiceCreation(t, e, s) })
+		t.Run("settle to credited", func(t *testing.T) { benchSettleToCredited(t, e, s) })
+		t.Run("donate end to end", func(t *testing.T) { benchDonateEndToEnd(t, e, s) })
+	})
+}
+
+const benchClients = 8
+
+// benchInvoiceCreation: donation invoices per second through the API ÷
+// AddInvoice per second straight to lnd, 8 concurrent clients each, the
+// same duration, alternated twice so that lnd's growing invoice database
+// weighs on both alike.
+func benchInvoiceCreation(t *testing.T, e *env, s *site) {
+	slug, _, _ := s.createOffering(slowBurn)
+	const round = 5 * time.Second
+	lndPID := pidOf(t, "--lnddir="+e.net.Site.LndDir)
+	var apiTotal, lndTotal, apiErrors int64
+	var siteCPU, lndCPUAPI, lndCPUDirect time.Duration
+	for r := range 2 {
+		site0, lnd0 := cpuTime(s.cmd.Process.Pid), cpuTime(lndPID)
+		n, errs := runFor(round, func(client int) error { return s.benchDonate(client, slug) })
+		site1, lnd1 := cpuTime(s.cmd.Process.Pid), cpuTime(lndPID)
+		siteCPU += site1 - site0
+		lndCPUAPI += lnd1 - lnd0
+		apiTotal += n
+		apiErrors += errs
+		t.Logf("round %d: API %d invoices in %s (%.0f/s), %d errors", r+1, n, round, float64(n)/round.Seconds(), errs)
+		n, errs = runFor(round, func(int) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			_, err := e.site.AddInvoice(ctx, &lnrpc.Invoice{
+				ValueMsat: 1_000_000, Memo: "Keep bench alive", Expiry: 3600, RPreimage: mustRandom(32),
+			})
+			return err
+		})
+		lndCPUDirect += cpuTime(lndPID) - lnd1
+		lndTotal += n
+		t.Logf("round %d: lnd AddInvoice %d in %s (%.0f/s), %d errors", r+1, n, round, float64(n)/round.Seconds(), errs)
+	}
+	secs := 2 * round.Seconds()
+	fmt.Printf("BENCH %s invoice creation: API %.1f/s, lnd AddInvoice %.1f/s, ratio %.3f (goal >= 0.8); API errors %d\n",
+		e.dialect, float64(apiTotal)/secs, float64(lndTotal)/secs, float64(apiTotal)/float64(lndTotal), apiErrors)
+	perInvoice := func(cpu time.Duration, n int64) time.Duration {
+		return (cpu / time.Duration(max(n, 1))).Round(time.Microsecond)
+	}
+	fmt.Printf("BENCH %s invoice creation CPU per invoice: site %s + its lnd %s through the API; lnd %s called directly\n",
+		e.dialect, perInvoice(siteCPU, apiTotal), perInvoice(lndCPUAPI, apiTotal), perInvoice(lndCPUDirect, lndTotal))
+	if apiErrors > 0 {
+		t.Errorf("%d API calls failed", apiErrors)
+	}
+}
+
+// clients are HTTP clients bound to different loopback source addresses
+// (127.0.0.10, .11, …), as distinct donors would be, so that the per-client
+// rate limit sees eight clients, not one.
+var benchHTTP = sync.OnceValue(func() []*http.Client {
+	out := make([]*http.Client, benchClients)
+	for i := range out {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(10+i))}, Timeout: 5 * time.Second}
+		out[i] = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4}}
+	}
+	return out
+})
+
+func (s *site) benchDonate(client int, slug string) error {
+	body, _ := json.Marshal(map[string]any{"amount_msat": 1_000_000})
+	resp, err := benchHTTP()[client].Post(s.base+"/api/v1/offerings/"+slug+"/donations", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("HTTP %d %s", resp.StatusCode, b)
+	}
+	return nil
+}
+
+// runFor calls fn from benchClients goroutines until d has passed and
+// returns how many calls succeeded and failed.
+func runFor(d time.Duration, fn func(client int) error) (ok, failed int64) {
+	var wg sync.WaitGroup
+	var okN, failN atomic.Int64
+	end := time.Now().Add(d)
+	for c := range benchClients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				if err := fn(c); err != nil {
+					failN.Add(1)
+					continue
+				}
+				okN.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return okN.Load(), failN.Load()
+}
+
+// payTimed pays bolt11 from the payer with SendPaymentV2 and returns when
+// the payer learned it succeeded.
+func (e *env) payTimed(ctx context.Context, bolt11 string) (time.Time, error) {
+	stream, err := e.payerRouter.SendPaymentV2(ctx, &routerrpc.SendPaymentRequest{
+		PaymentRequest: bolt11, FeeLimitMsat: 1_000_000, TimeoutSeconds: 30, NoInflightUpdates: true,
+	})
+	if err != nil {
+		return time.Time{}, err
+	}
+	for {
+		p, err := stream.Recv()
+		if err != nil {
+			return time.Time{}, err
+		}
+		switch p.Status {
+		case lnrpc.Payment_SUCCEEDED:
+			return time.Now(), nil
+		case lnrpc.Payment_FAILED:
+			return time.Time{}, fmt.Errorf("payment failed: %s", p.FailureReason)
+		}
+	}
+}
+
+// settleEvents follows the site node's settlements on the test's own
+// connection and tells, by payment hash, when each was seen.
+type settleEvents struct {
+	mu   sync.Mutex
+	seen map[string]chan time.Time
+}
+
+func (e *env) followSettlements(ctx context.Context) *settleEvents {
+	e.t.Helper()
+	ev := &settleEvents{seen: map[string]chan time.Time{}}
+	stream, err := e.site.SubscribeInvoices(ctx, &lnrpc.InvoiceSubscription{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	go func() {
+		for {
+			inv, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			if inv.State == lnrpc.Invoice_SETTLED {
+				now := time.Now()
+				ev.ch(hex.EncodeToString(inv.RHash)) <- now
+			}
+		}
+	}()
+	return ev
+}
+
+func (ev *settleEvents) ch(hash string) chan time.Time {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	c, ok := ev.seen[hash]
+	if !ok {
+		c = make(chan time.Time, 1)
+		ev.seen[hash] = c
+	}
+	return c
+}
+
+// benchSettleToCredited: for 100 payments, the time from lnd's settle
+// event (on the test's own subscription to the site node) to the site's
+// API saying the invoice is settled, next to lnd's own figures.
+func benchSettleToCredited(t *testing.T, e *env, s *site) {
+	ctx := testCtx(t, 5*time.Minute)
+	slug, _, _ := s.createOffering(slowBurn)
+	ev := e.followSettlements(ctx)
+	const n = 100
+	var credited, propagation, payment []time.Duration
+	var rtt, written []time.Duration
+	for range n {
+		inv := s.donate(slug, 10_000, "")
+		began := time.Now()
+		type result struct {
+			at  time.Time
+			err error
+		}
+		paid := make(chan result, 1)
+		go func() {
+			at, err := e.payTimed(ctx, inv.PaymentRequest)
+			paid <- result{at, err}
+		}()
+		var settledAt time.Time
+		select {
+		case settledAt = <-ev.ch(inv.PaymentHash):
+		case <-time.After(30 * time.Second):
+			t.Fatal("no settle event from lnd within 30s")
+		}
+		// From lnd's event on, ask the site every 200 µs (a tighter loop
+		// only steals CPU from the site it measures).
+		var seenAt time.Time
+		for {
+			r := s.call(http.MethodGet, "/api/v1/invoices/"+inv.PaymentHash, "", nil)
+			if r.Status == http.StatusOK && bytes.Contains(r.Body, []byte(`"state":"settled"`)) {
+				seenAt = time.Now()
+				break
+			}
+			if time.Since(settledAt) > 30*time.Second {
+				t.Fatalf("invoice %s not credited 30s after lnd settled it", inv.PaymentHash)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		// The ledger's own clock: when the site wrote the credit.
+		var tr ledger.Transfer
+		if err := e.db.Where("key = ?", "invoice:"+inv.PaymentHash).Take(&tr).Error; err != nil {
+			t.Fatal(err)
+		}
+		written = append(written, tr.CreatedAt.Sub(settledAt))
+		p := <-paid
+		if p.err != nil {
+			t.Fatal(p.err)
+		}
+		credited = append(credited, seenAt.Sub(settledAt))
+		propagation = append(propagation, p.at.Sub(settledAt))
+		payment = append(payment, p.at.Sub(began))
+		// One more look at a settled invoice: the resolution of the poll.
+		r := s.call(http.MethodGet, "/api/v1/invoices/"+inv.PaymentHash, "", nil)
+		rtt = append(rtt, r.Took)
+	}
+	fmt.Printf("BENCH %s settle->credited (n=%d): lnd settle event -> credit written (ledger clock) p50 %s p99 %s\n",
+		e.dialect, n, pct(written, 50), pct(written, 99))
+	fmt.Printf("BENCH %s settle->credited (n=%d): lnd settle event -> site API settled p50 %s p99 %s; "+
+		"lnd settle event -> payer SendPaymentV2 success p50 %s p99 %s; payer payment p50 %s p99 %s; poll round trip p50 %s\n",
+		e.dialect, n, pct(credited, 50), pct(credited, 99), pct(propagation, 50), pct(propagation, 99),
+		pct(payment, 50), pct(payment, 99), pct(rtt, 50))
+}
+
+// benchDonateEndToEnd: payer pays a donation → the status API shows the
+// new funded_until, against the bare payment of an invoice made straight
+// on the site node; 50 of each, alternated.
+func benchDonateEndToEnd(t *testing.T, e *env, s *site) {
+	ctx := testCtx(t, 5*time.Minute)
+	slug, _, _ := s.createOffering(slowBurn)
+	const n = 50
+	var endToEnd, bare []time.Duration
+	for range n {
+		// Each donation buys 5000 s, so funded_until (in whole seconds)
+		// visibly moves.
+		inv := s.donate(slug, 5_000_000, "")
+		before := s.statusRaw(slug)
+		began := time.Now()
+		errc := make(chan error, 1)
+		go func() {
+			_, err := e.payTimed(ctx, inv.PaymentRequest)
+			errc <- err
+		}()
+		for {
+			st := s.statusRaw(slug)
+			if st.FundedUntil != before.FundedUntil {
+				endToEnd = append(endToEnd, time.Since(began))
+				break
+			}
+			if time.Since(began) > 30*time.Second {
+				t.Fatal("status did not move within 30s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+
+		resp, err := e.site.AddInvoice(ctx, &lnrpc.Invoice{ValueMsat: 5_000_000, Memo: "bare", RPreimage: mustRandom(32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		began = time.Now()
+		at, err := e.payTimed(ctx, resp.PaymentRequest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bare = append(bare, at.Sub(began))
+	}
+	m1, m2 := pct(endToEnd, 50), pct(bare, 50)
+	fmt.Printf("BENCH %s donate end to end (n=%d): pay -> status moved median %s (p99 %s); bare lnd payment median %s (p99 %s); ratio %.2f (goal <= 1.2)\n",
+		e.dialect, n, m1, pct(endToEnd, 99), m2, pct(bare, 99), float64(m1)/float64(m2))
+}
+
+type rawStatus struct {
+	FundedUntil string `json:"funded_until"`
+}
+
+func (s *site) statusRaw(slug string) rawStatus {
+	s.e.t.Helper()
+	r := s.call(http.MethodGet, "/api/v1/offerings/"+slug+"/status", "", nil)
+	var st rawStatus
+	if r.Status != http.StatusOK || json.Unmarshal(r.Body, &st) != nil {
+		s.e.t.Fatalf("status: %s", r)
+	}
+	return st
+}
+
+// pct is the p-th percentile (nearest rank) of ds.
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))].Round(10 * time.Microsecond)
+}
+
+// pidOf finds the process (one the test started) whose command line
+// contains arg.
+func pidOf(t *testing.T, arg string) int {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	for _, d := range entries {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if bytes.Contains(cmdline, []byte(arg)) {
+			return pid
+		}
+	}
+	t.Fatalf("no process with %s", arg)
+	return 0
+}
+
+// cpuTime is the user + system CPU a process has used (Linux /proc; the
+// kernel counts in ticks of 1/100 s).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}

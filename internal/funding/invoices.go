@@ -1,0 +1,419 @@
+// Package funding owns money coming in and going out over Lightning:
+// the invoices the site issues (donations first), their settlement into
+// the ledger exactly once, and payouts from payable accounts, recorded
+// before they are sent and finished from what the node says.
+package funding
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/ledger"
+	"github.com/keepalive/keepalive/internal/lightning"
+	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering"
+)
+
+// Purpose says what an invoice pays for.
+type Purpose string
+
+const PurposeDonation Purpose = "donation"
+
+// InvoiceState is the site's view of an invoice.
+type InvoiceState string
+
+const (
+	InvoiceOpen     InvoiceState = "open"
+	InvoiceSettled  InvoiceState = "settled"
+	InvoiceExpired  InvoiceState = "expired" // open past its expiry: shown, never stored
+	InvoiceCanceled InvoiceState = "canceled"
+)
+
+// Invoice is one invoice the site issued.
+type Invoice struct {
+	ID             int64        `gorm:"primaryKey"`
+	PaymentHash    string       `gorm:"column:payment_hash"`
+	PaymentRequest string       `gorm:"column:payment_request"`
+	Purpose        Purpose      `gorm:"column:purpose"`
+	OfferingID     int64        `gorm:"column:offering_id"`
+	AmountMsat     money.Msat   `gorm:"column:amount_msat"`
+	PaidMsat       money.Msat   `gorm:"column:paid_msat"`
+	State          InvoiceState `gorm:"column:state"`
+	PayerName      string       `gorm:"column:payer_name"`
+	PayerMessage   string       `gorm:"column:payer_message"`
+	Public         bool         `gorm:"column:public"`
+	Via            string       `gorm:"column:via"` // web, api, lnurl
+	SettleIndex    *uint64      `gorm:"column:settle_index"`
+	ExpiresAt      time.Time    `gorm:"column:expires_at"`
+	SettledAt      *time.Time   `gorm:"column:settled_at"`
+	CreatedAt      time.Time    `gorm:"column:created_at"`
+}
+
+func (Invoice) TableName() string { return "invoices" }
+
+// StateAt is the invoice's state at now: an open invoice past its expiry
+// is expired.
+func (i Invoice) StateAt(now time.Time) InvoiceState {
+	if i.State == InvoiceOpen && !now.Before(i.ExpiresAt) {
+		return InvoiceExpired
+	}
+	return i.State
+}
+
+// Offerings is what funding needs from the offering service.
+type Offerings interface {
+	Get(ctx context.Context, slug string) (offering.Offering, error)
+	View(ctx context.Context, slug string) (offering.Offering, offering.Finances, error)
+	GetByID(ctx context.Context, id int64) (offering.Offering, error)
+	CreditRunway(ctx context.Context, tx *gorm.DB, offeringID int64, c offering.Credit) (offering.Offering, error)
+	Accrue(ctx context.Context, offeringID int64) (money.Msat, error)
+	Invalidate(slug string)
+}
+
+// Limits bound what one invoice may ask for.
+type Limits struct {
+	MinDonation money.Msat
+	MaxDonation money.Msat
+	Expiry      time.Duration
+}
+
+// Service issues invoices and credits them when they settle.
+type Service struct {
+	db        *db.DB
+	ledger    *ledger.Ledger
+	node      lightning.Node
+	offerings Offerings
+	limits    Limits
+	log       *slog.Logger
+	now       func() time.Time
+	rand      io.Reader
+	events    *broadcaster
+	payer     payer
+}
+
+// New returns a Service.
+func New(d *db.DB, l *ledger.Ledger, node lightning.Node, offerings Offerings, limits Limits, log *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if limits.Expiry == 0 {
+		limits.Expiry = time.Hour
+	}
+	return &Service{db: d, ledger: l, node: node, offerings: offerings, limits: limits, log: log, now: now,
+		rand: rand.Reader, events: newBroadcaster(),
+		payer: payer{kick: make(chan struct{}, 1), inflight: map[string]bool{}}}
+}
+
+// Limits of what a donor may write.
+const (
+	MaxPayerNameLen    = 64
+	MaxPayerMessageLen = 280
+)
+
+// DonationRequest is a donor's wish to give.
+type DonationRequest struct {
+	Slug    string
+	Amount  money.Msat
+	Name    string // optional; shown only when Public
+	Message string // optional
+	Public  bool   // show name, message and amount on the donor wall
+	Via     string // web, api, lnurl
+	// DescriptionHash, when set, is committed to in the invoice instead of
+	// a memo (LNURL-pay).
+	DescriptionHash []byte
+}
+
+// Donate issues an invoice for a donation to an offering: one call to the
+// node and one insert.
+func (s *Service) Donate(ctx context.Context, r DonationRequest) (Invoice, error) {
+	problems := map[string]string{}
+	switch {
+	case r.Amount < s.limits.MinDonation:
+		problems["amount_msat"] = fmt.Sprintf("The smallest donation is %s.", s.limits.MinDonation)
+	case r.Amount > s.limits.MaxDonation:
+		problems["amount_msat"] = fmt.Sprintf("The largest donation is %s.", s.limits.MaxDonation)
+	}
+	r.Name, r.Message = strings.TrimSpace(r.Name), strings.TrimSpace(r.Message)
+	if utf8.RuneCountInString(r.Name) > MaxPayerNameLen || !printable(r.Name) {
+		problems["name"] = fmt.Sprintf("A name is at most %d printable characters.", MaxPayerNameLen)
+	}
+	if utf8.RuneCountInString(r.Message) > MaxPayerMessageLen || !printable(r.Message) {
+		problems["message"] = fmt.Sprintf("A message is at most %d printable characters.", MaxPayerMessageLen)
+	}
+	if len(problems) > 0 {
+		return Invoice{}, apperr.InvalidFields(problems)
+	}
+	o, _, err := s.offerings.View(ctx, r.Slug) // cached: invoices are created far more often than offerings change
+	if err != nil {
+		return Invoice{}, err
+	}
+	var preimage lightning.Hash
+	if _, err := io.ReadFull(s.rand, preimage[:]); err != nil {
+		return Invoice{}, fmt.Errorf("funding: preimage: %w", err)
+	}
+	req := lightning.CreateInvoiceRequest{
+		AmountMsat: r.Amount, Expiry: s.limits.Expiry, Preimage: &preimage,
+		Memo: memo("Keep "+o.Name+" alive", r.Message), DescriptionHash: r.DescriptionHash,
+	}
+	ni, err := s.node.CreateInvoice(ctx, req)
+	if err != nil {
+		return Invoice{}, apperr.Wrap(err, apperr.Unavailable, "The Lightning node could not make an invoice right now. Try again in a moment.")
+	}
+	via := r.Via
+	if via == "" {
+		via = "web"
+	}
+	now := s.now().UTC()
+	inv := Invoice{
+		PaymentHash: ni.PaymentHash.String(), PaymentRequest: ni.PaymentRequest, Purpose: PurposeDonation,
+		OfferingID: o.ID, AmountMsat: r.Amount, State: InvoiceOpen, PayerName: r.Name, PayerMessage: r.Message,
+		Public: r.Public, Via: via, ExpiresAt: expiresAt(ni, now, s.limits.Expiry), CreatedAt: now,
+	}
+	// A plain INSERT: this is on the path of every invoice, benchmarked
+	// against the node's own AddInvoice.
+	err = s.db.WithContext(ctx).Raw(`INSERT INTO invoices (payment_hash, payment_request, purpose, offering_id, amount_msat,
+		state, payer_name, payer_message, public, via, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		inv.PaymentHash, inv.PaymentRequest, inv.Purpose, inv.OfferingID, inv.AmountMsat, inv.State, inv.PayerName,
+		inv.PayerMessage, inv.Public, inv.Via, inv.ExpiresAt, inv.CreatedAt).Scan(&inv.ID).Error
+	if err != nil {
+		return Invoice{}, fmt.Errorf("funding: record invoice %s: %w", inv.PaymentHash, err)
+	}
+	return inv, nil
+}
+
+func expiresAt(ni lightning.Invoice, now time.Time, expiry time.Duration) time.Time {
+	if !ni.ExpiresAt.IsZero() {
+		return ni.ExpiresAt.UTC()
+	}
+	return now.Add(expiry)
+}
+
+// memo is the invoice description wallets show: the purpose, then the
+// donor's message, within BOLT11's 639-byte description limit.
+func memo(purpose, message string) string {
+	m := purpose
+	if message != "" {
+		m += ": " + message
+	}
+	for len(m) > 600 {
+		_, size := utf8.DecodeLastRuneInString(m)
+		m = m[:len(m)-size]
+	}
+	return m
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 && r != '\n' || r == 0x7f {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
+}
+
+// Invoice returns the invoice with that payment hash.
+func (s *Service) Invoice(ctx context.Context, paymentHash string) (Invoice, error) {
+	if _, err := lightning.ParseHash(paymentHash); err != nil {
+		return Invoice{}, apperr.New(apperr.Invalid, "A payment hash is 64 hex characters.")
+	}
+	var inv Invoice
+	err := s.db.WithContext(ctx).Where("payment_hash = ?", strings.ToLower(paymentHash)).Take(&inv).Error
+	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
+		return Invoice{}, apperr.New(apperr.NotFound, "No invoice has that payment hash.")
+	}
+	if err != nil {
+		return Invoice{}, fmt.Errorf("funding: invoice %s: %w", paymentHash, err)
+	}
+	return inv, nil
+}
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now().UTC() }
+
+// cursorName is the row of lightning_cursors holding the settle index.
+const cursorName = "settle_index"
+
+type cursor struct {
+	Name  string `gorm:"primaryKey;column:name"`
+	Value uint64 `gorm:"column:value"`
+}
+
+func (cursor) TableName() string { return "lightning_cursors" }
+
+// SettleIndex returns the highest settle index credited so far.
+func (s *Service) SettleIndex(ctx context.Context) (uint64, error) { return SettleIndex(ctx, s.db) }
+
+// SettleIndex reads the stored settle index from d, for wiring that needs
+// it before the service exists (the demo node starts its indexes above it).
+func SettleIndex(ctx context.Context, d *db.DB) (uint64, error) {
+	var c cursor
+	err := d.WithContext(ctx).Where("name = ?", cursorName).Limit(1).Find(&c).Error
+	return c.Value, err
+}
+
+// Settle credits a settled invoice, exactly once: the invoice row, the
+// ledger transfer (keyed invoice:<hash>) and the cursor move in one
+// transaction, and a settlement seen again changes nothing. An invoice the
+// site did not issue only moves the cursor.
+func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
+	if ni.State != lightning.InvoiceSettled {
+		return nil
+	}
+	hash := ni.PaymentHash.String()
+	var credited *Invoice
+	var slug string
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		credited, slug = nil, ""
+		var inv Invoice
+		q := tx.WithContext(ctx)
+		if s.db.Dialect == db.Postgres {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		err := q.Where("payment_hash = ?", hash).Limit(1).Find(&inv).Error
+		if err != nil {
+			return fmt.Errorf("funding: settle %s: %w", hash, err)
+		}
+		if inv.ID != 0 && inv.State != InvoiceSettled {
+			paid := ni.PaidMsat
+			if paid <= 0 {
+				paid = ni.AmountMsat
+			}
+			if paid <= 0 || !paid.Valid() {
+				return fmt.Errorf("funding: settle %s: node reports paid amount %d", hash, paid)
+			}
+			o, err := s.offerings.CreditRunway(ctx, tx, inv.OfferingID, offering.Credit{
+				Key: "invoice:" + hash, Debit: ledger.Lightning, Amount: paid, Memo: string(inv.Purpose),
+			})
+			if err != nil {
+				return err
+			}
+			settledAt := ni.SettledAt.UTC()
+			if ni.SettledAt.IsZero() {
+				settledAt = s.now().UTC()
+			}
+			idx := ni.SettleIndex
+			res := tx.Model(&Invoice{}).Where("id = ? AND state <> ?", inv.ID, InvoiceSettled).
+				Updates(map[string]any{"state": InvoiceSettled, "paid_msat": paid, "settled_at": settledAt, "settle_index": idx})
+			if res.Error != nil {
+				return fmt.Errorf("funding: mark %s settled: %w", hash, res.Error)
+			}
+			inv.State, inv.PaidMsat, inv.SettledAt, inv.SettleIndex = InvoiceSettled, paid, &settledAt, &idx
+			credited, slug = &inv, o.Slug
+		} else if inv.ID == 0 {
+			s.log.Warn("settled invoice the site did not issue", "payment_hash", hash, "settle_index", ni.SettleIndex)
+		}
+		return advanceCursor(tx, s.db.Dialect, ni.SettleIndex)
+	})
+	if err != nil {
+		return err
+	}
+	if credited != nil {
+		s.offerings.Invalidate(slug)
+		s.events.publish(*credited)
+		settlements.Inc()
+	}
+	return nil
+}
+
+// advanceCursor moves the stored settle index up to idx, never down.
+func advanceCursor(tx *gorm.DB, dialect db.Dialect, idx uint64) error {
+	if idx == 0 {
+		return nil
+	}
+	err := tx.Exec(`INSERT INTO lightning_cursors (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = CASE WHEN lightning_cursors.value > excluded.value THEN lightning_cursors.value ELSE excluded.value END`,
+		cursorName, idx).Error
+	if err != nil {
+		return fmt.Errorf("funding: cursor: %w", err)
+	}
+	return nil
+}
+
+// RunSettlement follows the node's settlements from the stored cursor
+// and credits each, until ctx is done; it resumes after a broken stream
+// with backoff, and only one replica runs it at a time.
+func (s *Service) RunSettlement(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		ran, err := s.db.WithLease(ctx, "settlement", func(ctx context.Context) error {
+			idx, err := s.SettleIndex(ctx)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			err = s.node.SettledInvoices(ctx, idx, func(ni lightning.Invoice) error { return s.Settle(ctx, ni) })
+			if time.Since(start) > time.Minute {
+				backoff = 100 * time.Millisecond // it ran well for a while: start over
+			}
+			return err
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.log.Warn("settlement stream stopped; resuming", "err", err, "in", backoff)
+		} else if !ran {
+			backoff = 2 * time.Second // another replica holds the lease
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < 30*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// Subscribe returns a channel that receives each invoice as it is
+// credited (for pages that wait for a payment), and a function to stop.
+func (s *Service) Subscribe() (<-chan Invoice, func()) { return s.events.subscribe() }
+
+// broadcaster fans credited invoices out to subscribers; a slow
+// subscriber misses events rather than blocking settlement.
+type broadcaster struct {
+	mu   sync.Mutex
+	subs map[chan Invoice]struct{}
+}
+
+func newBroadcaster() *broadcaster { return &broadcaster{subs: map[chan Invoice]struct{}{}} }
+
+func (b *broadcaster) subscribe() (<-chan Invoice, func()) {
+	ch := make(chan Invoice, 16)
+	b.mu.Lock()
+	b.subs[ch] = struct{}{}
+	b.mu.Unlock()
+	return ch, func() {
+		b.mu.Lock()
+		delete(b.subs, ch)
+		b.mu.Unlock()
+	}
+}
+
+func (b *broadcaster) publish(inv Invoice) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ch := range b.subs {
+		select {
+		case ch <- inv:
+		default:
+		}
+	}
+}

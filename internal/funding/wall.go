@@ -1,0 +1,57 @@
+package funding
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keepalive/keepalive/internal/money"
+)
+
+// WallEntry is one donation on an offering's donor wall.
+type WallEntry struct {
+	Name      string // "Anonymous" unless the donor chose to show a name
+	Message   string // "" unless the donor chose to show it
+	Anonymous bool   // no name to show: the donor gave anonymously or left it empty
+	Amount    money.Msat
+	SettledAt time.Time
+}
+
+// AnonymousName stands in for a donor who shows no name.
+const AnonymousName = "Anonymous"
+
+// MaxWallEntries is the most entries the wall returns at once.
+const MaxWallEntries = 100
+
+// Wall returns the settled payments to an offering, newest first.
+//
+// A donor who did not tick "public" gave anonymously, not invisibly: the
+// payment is listed as "Anonymous" with its amount and time, and never
+// with its name or message. The public ledger already shows every payment
+// in with its amount and time, so hiding these amounts here would protect
+// nothing and would make the wall disagree with the ledger; what the donor
+// chose to keep private, name and message, never leaves this function.
+func (s *Service) Wall(ctx context.Context, offeringID int64, limit int) ([]WallEntry, error) {
+	if limit <= 0 || limit > MaxWallEntries {
+		limit = 20
+	}
+	var rows []Invoice
+	err := s.db.WithContext(ctx).Select("payer_name", "payer_message", "public", "paid_msat", "settled_at").
+		Where("offering_id = ? AND state = ? AND settled_at IS NOT NULL", offeringID, InvoiceSettled).
+		Order("settled_at DESC, id DESC").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("funding: donor wall of %d: %w", offeringID, err)
+	}
+	out := make([]WallEntry, len(rows))
+	for i, r := range rows {
+		e := WallEntry{Name: AnonymousName, Anonymous: true, Amount: r.PaidMsat, SettledAt: r.SettledAt.UTC()}
+		if r.Public {
+			e.Message = r.PayerMessage
+			if r.PayerName != "" {
+				e.Name, e.Anonymous = r.PayerName, false
+			}
+		}
+		out[i] = e
+	}
+	return out, nil
+}

@@ -1,0 +1,265 @@
+package hooks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering"
+)
+
+// stateNone is last_state for an offering never funded: offering.Status
+// calls it expired, but nothing expired.
+const stateNone = "none"
+
+func lastStateOf(st offering.Status) string {
+	if st.FundedUntil.IsZero() {
+		return stateNone
+	}
+	return string(st.State)
+}
+
+// change is what the detector does to one webhook.
+type change struct {
+	events  []Event
+	state   string
+	lowSent bool
+}
+
+// transition compares what a webhook last saw with the status now. It is
+// pure: the rules of the package doc, in one place.
+func transition(prev string, lowSent bool, st offering.Status, threshold int64) change {
+	c := change{state: lastStateOf(st), lowSent: lowSent}
+	was := func(states ...offering.State) bool {
+		for _, s := range states {
+			if prev == string(s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch c.state {
+	case string(offering.Alive):
+		if was(offering.Grace, offering.Expired) {
+			c.events = append(c.events, Revived)
+		}
+	case string(offering.Expired):
+		if was(offering.Alive, offering.Grace) {
+			c.events = append(c.events, Expired)
+		}
+	}
+	if st.State == offering.Alive && st.RunwaySeconds < threshold {
+		if !lowSent {
+			c.events = append(c.events, RunwayLow)
+			c.lowSent = true
+		}
+	} else {
+		c.lowSent = false
+	}
+	return c
+}
+
+// Detect compares every live webhook's offering with what the webhook last
+// saw and enqueues the events, including credits not yet enqueued. It is
+// idempotent; Run calls it every poll interval.
+func (s *Service) Detect(ctx context.Context) error {
+	var rows []webhookRow
+	if err := s.db.WithContext(ctx).Where("disabled_at IS NULL").Order("id").Find(&rows).Error; err != nil {
+		return fmt.Errorf("hooks: webhooks to check: %w", err)
+	}
+	var errs []error
+	for _, r := range rows {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := s.detectOne(ctx, r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Credited enqueues funded for a credited invoice, and whatever the credit
+// changed (revived, the end of a low runway), for every webhook of its
+// offering, and wakes the sender. Feed it funding's Subscribe channel (Run
+// does); missing a call only delays the events to the next Detect.
+func (s *Service) Credited(ctx context.Context, inv funding.Invoice) error {
+	if inv.State != funding.InvoiceSettled {
+		return nil
+	}
+	var rows []webhookRow
+	if err := s.db.WithContext(ctx).Where("offering_id = ? AND disabled_at IS NULL", inv.OfferingID).Order("id").Find(&rows).Error; err != nil {
+		return fmt.Errorf("hooks: webhooks of %d: %w", inv.OfferingID, err)
+	}
+	var errs []error
+	for _, r := range rows {
+		if err := s.detectOne(ctx, r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(rows) > 0 {
+		s.poke()
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) poke() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Service) detectOne(ctx context.Context, r webhookRow) error {
+	slug, err := s.slugOf(ctx, r.OfferingID)
+	if err != nil {
+		return fmt.Errorf("hooks: webhook %d: %w", r.ID, err)
+	}
+	st, err := s.offerings.Status(ctx, slug)
+	if err != nil {
+		return fmt.Errorf("hooks: webhook %d: %w", r.ID, err)
+	}
+	w := r.webhook()
+	if w.Subscribes(Funded) {
+		if err := s.catchUpFunded(ctx, r, st); err != nil {
+			return err
+		}
+	}
+	c := transition(r.LastState, r.LowSent, st, r.RunwayLowSeconds)
+	if c.state == r.LastState && c.lowSent == r.LowSent && len(c.events) == 0 {
+		return nil
+	}
+	now := s.clock()
+	expiredAt := now
+	if slices.Contains(c.events, Expired) && w.Subscribes(Expired) {
+		// When it really expired, which may be while the site was down.
+		o, err := s.offerings.GetByID(ctx, r.OfferingID)
+		if err != nil {
+			return fmt.Errorf("hooks: webhook %d: %w", r.ID, err)
+		}
+		if t := st.FundedUntil.Add(time.Duration(o.GraceSeconds) * time.Second); t.Before(now) {
+			expiredAt = t
+		}
+	}
+	return s.db.Tx(ctx, func(tx *gorm.DB) error {
+		// Guarded by the state it was computed from: a run that lost the
+		// race changes nothing and sees the new state next time.
+		res := tx.Model(&webhookRow{}).
+			Where("id = ? AND last_state = ? AND low_sent = ? AND disabled_at IS NULL", r.ID, r.LastState, r.LowSent).
+			Updates(map[string]any{"last_state": c.state, "low_sent": c.lowSent})
+		if res.Error != nil {
+			return fmt.Errorf("hooks: move webhook %d to %s: %w", r.ID, c.state, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return nil
+		}
+		for _, e := range c.events {
+			if !w.Subscribes(e) {
+				continue
+			}
+			at := now
+			if e == Expired {
+				at = expiredAt
+			}
+			key := fmt.Sprintf("%s:%d", e, st.FundedUntil.UnixMilli())
+			if err := s.enqueue(tx, r.ID, e, key, newPayload(e, at, st, nil)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// catchUpFunded enqueues funded for the offering's invoices settled since
+// the webhook was created (within FundedLookback) that have none yet.
+func (s *Service) catchUpFunded(ctx context.Context, r webhookRow, st offering.Status) error {
+	// lnd reports settle times in whole seconds: a payment settled in the
+	// second the webhook was made may read as just before it.
+	since := r.CreatedAt.Truncate(time.Second)
+	if floor := s.clock().Add(-FundedLookback); since.Before(floor) {
+		since = floor
+	}
+	var credits []struct {
+		PaymentHash string     `gorm:"column:payment_hash"`
+		PaidMsat    money.Msat `gorm:"column:paid_msat"`
+		SettledAt   time.Time  `gorm:"column:settled_at"`
+	}
+	err := s.db.WithContext(ctx).Raw(`SELECT i.payment_hash, i.paid_msat, i.settled_at FROM `+funding.Invoice{}.TableName()+` i
+		WHERE i.offering_id = ? AND i.state = ? AND i.settled_at >= ?
+		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = ? AND d.event_key = 'funded:' || i.payment_hash)
+		ORDER BY i.settled_at, i.id LIMIT 100`, r.OfferingID, funding.InvoiceSettled, since, r.ID).Scan(&credits).Error
+	if err != nil {
+		return fmt.Errorf("hooks: credits for webhook %d: %w", r.ID, err)
+	}
+	for _, c := range credits {
+		p := newPayload(Funded, c.SettledAt, st, &credit{amount: c.PaidMsat, hash: c.PaymentHash})
+		if err := s.enqueue(s.db.WithContext(ctx), r.ID, Funded, "funded:"+c.PaymentHash, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueue adds a message unless the webhook already has one for key.
+func (s *Service) enqueue(tx *gorm.DB, webhookID int64, e Event, key string, payload []byte) error {
+	msgID, err := s.newMsgID()
+	if err != nil {
+		return err
+	}
+	now := s.clock()
+	err = tx.Exec(`INSERT INTO webhook_deliveries (msg_id, webhook_id, event, event_key, payload, state, attempts,
+		next_attempt_at, last_status, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, '', ?)
+		ON CONFLICT (webhook_id, event_key) DO NOTHING`,
+		msgID, webhookID, e, key, string(payload), Pending, now, now).Error
+	if err != nil {
+		return fmt.Errorf("hooks: enqueue %s for webhook %d: %w", key, webhookID, err)
+	}
+	return nil
+}
+
+type credit struct {
+	amount money.Msat
+	hash   string
+}
+
+// Payload is the JSON body of every message, as Standard Webhooks
+// suggests: type, timestamp, data.
+type Payload struct {
+	Type      Event       `json:"type"`
+	Timestamp string      `json:"timestamp"` // RFC 3339, when it happened
+	Data      PayloadData `json:"data"`
+}
+
+// PayloadData is the offering's status when the event was detected.
+type PayloadData struct {
+	Offering      string      `json:"offering"` // slug
+	State         string      `json:"state"`    // alive, grace, expired
+	FundedUntil   *string     `json:"funded_until"`
+	RunwaySeconds int64       `json:"runway_seconds"`
+	AmountMsat    *money.Msat `json:"amount_msat,omitempty"`  // funded only
+	PaymentHash   string      `json:"payment_hash,omitempty"` // funded only
+}
+
+func newPayload(e Event, at time.Time, st offering.Status, c *credit) []byte {
+	p := Payload{Type: e, Timestamp: at.UTC().Format(time.RFC3339),
+		Data: PayloadData{Offering: st.Slug, State: string(st.State), RunwaySeconds: st.RunwaySeconds}}
+	if !st.FundedUntil.IsZero() {
+		f := st.FundedUntil.UTC().Format(time.RFC3339)
+		p.Data.FundedUntil = &f
+	}
+	if c != nil {
+		p.Data.AmountMsat, p.Data.PaymentHash = &c.amount, c.hash
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic(err) // plain strings and numbers: cannot fail
+	}
+	return b
+}

@@ -1,0 +1,275 @@
+package hooks
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/keepalive/keepalive/internal/funding"
+)
+
+// Backoff is the wait after each failed attempt: the first attempt is
+// immediate, then these, about 24 hours in all; after the last the
+// delivery is failed.
+var Backoff = []time.Duration{
+	5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute,
+	time.Hour, 3 * time.Hour, 6 * time.Hour, 6 * time.Hour, 7 * time.Hour,
+}
+
+// perWebhookPerRound bounds how long one slow endpoint holds a worker.
+const perWebhookPerRound = 10
+
+// Run detects and sends every poll interval, and at once when a credit
+// arrives, until ctx is done. credited is funding's Subscribe channel (nil
+// for none): credits are enqueued from it on every replica, while
+// detection and sending run on the one holding the "webhooks" lease.
+func (s *Service) Run(ctx context.Context, credited <-chan funding.Invoice) {
+	if credited != nil {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case inv, ok := <-credited:
+					if !ok {
+						return
+					}
+					if err := s.Credited(ctx, inv); err != nil && ctx.Err() == nil {
+						s.log.Warn("webhooks: credit", "payment_hash", inv.PaymentHash, "err", err)
+					}
+				}
+			}
+		}()
+	}
+	t := time.NewTicker(s.poll)
+	defer t.Stop()
+	for {
+		_, err := s.db.WithLease(ctx, "webhooks", func(ctx context.Context) error {
+			derr := s.Detect(ctx)
+			_, serr := s.SendDue(ctx)
+			return errors.Join(derr, serr)
+		})
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("webhooks: round", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+	}
+}
+
+// due is a message to attempt, with where and how to send it.
+type due struct {
+	ID        int64  `gorm:"column:id"`
+	MsgID     string `gorm:"column:msg_id"`
+	WebhookID int64  `gorm:"column:webhook_id"`
+	Payload   string `gorm:"column:payload"`
+	Attempts  int    `gorm:"column:attempts"`
+	URL       string `gorm:"column:url"`
+	Secret    string `gorm:"column:secret"`
+}
+
+// SendDue makes one attempt at every message due now, in parallel across
+// webhooks and in order within one, and returns how many were delivered.
+// The caller holds the "webhooks" lease (Run does), so no message is sent
+// twice at once.
+func (s *Service) SendDue(ctx context.Context) (int, error) {
+	var rows []due
+	err := s.db.WithContext(ctx).Table("webhook_deliveries d").
+		Select("d.id, d.msg_id, d.webhook_id, d.payload, d.attempts, w.url, w.secret").
+		Joins("JOIN webhooks w ON w.id = d.webhook_id").
+		Where("d.state = ? AND d.next_attempt_at <= ? AND w.disabled_at IS NULL", Pending, s.clock()).
+		Order("d.next_attempt_at, d.id").Limit(200).Scan(&rows).Error
+	if err != nil {
+		return 0, fmt.Errorf("hooks: due deliveries: %w", err)
+	}
+	groups := map[int64][]due{}
+	var order []int64
+	for _, r := range rows {
+		if _, ok := groups[r.WebhookID]; !ok {
+			order = append(order, r.WebhookID)
+		}
+		if len(groups[r.WebhookID]) < perWebhookPerRound {
+			groups[r.WebhookID] = append(groups[r.WebhookID], r)
+		}
+	}
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		delivered int
+		errs      []error
+		sem       = make(chan struct{}, s.workers)
+	)
+	for _, id := range order {
+		g := groups[id]
+		slices.SortFunc(g, func(a, b due) int { return cmp.Compare(a.ID, b.ID) })
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			for _, d := range g {
+				if ctx.Err() != nil {
+					return
+				}
+				ok, err := s.attempt(ctx, d)
+				mu.Lock()
+				if ok {
+					delivered++
+				}
+				if err != nil {
+					errs = append(errs, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return delivered, errors.Join(errs...)
+}
+
+// attempt POSTs one message and records the attempt. It reports whether
+// the message was delivered; the error is about recording, not sending.
+func (s *Service) attempt(ctx context.Context, d due) (bool, error) {
+	at := s.clock()
+	body := []byte(d.Payload)
+	sig, err := Sign(d.Secret, d.MsgID, at.Unix(), body)
+	if err != nil {
+		return false, fmt.Errorf("hooks: sign %s: %w", d.MsgID, err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, RequestTimeout)
+	defer cancel()
+	status, failure := 0, ""
+	start := time.Now()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, d.URL, bytes.NewReader(body))
+	if err != nil {
+		failure = "The address cannot be requested."
+	} else {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", "Keepalive-Webhooks/1")
+		req.Header.Set("webhook-id", d.MsgID)
+		req.Header.Set("webhook-timestamp", strconv.FormatInt(at.Unix(), 10))
+		req.Header.Set("webhook-signature", sig)
+		res, err := s.client.Do(req)
+		if err != nil {
+			failure = describe(err, rctx)
+		} else {
+			io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10)) // lets the connection be reused
+			res.Body.Close()
+			status = res.StatusCode
+			if status < 200 || status > 299 {
+				failure = fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
+			}
+		}
+	}
+	elapsed := time.Since(start).Milliseconds()
+	if ctx.Err() != nil && failure != "" {
+		return false, nil // shutting down: not the endpoint's fault, try again later
+	}
+	n := d.Attempts + 1
+	upd := map[string]any{"attempts": n, "last_status": status, "last_error": failure}
+	switch {
+	case failure == "":
+		upd["state"], upd["delivered_at"] = Delivered, at
+	case n > len(Backoff):
+		upd["state"] = Failed
+	default:
+		upd["next_attempt_at"] = at.Add(Backoff[n-1])
+	}
+	// Recorded even if ctx ends now: the attempt happened.
+	rec, cancelRec := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancelRec()
+	err = s.db.Tx(rec, func(tx *gorm.DB) error {
+		if err := tx.Create(&attemptRow{DeliveryID: d.ID, At: at, StatusCode: status, Error: failure, DurationMs: elapsed}).Error; err != nil {
+			return fmt.Errorf("hooks: log attempt of %s: %w", d.MsgID, err)
+		}
+		res := tx.Model(&deliveryRow{}).Where("id = ? AND state = ? AND attempts = ?", d.ID, Pending, d.Attempts).Updates(upd)
+		if res.Error != nil {
+			return fmt.Errorf("hooks: record attempt of %s: %w", d.MsgID, res.Error)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if failure != "" {
+		s.log.Info("webhook attempt failed", "msg_id", d.MsgID, "webhook", d.WebhookID, "attempt", n, "error", failure)
+	}
+	return failure == "", nil
+}
+
+// describe turns a client error into text for the owner: what went wrong,
+// without Go's "Post <url>:" wrapping.
+func describe(err error, rctx context.Context) string {
+	if errors.Is(rctx.Err(), context.DeadlineExceeded) {
+		return fmt.Sprintf("No answer within %s.", RequestTimeout)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	msg := err.Error()
+	if len(msg) > 300 {
+		msg = msg[:300]
+	}
+	return msg
+}
+
+// Sign returns the webhook-signature header value for a message, as
+// Standard Webhooks defines it: "v1," and the base64 HMAC-SHA256, keyed
+// with the secret's base64-decoded bytes, of "<id>.<timestamp>.<body>".
+func Sign(secret, msgID string, timestamp int64, body []byte) (string, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, SecretPrefix))
+	if err != nil {
+		return "", errors.New("hooks: the secret is not base64")
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(msgID + "." + strconv.FormatInt(timestamp, 10) + "."))
+	mac.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil)), nil
+}
+
+// ErrSignature is returned by Verify for a message the secret did not sign
+// or whose timestamp is too far from now.
+var ErrSignature = errors.New("hooks: signature does not verify")
+
+// Verify checks a received message as a host would: one of the
+// space-separated v1 signatures must match, and the timestamp must be
+// within tolerance of now (replays). It is here for hosts written in Go and
+// for end-to-end tests.
+func Verify(secret string, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
+	ts, err := strconv.ParseInt(h.Get("webhook-timestamp"), 10, 64)
+	if err != nil {
+		return ErrSignature
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
+		return ErrSignature
+	}
+	want, err := Sign(secret, h.Get("webhook-id"), ts, body)
+	if err != nil {
+		return err
+	}
+	for _, sig := range strings.Fields(h.Get("webhook-signature")) {
+		if hmac.Equal([]byte(sig), []byte(want)) {
+			return nil
+		}
+	}
+	return ErrSignature
+}

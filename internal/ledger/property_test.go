@@ -1,0 +1,185 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/db/dbtest"
+	"github.com/keepalive/keepalive/internal/ledger"
+	"github.com/keepalive/keepalive/internal/money"
+)
+
+// op is one step of a generated scenario.
+type op struct {
+	kind     string // post, reserve, postPending, void, repeat
+	from, to int    // account indexes
+	amount   money.Msat
+	target   int // index of an earlier op (pending to resolve, or op to repeat)
+}
+
+func genOps(t *rapid.T, accounts int) []op {
+	return rapid.SliceOfN(rapid.Custom(func(t *rapid.T) op {
+		o := op{
+			kind:   rapid.SampledFrom([]string{"post", "post", "post", "reserve", "postPending", "void", "repeat"}).Draw(t, "kind"),
+			from:   rapid.IntRange(0, accounts-1).Draw(t, "from"),
+			to:     rapid.IntRange(0, accounts-1).Draw(t, "to"),
+			amount: money.Msat(rapid.Int64Range(1, 50_000).Draw(t, "amount")),
+			target: rapid.IntRange(0, 1000).Draw(t, "target"),
+		}
+		return o
+	}), 1, 40).Draw(t, "ops")
+}
+
+// TestLedgerProperties runs random sequences of transfers, pending
+// transfers, posts, voids and repeated keys, some of them from concurrent
+// goroutines, and checks the invariants after each sequence, plus that
+// every account's balance equals what the successful operations imply.
+func TestLedgerProperties(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		l := ledger.New(d, nil)
+		var run atomic.Int64
+		rapid.Check(t, func(rt *rapid.T) {
+			ctx := context.Background()
+			n := run.Add(1)
+			const accounts = 4
+			name := func(i int) string {
+				if i == 0 {
+					return ledger.Lightning
+				}
+				return fmt.Sprintf("offering/%d/runway", n*10+int64(i))
+			}
+			ops := genOps(rt, accounts)
+			concurrent := rapid.Bool().Draw(rt, "concurrent")
+
+			// Keys of successful pending transfers, so later ops can resolve them.
+			var mu sync.Mutex
+			pendings := []string{}
+			done := map[string]ledger.Transfer{} // key → transfer, for successful ops
+			key := func(i int) string { return fmt.Sprintf("r%d:op%d", n, i) }
+
+			do := func(i int, o op) {
+				var tr ledger.Transfer
+				var err error
+				k := key(i)
+				switch o.kind {
+				case "post", "reserve":
+					if o.from == o.to {
+						return
+					}
+					e := ledger.Entry{Key: k, Debit: name(o.from), Credit: name(o.to), Amount: o.amount}
+					if o.kind == "post" {
+						tr, err = l.Post(ctx, e)
+					} else {
+						tr, err = l.Reserve(ctx, e)
+					}
+				case "postPending", "void":
+					mu.Lock()
+					if len(pendings) == 0 {
+						mu.Unlock()
+						return
+					}
+					p := pendings[o.target%len(pendings)]
+					mu.Unlock()
+					if o.kind == "void" {
+						tr, err = l.VoidPending(ctx, k, p)
+					} else {
+						pt, _ := l.TransferByKey(ctx, p)
+						tr, err = l.PostPending(ctx, k, p, min(o.amount, pt.Amount))
+					}
+				case "repeat":
+					mu.Lock()
+					var prev ledger.Transfer
+					found := false
+					for _, t := range done {
+						prev, found = t, true
+						break
+					}
+					mu.Unlock()
+					if !found || prev.Kind != ledger.Posted {
+						return
+					}
+					// Same key, same terms: must return the same transfer.
+					var from, to string
+					for j := 0; j < accounts; j++ {
+						a, _ := l.Account(ctx, name(j))
+						if a.ID == prev.DebitAccountID {
+							from = name(j)
+						}
+						if a.ID == prev.CreditAccountID {
+							to = name(j)
+						}
+					}
+					again, err := l.Post(ctx, ledger.Entry{Key: prev.Key, Debit: from, Credit: to, Amount: prev.Amount})
+					if err != nil || again.ID != prev.ID {
+						rt.Errorf("repeat of %s: got %d, %v; want transfer %d", prev.Key, again.ID, err, prev.ID)
+					}
+					return
+				}
+				switch {
+				case err == nil:
+					mu.Lock()
+					done[tr.Key] = tr
+					if tr.Kind == ledger.Pending {
+						pendings = append(pendings, tr.Key)
+					}
+					mu.Unlock()
+				case errors.Is(err, ledger.ErrInsufficientFunds), errors.Is(err, ledger.ErrAlreadyResolved):
+					// expected outcomes of a random scenario
+				default:
+					rt.Errorf("op %d %s: unexpected error %v (code %s)", i, o.kind, err, apperr.CodeOf(err))
+				}
+			}
+
+			if concurrent {
+				var wg sync.WaitGroup
+				for i, o := range ops {
+					wg.Add(1)
+					go func() { defer wg.Done(); do(i, o) }()
+				}
+				wg.Wait()
+			} else {
+				for i, o := range ops {
+					do(i, o)
+				}
+			}
+
+			if err := l.CheckInvariants(ctx); err != nil {
+				rt.Fatal(err)
+			}
+			// Balances follow from the successful transfers alone.
+			want := map[int64]money.Msat{}
+			pendingAmount := map[int64]money.Msat{}
+			for _, tr := range done {
+				if tr.Kind == ledger.Pending {
+					pendingAmount[tr.ID] = tr.Amount
+				}
+			}
+			for _, tr := range done {
+				if tr.Kind == ledger.Posted || tr.Kind == ledger.PostPending {
+					want[tr.DebitAccountID] -= tr.Amount
+					want[tr.CreditAccountID] += tr.Amount
+				}
+			}
+			for j := 0; j < accounts; j++ {
+				if j == 0 {
+					continue // lightning is shared by every run
+				}
+				a, err := l.Account(ctx, name(j))
+				if err != nil {
+					rt.Fatal(err)
+				}
+				if a.ID != 0 && a.Balance() != want[a.ID] {
+					rt.Fatalf("%s: balance %d, successful transfers say %d", a.Name, a.Balance(), want[a.ID])
+				}
+			}
+		})
+	})
+}

@@ -1,0 +1,314 @@
+package offering
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/ledger"
+	"github.com/keepalive/keepalive/internal/money"
+)
+
+// accrueLocked posts the runway consumed since o.AccruedAt to earned and
+// moves o.AccruedAt on. The caller holds the offering's row (lockBySlug
+// or lockByID) and saves o afterwards.
+func (s *Service) accrueLocked(ctx context.Context, tx *gorm.DB, o *Offering) (money.Msat, error) {
+	l := s.ledger.In(tx)
+	runwayName, earnedName := ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID)
+	runway, err := l.Balance(ctx, runwayName)
+	if err != nil {
+		return 0, err
+	}
+	now := s.Now().Truncate(time.Millisecond)
+	if !now.After(o.AccruedAt) {
+		return 0, nil
+	}
+	if runway <= 0 {
+		o.AccruedAt = now // unpaid time is not owed later
+		return 0, nil
+	}
+	consumed, paid := consumption(runway, o.BurnRateMsatPerHour, now.Sub(o.AccruedAt))
+	if consumed > 0 {
+		_, err := l.Post(ctx, ledger.Entry{
+			Key:    fmt.Sprintf("accrual:%d:%d", o.ID, o.AccruedAt.UnixMilli()),
+			Debit:  runwayName,
+			Credit: earnedName,
+			Amount: consumed,
+			Memo:   "runway consumed",
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	if consumed == runway {
+		o.AccruedAt = now
+	} else {
+		o.AccruedAt = o.AccruedAt.Add(paid)
+	}
+	return consumed, nil
+}
+
+// Accrue posts an offering's consumption up to now, so that its earned
+// balance is current (before a withdrawal, and from the accrual job).
+func (s *Service) Accrue(ctx context.Context, offeringID int64) (money.Msat, error) {
+	var consumed money.Msat
+	var slug string
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		o, err := s.lockByID(ctx, tx, offeringID)
+		if err != nil {
+			return err
+		}
+		slug = o.Slug
+		if err := s.ledger.In(tx).Lock(ctx, ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID)); err != nil {
+			return err
+		}
+		consumed, err = s.accrueLocked(ctx, tx, &o)
+		if err != nil {
+			return err
+		}
+		return tx.Model(&o).Update("accrued_at", o.AccruedAt).Error
+	})
+	if err == nil && consumed > 0 {
+		s.cache.forget(slug)
+	}
+	return consumed, err
+}
+
+// Credit is money arriving for an offering's runway.
+type Credit struct {
+	Key    string // idempotency key, e.g. "invoice:<payment_hash>"
+	Debit  string // where it comes from, e.g. ledger.Lightning
+	Amount money.Msat
+	Memo   string
+}
+
+// CreditRunway adds money to an offering's runway inside the caller's
+// transaction tx: consumption up to now is posted first, so the new money
+// buys time from now and not from the past, and funded_until is
+// rewritten. Repeating the same key changes nothing. The caller calls
+// Invalidate after its transaction commits.
+func (s *Service) CreditRunway(ctx context.Context, tx *gorm.DB, offeringID int64, c Credit) (Offering, error) {
+	if c.Amount <= 0 || !c.Amount.Valid() {
+		return Offering{}, apperr.New(apperr.Invalid, "A payment must be a positive amount.")
+	}
+	o, err := s.lockByID(ctx, tx, offeringID)
+	if err != nil {
+		return Offering{}, err
+	}
+	l := s.ledger.In(tx)
+	runwayName := ledger.OfferingRunway(o.ID)
+	if err := l.Lock(ctx, c.Debit, runwayName, ledger.OfferingEarned(o.ID)); err != nil {
+		return Offering{}, err
+	}
+	if _, err := l.TransferByKey(ctx, c.Key); err == nil {
+		return o, nil // already credited: nothing moves, nothing is rewritten
+	}
+	if _, err := s.accrueLocked(ctx, tx, &o); err != nil {
+		return Offering{}, err
+	}
+	if _, err := l.Post(ctx, ledger.Entry{Key: c.Key, Debit: c.Debit, Credit: runwayName, Amount: c.Amount, Memo: c.Memo}); err != nil {
+		return Offering{}, err
+	}
+	runway, err := l.Balance(ctx, runwayName)
+	if err != nil {
+		return Offering{}, err
+	}
+	fu := fundedUntil(o.AccruedAt, runway, o.BurnRateMsatPerHour)
+	o.FundedUntil = &fu
+	if err := tx.Model(&o).Updates(map[string]any{"accrued_at": o.AccruedAt, "funded_until": fu}).Error; err != nil {
+		return Offering{}, fmt.Errorf("offering: funded until of %d: %w", o.ID, err)
+	}
+	return o, nil
+}
+
+// Invalidate drops the cached status of an offering; call it after a
+// transaction that changed its runway commits.
+func (s *Service) Invalidate(slug string) { s.cache.forget(slug) }
+
+// snapshotRow is one offering with its runway and earned balances, read
+// in one query.
+type snapshotRow struct {
+	Offering
+	RunwayPosted money.Msat `gorm:"column:runway_posted"`
+	EarnedPosted money.Msat `gorm:"column:earned_posted"`
+}
+
+const snapshotSelect = "offerings.*, runway.credits_posted - runway.debits_posted AS runway_posted, " +
+	"earned.credits_posted - earned.debits_posted AS earned_posted"
+
+func snapshotQuery(q *gorm.DB) *gorm.DB {
+	return q.Table("offerings").
+		Joins("JOIN accounts runway ON runway.id = offerings.runway_account_id").
+		Joins("JOIN accounts earned ON earned.id = offerings.earned_account_id")
+}
+
+func (r snapshotRow) snapshot() Snapshot {
+	return Snapshot{
+		Slug: r.Slug, BurnRateMsatPerHour: r.BurnRateMsatPerHour, GraceSeconds: r.GraceSeconds,
+		AccruedAt: r.AccruedAt, FundedUntil: r.FundedUntil, RunwayPosted: r.RunwayPosted,
+	}
+}
+
+// cached returns the offering's row and balances, from memory when it can.
+func (s *Service) cached(ctx context.Context, slug string) (snapshotRow, error) {
+	return s.cache.get(slug, func() (snapshotRow, error) {
+		var r snapshotRow
+		res := snapshotQuery(s.db.WithContext(ctx)).Select(snapshotSelect).Where("offerings.slug = ?", slug).Limit(1).Find(&r)
+		if res.Error != nil {
+			return snapshotRow{}, fmt.Errorf("offering: status of %s: %w", slug, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return snapshotRow{}, notFound(slug)
+		}
+		return r, nil
+	})
+}
+
+// Status returns the funding status of the offering now. It is the
+// hottest read of the site: it is answered from memory when it can be.
+func (s *Service) Status(ctx context.Context, slug string) (Status, error) {
+	r, err := s.cached(ctx, slug)
+	if err != nil {
+		return Status{}, err
+	}
+	return r.snapshot().StatusAt(s.Now()), nil
+}
+
+// Listed is an offering with its status, for lists.
+type Listed struct {
+	Offering
+	Status Status
+	Earned money.Msat // posted earned balance
+}
+
+// ListQuery selects offerings for a list.
+type ListQuery struct {
+	Search string // part of the name, any case
+	Limit  int
+	Offset int
+}
+
+// MaxListLimit is the largest page a list returns.
+const MaxListLimit = 100
+
+// List returns offerings, the ones alive longest first, then those in
+// grace, then expired ones, then those never funded; and how many match.
+func (s *Service) List(ctx context.Context, q ListQuery) ([]Listed, int64, error) {
+	if q.Limit <= 0 || q.Limit > MaxListLimit {
+		q.Limit = 20
+	}
+	if q.Offset < 0 {
+		q.Offset = 0
+	}
+	base := snapshotQuery(s.db.WithContext(ctx))
+	if term := strings.TrimSpace(q.Search); term != "" {
+		if len(term) > 100 {
+			term = term[:100]
+		}
+		pattern := "%" + escapeLike(strings.ToLower(term)) + "%"
+		base = base.Where("LOWER(offerings.name) LIKE ? ESCAPE '\\'", pattern)
+	}
+	var total int64
+	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("offering: count: %w", err)
+	}
+	var rows []snapshotRow
+	err := base.Session(&gorm.Session{}).Select(snapshotSelect).
+		Order("offerings.funded_until IS NULL, offerings.funded_until DESC, offerings.id DESC").
+		Limit(q.Limit).Offset(q.Offset).Find(&rows).Error
+	if err != nil {
+		return nil, 0, fmt.Errorf("offering: list: %w", err)
+	}
+	now := s.Now()
+	out := make([]Listed, len(rows))
+	for i, r := range rows {
+		out[i] = Listed{Offering: r.Offering, Status: r.snapshot().StatusAt(now), Earned: r.EarnedPosted}
+	}
+	return out, total, nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// Finances is what the owner sees of an offering's money now.
+type Finances struct {
+	Status Status
+	// Earned is what the owner may withdraw now: the posted earned balance
+	// plus what has been consumed since the last posted accrual.
+	Earned money.Msat
+}
+
+// Finances returns the offering's status and earned balance now.
+func (s *Service) Finances(ctx context.Context, o Offering) (Finances, error) {
+	_, fin, err := s.View(ctx, o.Slug)
+	return fin, err
+}
+
+// View returns an offering and its finances for pages, from memory when
+// it can: the offering page is read far more often than it changes.
+func (s *Service) View(ctx context.Context, slug string) (Offering, Finances, error) {
+	r, err := s.cached(ctx, slug)
+	if err != nil {
+		return Offering{}, Finances{}, err
+	}
+	now := s.Now()
+	pending, _ := consumption(r.RunwayPosted, r.BurnRateMsatPerHour, now.Sub(r.AccruedAt))
+	return r.Offering, Finances{Status: r.snapshot().StatusAt(now), Earned: r.EarnedPosted + pending}, nil
+}
+
+// statusCache keeps status snapshots in memory. Changes made by this
+// process invalidate their entry at once; a generation counter stops a
+// read that raced an invalidation from storing a stale snapshot; the TTL
+// bounds how long a change made by another replica goes unseen.
+type statusCache struct {
+	ttl time.Duration
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[string]cacheEntry
+	gen map[string]uint64
+}
+
+type cacheEntry struct {
+	row     snapshotRow
+	fetched time.Time
+}
+
+func newStatusCache(ttl time.Duration) *statusCache {
+	return &statusCache{ttl: ttl, now: time.Now, m: map[string]cacheEntry{}, gen: map[string]uint64{}}
+}
+
+func (c *statusCache) get(slug string, load func() (snapshotRow, error)) (snapshotRow, error) {
+	c.mu.Lock()
+	e, ok := c.m[slug]
+	gen := c.gen[slug]
+	c.mu.Unlock()
+	if ok && c.now().Sub(e.fetched) < c.ttl {
+		return e.row, nil
+	}
+	row, err := load()
+	if err != nil {
+		return snapshotRow{}, err
+	}
+	c.mu.Lock()
+	if c.gen[slug] == gen {
+		if len(c.m) > 100_000 { // a crude bound against slug-guessing floods
+			c.m = map[string]cacheEntry{}
+		}
+		c.m[slug] = cacheEntry{row: row, fetched: c.now()}
+	}
+	c.mu.Unlock()
+	return row, nil
+}
+
+func (c *statusCache) forget(slug string) {
+	c.mu.Lock()
+	delete(c.m, slug)
+	c.gen[slug]++
+	c.mu.Unlock()
+}

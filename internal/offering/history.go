@@ -1,0 +1,279 @@
+package offering
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/keepalive/keepalive/internal/ledger"
+	"github.com/keepalive/keepalive/internal/money"
+)
+
+// HistoryPoint is the runway of an offering at one instant. Between two
+// points the runway changes linearly, so a chart may join them with
+// straight lines.
+type HistoryPoint struct {
+	At     time.Time
+	Runway money.Msat
+	// Payment is what arrived at At (the point is the runway just after
+	// it); zero for points that only shape the line.
+	Payment money.Msat
+}
+
+// movedKinds are the transfer kinds that change posted balances; pending
+// transfers only reserve, and a void releases what never moved.
+var movedKinds = []ledger.Kind{ledger.Posted, ledger.PostPending}
+
+// History returns the runway of the offering from since until now.
+//
+// Money only reaches the runway by transfers into it, and only leaves it
+// by accruals, which realise the drain at the burn rate; so the runway at
+// instant t is the posted balance after the last payment before t, less
+// the burn rate times the time since, floored at zero. Accruals are
+// posted every minute: there are tens of thousands a month, so they are
+// never read one by one. The balance right after each payment is found
+// walking back from the account's current balance, summing the debits
+// between payments over the ledger's (account, id) index: the work is
+// proportional to the window, not to the offering's whole history.
+//
+// The drain between payments uses today's burn rate: after a change of
+// rate the line before it is an estimate, while the runway right after
+// each payment, and now, is exact.
+func (s *Service) History(ctx context.Context, offeringID int64, since time.Time) ([]HistoryPoint, error) {
+	o, err := s.GetByID(ctx, offeringID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	since = since.UTC()
+	if since.Before(o.CreatedAt) {
+		since = o.CreatedAt.UTC() // nothing to draw before it was listed
+	}
+	if since.After(now) {
+		since = now
+	}
+	q := s.db.WithContext(ctx)
+	var acct ledger.Account
+	if err := q.Where("id = ?", o.RunwayAccountID).Take(&acct).Error; err != nil {
+		return nil, fmt.Errorf("offering: runway account of %d: %w", o.ID, err)
+	}
+
+	// The payments of the window, and the last one before it: it sets the
+	// runway the window starts with.
+	var credits []ledger.Transfer
+	err = q.Where("credit_account_id = ? AND kind IN ? AND created_at >= ?", o.RunwayAccountID, movedKinds, since).
+		Order("id DESC").Find(&credits).Error
+	if err != nil {
+		return nil, fmt.Errorf("offering: payments of %d: %w", o.ID, err)
+	}
+	var before []ledger.Transfer
+	err = q.Where("credit_account_id = ? AND kind IN ? AND created_at < ?", o.RunwayAccountID, movedKinds, since).
+		Order("id DESC").Limit(1).Find(&before).Error
+	if err != nil {
+		return nil, fmt.Errorf("offering: payment before %s of %d: %w", since.Format(time.RFC3339), o.ID, err)
+	}
+	anchors := append(append([]ledger.Transfer{}, credits...), before...) // newest first
+
+	// Walk back: the balance after payment i is the balance after payment
+	// i+1 less that payment, plus what was debited between them.
+	after := make([]money.Msat, len(anchors))
+	bal := acct.Balance()
+	upper := int64(0) // 0: no upper bound (after the newest payment)
+	for i, a := range anchors {
+		debited, err := s.debitedBetween(q, o.RunwayAccountID, a.ID, upper)
+		if err != nil {
+			return nil, err
+		}
+		bal += debited
+		after[i] = bal
+		bal -= a.Amount
+		upper = a.ID
+	}
+
+	burn := o.BurnRateMsatPerHour
+	var points []HistoryPoint
+	// drainTo adds the line from the last point to t: a kink where the
+	// runway runs out on the way, then the point at t.
+	level, levelAt := money.Msat(0), since
+	drainTo := func(t time.Time) money.Msat {
+		if level > 0 {
+			if out := fundedUntil(levelAt, level, burn); out.Before(t) {
+				points = append(points, HistoryPoint{At: out})
+				level, levelAt = 0, out
+			}
+		}
+		return drained(level, burn, t.Sub(levelAt))
+	}
+	if len(before) == 1 {
+		b := before[0]
+		level, levelAt = after[len(after)-1], b.CreatedAt.UTC()
+		level = drained(level, burn, since.Sub(levelAt))
+		levelAt = since
+	}
+	points = append(points, HistoryPoint{At: since, Runway: level})
+	for i := len(credits) - 1; i >= 0; i-- {
+		c := credits[i]
+		at := c.CreatedAt.UTC()
+		drainTo(at)
+		// Just before the payment the runway was the balance after it
+		// less the payment: exact, since the accrual up to that instant
+		// was posted in the same transaction.
+		points = append(points, HistoryPoint{At: at, Runway: max(0, after[i]-c.Amount)})
+		points = append(points, HistoryPoint{At: at, Runway: after[i], Payment: c.Amount})
+		level, levelAt = after[i], at
+	}
+	points = append(points, HistoryPoint{At: now, Runway: drainTo(now)})
+	sort.SliceStable(points, func(i, j int) bool { return points[i].At.Before(points[j].At) })
+	return points, nil
+}
+
+// drained is what is left of runway after elapsed at the burn rate.
+func drained(runway, burnPerHour money.Msat, elapsed time.Duration) money.Msat {
+	consumed, _ := consumption(runway, burnPerHour, elapsed)
+	return runway - consumed
+}
+
+// debitedBetween sums the posted debits of an account with ids strictly
+// between lower and upper (upper 0: no bound).
+func (s *Service) debitedBetween(q *gorm.DB, accountID, lower, upper int64) (money.Msat, error) {
+	var sum int64
+	r := q.Model(&ledger.Transfer{}).Select("COALESCE(SUM(amount_msat), 0)").
+		Where("debit_account_id = ? AND id > ? AND kind IN ?", accountID, lower, movedKinds)
+	if upper > 0 {
+		r = r.Where("id < ?", upper)
+	}
+	if err := r.Scan(&sum).Error; err != nil {
+		return 0, fmt.Errorf("offering: runway debits of account %d: %w", accountID, err)
+	}
+	return money.Msat(sum), nil
+}
+
+// Direction says which way a movement of the public ledger goes, seen
+// from the offering.
+type Direction string
+
+const (
+	In     Direction = "in"     // money arrived for the offering
+	Out    Direction = "out"    // money left the offering
+	Within Direction = "within" // money moved between the offering's own accounts
+)
+
+// LedgerEntry is one movement of an offering's money as the public sees
+// it. It carries no key, memo or counterparty: idempotency keys hold
+// payment hashes, and memos may hold what payers wrote.
+type LedgerEntry struct {
+	ID        int64 // the transfer's id: a cursor for pages, nothing more
+	At        time.Time
+	Movement  string // in plain words: "payment in", "runway consumed"…
+	Amount    money.Msat
+	Direction Direction
+}
+
+// LedgerPage is one page of the public ledger, newest first.
+type LedgerPage struct {
+	Entries []LedgerEntry
+	// Older is the cursor of the next (older) page: pass it as before.
+	// Zero when there is none.
+	Older int64
+}
+
+// MaxLedgerPage is the most entries one page of the public ledger holds.
+const MaxLedgerPage = 200
+
+// PublicLedger lists the transfers touching the offering's runway, earned
+// and escrow accounts, newest first, limit at a time, older than the
+// transfer id before (0: from the newest). Only money that moved is
+// listed: reservations of payouts in flight are not, until they post.
+func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int, before int64) (LedgerPage, error) {
+	if limit <= 0 || limit > MaxLedgerPage {
+		limit = 50
+	}
+	o, err := s.GetByID(ctx, offeringID)
+	if err != nil {
+		return LedgerPage{}, err
+	}
+	q := s.db.WithContext(ctx)
+	var accts []ledger.Account
+	names := []string{ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID), ledger.OfferingEscrow(o.ID)}
+	if err := q.Select("id", "name").Where("name IN ?", names).Find(&accts).Error; err != nil {
+		return LedgerPage{}, fmt.Errorf("offering: accounts of %d: %w", o.ID, err)
+	}
+	ids := make([]int64, len(accts))
+	for i, a := range accts {
+		ids[i] = a.ID
+	}
+	var rows []struct {
+		ID         int64
+		CreatedAt  time.Time
+		AmountMsat money.Msat
+		DebitName  string
+		CreditName string
+	}
+	r := q.Table("transfers t").
+		Select("t.id, t.created_at, t.amount_msat, d.name AS debit_name, c.name AS credit_name").
+		Joins("JOIN accounts d ON d.id = t.debit_account_id").
+		Joins("JOIN accounts c ON c.id = t.credit_account_id").
+		Where("(t.debit_account_id IN ? OR t.credit_account_id IN ?) AND t.kind IN ? AND t.amount_msat > 0", ids, ids, movedKinds)
+	if before > 0 {
+		r = r.Where("t.id < ?", before)
+	}
+	if err := r.Order("t.id DESC").Limit(limit + 1).Scan(&rows).Error; err != nil {
+		return LedgerPage{}, fmt.Errorf("offering: public ledger of %d: %w", o.ID, err)
+	}
+	var page LedgerPage
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.Older = rows[limit-1].ID
+	}
+	page.Entries = make([]LedgerEntry, len(rows))
+	for i, row := range rows {
+		movement, dir := describe(o.ID, row.DebitName, row.CreditName)
+		page.Entries[i] = LedgerEntry{ID: row.ID, At: row.CreatedAt.UTC(), Movement: movement, Amount: row.AmountMsat, Direction: dir}
+	}
+	return page, nil
+}
+
+// describe names a movement between two accounts, one of them the
+// offering's, in plain words; counterparties are named by role only.
+func describe(offeringID int64, debit, credit string) (string, Direction) {
+	runway, earned, escrow := ledger.OfferingRunway(offeringID), ledger.OfferingEarned(offeringID), ledger.OfferingEscrow(offeringID)
+	ours := func(name string) bool { return name == runway || name == earned || name == escrow }
+	dir := Within
+	switch {
+	case !ours(debit):
+		dir = In
+	case !ours(credit):
+		dir = Out
+	}
+	switch {
+	case debit == runway && credit == earned:
+		return "runway consumed", dir
+	case credit == runway && debit == ledger.Lightning:
+		return "payment in", dir
+	case credit == runway && debit == escrow:
+		return "sponsorship added to runway", dir
+	case credit == runway:
+		return "added to runway", dir
+	case debit == earned && credit == ledger.Lightning:
+		return "withdrawn by the owner", dir
+	case credit == ledger.RoutingFees:
+		return "routing fee", dir
+	case credit == escrow && debit == ledger.Lightning:
+		return "sponsor bid in", dir
+	case credit == ledger.PlatformFees:
+		return "platform fee", dir
+	case debit == escrow && strings.HasPrefix(credit, "bid/"):
+		return "sponsor bid refunded", dir
+	case debit == escrow && strings.HasPrefix(credit, "investment/"):
+		return "return to investors", dir
+	case dir == In:
+		return "money in", dir
+	case dir == Out:
+		return "money out", dir
+	}
+	return "moved between the offering's accounts", dir
+}

@@ -1,0 +1,180 @@
+package offering_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/db/dbtest"
+	"github.com/keepalive/keepalive/internal/ledger"
+	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering"
+)
+
+func sats(n int64) money.Msat { return money.MustSats(n) }
+
+// TestHistoryReconstructsRunway: listed at T0, 24,000 sats at T0+1h (a
+// day at 1,000 sat/h), an accrual at T0+7h, 12,000 sats at T0+10h, then
+// time runs past the end (T0+37h) and the accrual job empties the runway.
+func TestHistoryReconstructsRunway(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := newFixture(t, d)
+		t0 := f.clock.Now()
+		o, _, err := f.svc.Create(ctx, validInput("history"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(time.Hour)
+		f.donate(t, o, "invoice:aaaa", sats(24_000))
+		f.clock.Advance(6 * time.Hour)
+		if _, err := f.svc.Accrue(ctx, o.ID); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(3 * time.Hour)
+		o = f.donate(t, o, "invoice:bbbb", sats(12_000))
+		wantEnd := t0.Add(37 * time.Hour)
+		if !o.FundedUntil.Equal(wantEnd) {
+			t.Fatalf("funded until %s, want %s", o.FundedUntil, wantEnd)
+		}
+
+		type pt struct {
+			at            time.Duration // after t0
+			runway, payed int64         // sats
+		}
+		check := func(t *testing.T, since time.Time, want []pt) {
+			t.Helper()
+			got, err := f.svc.History(ctx, o.ID, since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d points, want %d: %+v", len(got), len(want), got)
+			}
+			for i, w := range want {
+				g := got[i]
+				if !g.At.Equal(t0.Add(w.at)) || g.Runway != sats(w.runway) || g.Payment != sats(w.payed) {
+					t.Errorf("point %d: %s %s (+%s), want +%s %d sats (+%d)", i, g.At.Sub(t0), g.Runway, g.Payment, w.at, w.runway, w.payed)
+				}
+			}
+		}
+
+		t.Run("while alive", func(t *testing.T) {
+			f.clock.Advance(2 * time.Hour) // T0+12h
+			check(t, t0.Add(-24*time.Hour), []pt{
+				{0, 0, 0},
+				{time.Hour, 0, 0}, {time.Hour, 24_000, 24_000},
+				{10 * time.Hour, 15_000, 0}, {10 * time.Hour, 27_000, 12_000},
+				{12 * time.Hour, 25_000, 0},
+			})
+			st, err := f.svc.Status(ctx, o.Slug)
+			if err != nil || st.RunwayMsat != sats(25_000) {
+				t.Fatalf("status runway %s (%v): the history should end where the status is", st.RunwayMsat, err)
+			}
+		})
+		t.Run("window starts between payments", func(t *testing.T) {
+			check(t, t0.Add(5*time.Hour), []pt{
+				{5 * time.Hour, 20_000, 0},
+				{10 * time.Hour, 15_000, 0}, {10 * time.Hour, 27_000, 12_000},
+				{12 * time.Hour, 25_000, 0},
+			})
+		})
+		t.Run("after expiry", func(t *testing.T) {
+			f.clock.Advance(38 * time.Hour) // T0+50h
+			if _, err := f.svc.Accrue(ctx, o.ID); err != nil {
+				t.Fatal(err)
+			}
+			check(t, t0, []pt{
+				{0, 0, 0},
+				{time.Hour, 0, 0}, {time.Hour, 24_000, 24_000},
+				{10 * time.Hour, 15_000, 0}, {10 * time.Hour, 27_000, 12_000},
+				{37 * time.Hour, 0, 0}, // runs out at funded_until
+				{50 * time.Hour, 0, 0},
+			})
+			check(t, t0.Add(40*time.Hour), []pt{{40 * time.Hour, 0, 0}, {50 * time.Hour, 0, 0}})
+		})
+		t.Run("revived", func(t *testing.T) {
+			f.donate(t, o, "invoice:cccc", sats(1_000))
+			f.clock.Advance(30 * time.Minute)
+			check(t, t0.Add(40*time.Hour), []pt{
+				{40 * time.Hour, 0, 0},
+				{50 * time.Hour, 0, 0}, {50 * time.Hour, 1_000, 1_000},
+				{50*time.Hour + 30*time.Minute, 500, 0},
+			})
+		})
+		f.check(t)
+	})
+}
+
+func TestPublicLedgerPlainWordsNoKeys(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := newFixture(t, d)
+		o, _, err := f.svc.Create(ctx, validInput("ledgered"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, _, err := f.svc.Create(ctx, validInput("other-one"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hash := strings.Repeat("ab", 32)
+		f.donate(t, o, "invoice:"+hash, sats(24_000))
+		f.donate(t, other, "invoice:"+strings.Repeat("cd", 32), sats(5_000))
+		f.clock.Advance(2 * time.Hour)
+		if _, err := f.svc.Accrue(ctx, o.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range []ledger.Entry{
+			{Key: "payout:" + hash, Debit: ledger.OfferingEarned(o.ID), Credit: ledger.Lightning, Amount: sats(1_500), Memo: "payout to Alice"},
+			{Key: "payout-fee:" + hash, Debit: ledger.OfferingEarned(o.ID), Credit: ledger.RoutingFees, Amount: sats(3)},
+		} {
+			f.clock.Advance(time.Minute)
+			if _, err := f.ledger.Post(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := []struct {
+			movement string
+			amount   money.Msat
+			dir      offering.Direction
+		}{
+			{"routing fee", sats(3), offering.Out},
+			{"withdrawn by the owner", sats(1_500), offering.Out},
+			{"runway consumed", sats(2_000), offering.Within},
+			{"payment in", sats(24_000), offering.In},
+		}
+		var got []offering.LedgerEntry
+		before, pages := int64(0), 0
+		for {
+			page, err := f.svc.PublicLedger(ctx, o.ID, 3, before)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			got = append(got, page.Entries...)
+			if page.Older == 0 {
+				break
+			}
+			before = page.Older
+		}
+		if pages != 2 || len(got) != len(want) {
+			t.Fatalf("%d entries in %d pages, want %d in 2: %+v", len(got), pages, len(want), got)
+		}
+		for i, w := range want {
+			if got[i].Movement != w.movement || got[i].Amount != w.amount || got[i].Direction != w.dir {
+				t.Errorf("entry %d: %+v, want %+v", i, got[i], w)
+			}
+			if i > 0 && got[i].At.After(got[i-1].At) {
+				t.Errorf("entry %d is newer than the one before it", i)
+			}
+		}
+		if s := fmt.Sprintf("%+v", got); strings.Contains(s, hash) || strings.Contains(s, "Alice") || strings.Contains(s, "payout:") {
+			t.Fatalf("the public ledger leaks a key or memo: %s", s)
+		}
+		f.check(t)
+	})
+}

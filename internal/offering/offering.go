@@ -1,0 +1,454 @@
+// Package offering owns offerings: their listing and editing, manage keys,
+// the runway (what has been paid and not yet consumed), the accrual that
+// moves consumption to the owner's earned balance, and the funding status
+// the hosts ask for.
+package offering
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/ledger"
+	"github.com/keepalive/keepalive/internal/money"
+)
+
+// Offering is a listed thing to keep alive.
+type Offering struct {
+	ID                  int64      `gorm:"primaryKey"`
+	Slug                string     `gorm:"column:slug"`
+	Name                string     `gorm:"column:name"`
+	URL                 string     `gorm:"column:url"`
+	Description         string     `gorm:"column:description"`
+	BurnRateMsatPerHour money.Msat `gorm:"column:burn_rate_msat_per_hour"`
+	GraceSeconds        int64      `gorm:"column:grace_seconds"`
+	ManageKeyHash       string     `gorm:"column:manage_key_hash"`
+	RunwayAccountID     int64      `gorm:"column:runway_account_id"`
+	EarnedAccountID     int64      `gorm:"column:earned_account_id"`
+	AccruedAt           time.Time  `gorm:"column:accrued_at"`
+	FundedUntil         *time.Time `gorm:"column:funded_until"`
+	CreatedAt           time.Time  `gorm:"column:created_at"`
+	UpdatedAt           time.Time  `gorm:"column:updated_at"`
+}
+
+func (Offering) TableName() string { return "offerings" }
+
+// Input is what an owner fills in to list or edit an offering. On edit,
+// nil fields are left as they are.
+type Input struct {
+	Name                *string
+	Slug                *string
+	URL                 *string
+	Description         *string
+	BurnRateMsatPerHour *money.Msat
+	GraceSeconds        *int64
+}
+
+// Limits of what an offering may say.
+const (
+	MaxNameLen        = 80
+	MaxDescriptionLen = 2000
+	MaxURLLen         = 2048
+	MaxGraceSeconds   = 90 * 24 * 3600
+	// MaxBurnRate is 10 BTC an hour: far above any hosting bill, low
+	// enough that runway arithmetic never overflows.
+	MaxBurnRate money.Msat = 10 * 100_000_000 * 1000
+)
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$`)
+
+// reservedSlugs would collide with the site's own paths or confuse people.
+var reservedSlugs = map[string]bool{
+	"api": true, "admin": true, "new": true, "static": true, "dashboard": true, "signin": true,
+	"signout": true, "well-known": true, "healthz": true, "metrics": true, "badge": true, "keepalive": true,
+}
+
+// Service manages offerings.
+type Service struct {
+	db     *db.DB
+	ledger *ledger.Ledger
+	now    func() time.Time
+	rand   io.Reader
+	log    *slog.Logger
+	cache  *statusCache
+}
+
+// Option sets an optional dependency of the Service.
+type Option func(*Service)
+
+// WithClock sets the clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithRand sets the source of manage keys (tests).
+func WithRand(r io.Reader) Option { return func(s *Service) { s.rand = r } }
+
+// WithStatusTTL sets how long a status snapshot may be served from memory
+// when this process did not see the change itself (another replica did).
+func WithStatusTTL(ttl time.Duration) Option { return func(s *Service) { s.cache.ttl = ttl } }
+
+// New returns a Service.
+func New(d *db.DB, l *ledger.Ledger, log *slog.Logger, opts ...Option) *Service {
+	s := &Service{db: d, ledger: l, now: time.Now, rand: rand.Reader, log: log, cache: newStatusCache(2 * time.Second)}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now().UTC() }
+
+// Create lists a new offering and returns it with its manage key, which
+// is shown to the owner once and stored only as a hash.
+func (s *Service) Create(ctx context.Context, in Input) (Offering, string, error) {
+	o := Offering{}
+	if in.GraceSeconds == nil {
+		d := int64(24 * 3600)
+		in.GraceSeconds = &d
+	}
+	if in.Description == nil {
+		in.Description = new(string)
+	}
+	if err := applyInput(&o, in, true); err != nil {
+		return Offering{}, "", err
+	}
+	key, hash, err := newManageKey(s.rand)
+	if err != nil {
+		return Offering{}, "", err
+	}
+	now := s.Now().Truncate(time.Millisecond)
+	o.ManageKeyHash = hash
+	o.AccruedAt, o.CreatedAt, o.UpdatedAt = now, now, now
+	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+		var taken int64
+		if err := tx.Model(&Offering{}).Where("slug = ?", o.Slug).Count(&taken).Error; err != nil {
+			return fmt.Errorf("offering: check slug: %w", err)
+		}
+		if taken > 0 {
+			return slugTaken(o.Slug)
+		}
+		// Accounts are named after the id, which the insert assigns: take
+		// placeholders first, then name them.
+		if err := tx.Omit("runway_account_id", "earned_account_id").Create(&o).Error; err != nil {
+			if errors.Is(db.TranslateError(err), db.ErrDuplicate) {
+				return slugTaken(o.Slug)
+			}
+			return fmt.Errorf("offering: insert: %w", err)
+		}
+		ids, err := s.ledger.In(tx).Ensure(ctx, ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID))
+		if err != nil {
+			return err
+		}
+		o.RunwayAccountID, o.EarnedAccountID = ids[ledger.OfferingRunway(o.ID)], ids[ledger.OfferingEarned(o.ID)]
+		return tx.Model(&o).Updates(map[string]any{"runway_account_id": o.RunwayAccountID, "earned_account_id": o.EarnedAccountID}).Error
+	})
+	if err != nil {
+		return Offering{}, "", err
+	}
+	return o, key, nil
+}
+
+func slugTaken(slug string) error {
+	e := apperr.New(apperr.Conflict, "The address %q is taken; pick another.", slug)
+	e.Fields = map[string]string{"slug": "This address is taken."}
+	return e
+}
+
+// Update changes an offering. The caller has checked the manage key. A
+// new burn rate takes effect from now: consumption up to now is posted at
+// the old rate first.
+func (s *Service) Update(ctx context.Context, slug string, in Input) (Offering, error) {
+	if in.Slug != nil && *in.Slug != slug {
+		return Offering{}, apperr.InvalidFields(map[string]string{"slug": "The address of an offering cannot change."})
+	}
+	var out Offering
+	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+		o, err := s.lockBySlug(ctx, tx, slug)
+		if err != nil {
+			return err
+		}
+		if in.BurnRateMsatPerHour != nil && *in.BurnRateMsatPerHour != o.BurnRateMsatPerHour {
+			if _, err := s.accrueLocked(ctx, tx, &o); err != nil {
+				return err
+			}
+		}
+		if err := applyInput(&o, in, false); err != nil {
+			return err
+		}
+		runway, err := s.ledger.In(tx).Balance(ctx, ledger.OfferingRunway(o.ID))
+		if err != nil {
+			return err
+		}
+		if o.FundedUntil != nil {
+			fu := fundedUntil(o.AccruedAt, runway, o.BurnRateMsatPerHour)
+			o.FundedUntil = &fu
+		}
+		o.UpdatedAt = s.Now()
+		if err := tx.Save(&o).Error; err != nil {
+			return fmt.Errorf("offering: update %s: %w", slug, err)
+		}
+		out = o
+		return nil
+	})
+	if err == nil {
+		s.cache.forget(slug)
+	}
+	return out, err
+}
+
+// applyInput validates in and copies it onto o. create requires every
+// field.
+func applyInput(o *Offering, in Input, create bool) error {
+	problems := map[string]string{}
+	need := func(field string, present bool) bool {
+		if !present && create {
+			problems[field] = "This is required."
+		}
+		return present
+	}
+	if need("name", in.Name != nil) {
+		name := strings.TrimSpace(*in.Name)
+		switch {
+		case name == "":
+			problems["name"] = "Give it a name."
+		case utf8.RuneCountInString(name) > MaxNameLen:
+			problems["name"] = fmt.Sprintf("At most %d characters.", MaxNameLen)
+		case !printable(name, false):
+			problems["name"] = "Use printable characters only."
+		default:
+			o.Name = name
+		}
+	}
+	if create && need("slug", in.Slug != nil) {
+		slug := strings.TrimSpace(*in.Slug)
+		switch {
+		case !slugPattern.MatchString(slug):
+			problems["slug"] = "3 to 40 characters: lowercase letters, digits and dashes, not at either end."
+		case reservedSlugs[slug]:
+			problems["slug"] = "This address is reserved; pick another."
+		default:
+			o.Slug = slug
+		}
+	}
+	if need("url", in.URL != nil) {
+		if u, msg := checkURL(*in.URL); msg != "" {
+			problems["url"] = msg
+		} else {
+			o.URL = u
+		}
+	}
+	if in.Description != nil {
+		d := strings.TrimSpace(*in.Description)
+		switch {
+		case utf8.RuneCountInString(d) > MaxDescriptionLen:
+			problems["description"] = fmt.Sprintf("At most %d characters.", MaxDescriptionLen)
+		case !printable(d, true):
+			problems["description"] = "Use printable characters only."
+		default:
+			o.Description = d
+		}
+	}
+	if need("burn_rate_msat_per_hour", in.BurnRateMsatPerHour != nil) {
+		b := *in.BurnRateMsatPerHour
+		switch {
+		case b < 1:
+			problems["burn_rate_msat_per_hour"] = "The running cost must be more than zero."
+		case b > MaxBurnRate:
+			problems["burn_rate_msat_per_hour"] = "The running cost must be at most 10 BTC an hour."
+		default:
+			o.BurnRateMsatPerHour = b
+		}
+	}
+	if in.GraceSeconds != nil {
+		g := *in.GraceSeconds
+		if g < 0 || g > MaxGraceSeconds {
+			problems["grace_seconds"] = "The grace period must be between 0 and 90 days."
+		} else {
+			o.GraceSeconds = g
+		}
+	}
+	if len(problems) > 0 {
+		return apperr.InvalidFields(problems)
+	}
+	return nil
+}
+
+func checkURL(raw string) (string, string) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", "Give the address of the hosted thing."
+	}
+	if len(raw) > MaxURLLen {
+		return "", fmt.Sprintf("At most %d characters.", MaxURLLen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return "", "Use a full http:// or https:// address."
+	}
+	return u.String(), ""
+}
+
+func printable(s string, multiline bool) bool {
+	for _, r := range s {
+		if multiline && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
+		if !unicode.IsPrint(r) && r != ' ' {
+			return false
+		}
+	}
+	return true
+}
+
+// ManageKeyPrefix starts every manage key, so a leaked one is easy to
+// recognise (and to grep for).
+const ManageKeyPrefix = "ka_mk_"
+
+func newManageKey(r io.Reader) (key, hash string, err error) {
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", "", fmt.Errorf("offering: manage key: %w", err)
+	}
+	key = ManageKeyPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return key, hashKey(key), nil
+}
+
+// hashKey hashes a manage key for storage. The key is 256 random bits, so
+// a plain SHA-256 is enough: there is nothing to brute-force.
+func hashKey(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:])
+}
+
+// RotateKey replaces the offering's manage key and returns the new one.
+func (s *Service) RotateKey(ctx context.Context, slug string) (string, error) {
+	key, hash, err := newManageKey(s.rand)
+	if err != nil {
+		return "", err
+	}
+	res := s.db.WithContext(ctx).Model(&Offering{}).Where("slug = ?", slug).
+		Updates(map[string]any{"manage_key_hash": hash, "updated_at": s.Now()})
+	if res.Error != nil {
+		return "", fmt.Errorf("offering: rotate key of %s: %w", slug, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return "", notFound(slug)
+	}
+	return key, nil
+}
+
+// Authenticate returns the offering if key is its manage key.
+func (s *Service) Authenticate(ctx context.Context, slug, key string) (Offering, error) {
+	o, err := s.Get(ctx, slug)
+	if err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			// Same answer as a wrong key: do not reveal which slugs exist
+			// to someone probing keys.
+			return Offering{}, apperr.New(apperr.Unauthorized, "That manage key is not valid for this offering.")
+		}
+		return Offering{}, err
+	}
+	if subtle.ConstantTimeCompare([]byte(hashKey(key)), []byte(o.ManageKeyHash)) != 1 {
+		return Offering{}, apperr.New(apperr.Unauthorized, "That manage key is not valid for this offering.")
+	}
+	return o, nil
+}
+
+// ByManageKey returns the offering whose manage key is key (sign-in with
+// the key alone).
+func (s *Service) ByManageKey(ctx context.Context, key string) (Offering, error) {
+	key = strings.TrimSpace(key)
+	if !strings.HasPrefix(key, ManageKeyPrefix) || len(key) > 100 {
+		return Offering{}, apperr.New(apperr.Unauthorized, "That is not a manage key.")
+	}
+	var o Offering
+	err := s.db.WithContext(ctx).Where("manage_key_hash = ?", hashKey(key)).Take(&o).Error
+	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
+		return Offering{}, apperr.New(apperr.Unauthorized, "No offering has that manage key.")
+	}
+	if err != nil {
+		return Offering{}, fmt.Errorf("offering: by key: %w", err)
+	}
+	return o, nil
+}
+
+// KeyVersion identifies the current manage key of o without revealing
+// it, so sessions signed in with an old key end when the key rotates.
+func KeyVersion(o Offering) string { return o.ManageKeyHash[:16] }
+
+func notFound(slug string) error {
+	return apperr.New(apperr.NotFound, "No offering is listed at %q.", slug)
+}
+
+// Get returns the offering with that slug.
+func (s *Service) Get(ctx context.Context, slug string) (Offering, error) {
+	var o Offering
+	err := s.db.WithContext(ctx).Where("slug = ?", slug).Take(&o).Error
+	if err != nil {
+		if errors.Is(db.TranslateError(err), db.ErrNotFound) {
+			return Offering{}, notFound(slug)
+		}
+		return Offering{}, fmt.Errorf("offering: get %s: %w", slug, err)
+	}
+	return o, nil
+}
+
+// GetByID returns the offering with that id.
+func (s *Service) GetByID(ctx context.Context, id int64) (Offering, error) {
+	var o Offering
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&o).Error
+	if err != nil {
+		if errors.Is(db.TranslateError(err), db.ErrNotFound) {
+			return Offering{}, apperr.New(apperr.NotFound, "No such offering.")
+		}
+		return Offering{}, fmt.Errorf("offering: get %d: %w", id, err)
+	}
+	return o, nil
+}
+
+func (s *Service) lockBySlug(ctx context.Context, tx *gorm.DB, slug string) (Offering, error) {
+	return s.lock(ctx, tx, "slug = ?", slug, notFound(slug))
+}
+
+func (s *Service) lockByID(ctx context.Context, tx *gorm.DB, id int64) (Offering, error) {
+	return s.lock(ctx, tx, "id = ?", id, apperr.New(apperr.NotFound, "No such offering."))
+}
+
+// lock reads one offering in tx and, on PostgreSQL, locks its row for the
+// rest of the transaction (SQLite's immediate transactions already hold
+// the whole file).
+func (s *Service) lock(ctx context.Context, tx *gorm.DB, where string, arg any, missing error) (Offering, error) {
+	var o Offering
+	q := tx.WithContext(ctx)
+	if s.db.Dialect == db.Postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Where(where, arg).Take(&o).Error; err != nil {
+		if errors.Is(db.TranslateError(err), db.ErrNotFound) {
+			return Offering{}, missing
+		}
+		return Offering{}, fmt.Errorf("offering: lock %v: %w", arg, err)
+	}
+	return o, nil
+}

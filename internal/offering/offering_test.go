@@ -1,0 +1,357 @@
+package offering_test
+
+import (
+	"context"
+	"errors"
+	"github.com/keepalive/keepalive/internal/clocktest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/db/dbtest"
+	"github.com/keepalive/keepalive/internal/ledger"
+	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering"
+)
+
+type fixture struct {
+	svc    *offering.Service
+	ledger *ledger.Ledger
+	db     *db.DB
+	clock  *clocktest.Clock
+}
+
+func newFixture(t *testing.T, d *db.DB) fixture {
+	c := clocktest.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	l := ledger.New(d, c.Now)
+	return fixture{svc: offering.New(d, l, nil, offering.WithClock(c.Now), offering.WithStatusTTL(0)), ledger: l, db: d, clock: c}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func validInput(slug string) offering.Input {
+	return offering.Input{
+		Name: ptr("My site"), Slug: ptr(slug), URL: ptr("https://example.org"),
+		Description: ptr("A small site."), BurnRateMsatPerHour: ptr(money.Msat(1_000_000)), // 1000 sat/h
+		GraceSeconds: ptr(int64(3600)),
+	}
+}
+
+func (f fixture) donate(t *testing.T, o offering.Offering, key string, amount money.Msat) offering.Offering {
+	t.Helper()
+	var out offering.Offering
+	err := f.db.Tx(context.Background(), func(tx *gorm.DB) error {
+		var err error
+		out, err = f.svc.CreditRunway(context.Background(), tx, o.ID, offering.Credit{Key: key, Debit: ledger.Lightning, Amount: amount})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Invalidate(o.Slug)
+	return out
+}
+
+func (f fixture) check(t *testing.T) {
+	t.Helper()
+	if err := f.ledger.CheckInvariants(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCreateValidatesAndWritesNothingOnBadInput(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		o, key, err := f.svc.Create(ctx, validInput("my-site"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(key, offering.ManageKeyPrefix) || len(key) < 40 {
+			t.Fatalf("manage key %q does not look like a long random secret", key)
+		}
+		if strings.Contains(o.ManageKeyHash, key) || o.ManageKeyHash == key {
+			t.Fatal("the manage key is stored in clear")
+		}
+		if _, _, err := f.svc.Create(ctx, validInput("my-site")); apperr.CodeOf(err) != apperr.Conflict {
+			t.Fatalf("taken slug: err = %v, want conflict", err)
+		}
+		bad := map[string]func(*offering.Input){
+			"empty name":       func(in *offering.Input) { in.Name = ptr("  ") },
+			"long name":        func(in *offering.Input) { in.Name = ptr(strings.Repeat("x", 81)) },
+			"control in name":  func(in *offering.Input) { in.Name = ptr("a\x00b") },
+			"slug caps":        func(in *offering.Input) { in.Slug = ptr("My-Site2") },
+			"slug short":       func(in *offering.Input) { in.Slug = ptr("ab") },
+			"slug dash end":    func(in *offering.Input) { in.Slug = ptr("abc-") },
+			"slug reserved":    func(in *offering.Input) { in.Slug = ptr("api") },
+			"slug missing":     func(in *offering.Input) { in.Slug = nil },
+			"url scheme":       func(in *offering.Input) { in.URL = ptr("javascript:alert(1)") },
+			"url relative":     func(in *offering.Input) { in.URL = ptr("/foo") },
+			"url credentials":  func(in *offering.Input) { in.URL = ptr("https://u:p@example.org") },
+			"zero burn":        func(in *offering.Input) { in.BurnRateMsatPerHour = ptr(money.Msat(0)) },
+			"negative burn":    func(in *offering.Input) { in.BurnRateMsatPerHour = ptr(money.Msat(-5)) },
+			"huge burn":        func(in *offering.Input) { in.BurnRateMsatPerHour = ptr(offering.MaxBurnRate + 1) },
+			"negative grace":   func(in *offering.Input) { in.GraceSeconds = ptr(int64(-1)) },
+			"long description": func(in *offering.Input) { in.Description = ptr(strings.Repeat("x", 2001)) },
+		}
+		for name, mutate := range bad {
+			t.Run(name, func(t *testing.T) {
+				in := validInput("other-site")
+				mutate(&in)
+				_, _, err := f.svc.Create(ctx, in)
+				if apperr.CodeOf(err) != apperr.Unprocessable || len(apperr.FieldsOf(err)) == 0 {
+					t.Fatalf("err = %v, want unprocessable with field errors", err)
+				}
+			})
+		}
+		_, total, err := f.svc.List(ctx, offering.ListQuery{})
+		if err != nil || total != 1 {
+			t.Fatalf("after bad input: %d offerings (err %v), want 1", total, err)
+		}
+		f.check(t)
+	})
+}
+
+func TestRunwayLifecycle(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		o, _, err := f.svc.Create(ctx, validInput("lifecycle"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := f.svc.Status(ctx, "lifecycle")
+		if st.State != offering.Expired || !st.FundedUntil.IsZero() {
+			t.Fatalf("new offering: %+v, want expired and never funded", st)
+		}
+		start := f.clock.Now()
+		// 24,000 sat at 1,000 sat/h buys 24 hours.
+		f.donate(t, o, "invoice:1", 24_000_000)
+		st, _ = f.svc.Status(ctx, "lifecycle")
+		if st.State != offering.Alive || !st.FundedUntil.Equal(start.Add(24*time.Hour)) || st.RunwaySeconds != 24*3600 || st.RunwayMsat != 24_000_000 {
+			t.Fatalf("after donation: %+v", st)
+		}
+		// The same settlement again changes nothing.
+		f.donate(t, o, "invoice:1", 24_000_000)
+		if st2, _ := f.svc.Status(ctx, "lifecycle"); !st2.FundedUntil.Equal(st.FundedUntil) {
+			t.Fatalf("repeated credit moved funded_until to %v", st2.FundedUntil)
+		}
+		// Ten hours later: 10,000 sat consumed, computed without an accrual.
+		f.clock.Advance(10 * time.Hour)
+		st, _ = f.svc.Status(ctx, "lifecycle")
+		if st.RunwayMsat != 14_000_000 || st.RunwaySeconds != 14*3600 {
+			t.Fatalf("after 10h: %+v", st)
+		}
+		if n, err := f.svc.AccrueAll(ctx); err != nil || n != 1 {
+			t.Fatalf("AccrueAll = %d, %v", n, err)
+		}
+		fin, _ := f.svc.Finances(ctx, o)
+		if fin.Earned != 10_000_000 {
+			t.Fatalf("earned after accrual = %d, want 10,000,000", fin.Earned)
+		}
+		// Another donation extends from the current funded_until.
+		f.donate(t, o, "invoice:2", 6_000_000)
+		st, _ = f.svc.Status(ctx, "lifecycle")
+		if !st.FundedUntil.Equal(start.Add(30 * time.Hour)) {
+			t.Fatalf("after second donation funded until %v, want %v", st.FundedUntil, start.Add(30*time.Hour))
+		}
+		// Past funded_until: grace, then expired.
+		f.clock.Advance(20*time.Hour + 30*time.Minute)
+		st, _ = f.svc.Status(ctx, "lifecycle")
+		if st.State != offering.Grace || st.RunwayMsat != 0 || st.RunwaySeconds != 0 {
+			t.Fatalf("in grace: %+v", st)
+		}
+		f.clock.Advance(time.Hour)
+		st, _ = f.svc.Status(ctx, "lifecycle")
+		if st.State != offering.Expired {
+			t.Fatalf("after grace: %+v", st)
+		}
+		fin, _ = f.svc.Finances(ctx, o)
+		if fin.Earned != 30_000_000 {
+			t.Fatalf("earned at expiry = %d, want all 30,000,000", fin.Earned)
+		}
+		// Paying again revives it from now, not from the past.
+		now := f.clock.Now()
+		f.donate(t, o, "invoice:3", 1_000_000)
+		st, _ = f.svc.Status(ctx, "lifecycle")
+		if st.State != offering.Alive || !st.FundedUntil.Equal(now.Add(time.Hour)) {
+			t.Fatalf("revived: %+v, want alive until %v", st, now.Add(time.Hour))
+		}
+		f.check(t)
+	})
+}
+
+func TestBurnRateChangeTakesEffectFromNow(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		o, _, _ := f.svc.Create(ctx, validInput("rates"))
+		f.donate(t, o, "invoice:1", 10_000_000) // 10 h at 1000 sat/h
+		f.clock.Advance(4 * time.Hour)
+		if _, err := f.svc.Update(ctx, "rates", offering.Input{BurnRateMsatPerHour: ptr(money.Msat(2_000_000))}); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := f.svc.Status(ctx, "rates")
+		// 6,000 sat left at 2,000 sat/h: 3 more hours.
+		if !st.FundedUntil.Equal(f.clock.Now().Add(3*time.Hour)) || st.RunwayMsat != 6_000_000 {
+			t.Fatalf("after rate change: %+v", st)
+		}
+		if _, err := f.svc.Update(ctx, "rates", offering.Input{Slug: ptr("other")}); apperr.CodeOf(err) != apperr.Unprocessable {
+			t.Fatalf("changing the slug: err = %v", err)
+		}
+		if _, err := f.svc.Update(ctx, "nope", offering.Input{Name: ptr("x")}); apperr.CodeOf(err) != apperr.NotFound {
+			t.Fatalf("update of a missing offering: err = %v", err)
+		}
+		f.check(t)
+	})
+}
+
+func TestAccrualNeverLosesTimeToRounding(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		in := validInput("tiny")
+		in.BurnRateMsatPerHour = ptr(money.Msat(7)) // 7 msat an hour: every minute is a fraction of a msat
+		o, _, _ := f.svc.Create(ctx, in)
+		f.donate(t, o, "invoice:1", 700)
+		for i := 0; i < 600; i++ { // accrue every minute for 10 hours
+			f.clock.Advance(time.Minute)
+			if _, err := f.svc.Accrue(ctx, o.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fin, _ := f.svc.Finances(ctx, o)
+		if fin.Earned != 70 {
+			t.Fatalf("earned after 10 h at 7 msat/h = %d, want 70", fin.Earned)
+		}
+		f.check(t)
+	})
+}
+
+func TestAuthenticate(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		a, keyA, _ := f.svc.Create(ctx, validInput("site-a"))
+		_, keyB, _ := f.svc.Create(ctx, validInput("site-b"))
+		if got, err := f.svc.Authenticate(ctx, "site-a", keyA); err != nil || got.ID != a.ID {
+			t.Fatalf("own key: %v", err)
+		}
+		for _, c := range []struct{ slug, key string }{{"site-a", keyB}, {"site-a", ""}, {"site-a", keyA + "x"}, {"missing", keyA}} {
+			if _, err := f.svc.Authenticate(ctx, c.slug, c.key); apperr.CodeOf(err) != apperr.Unauthorized {
+				t.Errorf("Authenticate(%s, %q): err = %v, want unauthorized", c.slug, c.key, err)
+			}
+		}
+		if got, err := f.svc.ByManageKey(ctx, " "+keyA+" "); err != nil || got.ID != a.ID {
+			t.Fatalf("ByManageKey: %v", err)
+		}
+		newKey, err := f.svc.RotateKey(ctx, "site-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Authenticate(ctx, "site-a", keyA); apperr.CodeOf(err) != apperr.Unauthorized {
+			t.Fatal("the old key still works after rotation")
+		}
+		if _, err := f.svc.Authenticate(ctx, "site-a", newKey); err != nil {
+			t.Fatalf("new key: %v", err)
+		}
+	})
+}
+
+func TestListOrdersAliveFirstAndSearches(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		mk := func(slug, name string) offering.Offering {
+			in := validInput(slug)
+			in.Name = ptr(name)
+			o, _, err := f.svc.Create(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return o
+		}
+		never := mk("never", "Never funded")
+		short := mk("short", "Short runway")
+		long := mk("long", "Long runway 100%")
+		expired := mk("gone", "Gone site")
+		_ = never
+		f.donate(t, expired, "e", 1_000_000)
+		f.clock.Advance(3 * time.Hour)
+		f.donate(t, short, "s", 2_000_000)
+		f.donate(t, long, "l", 50_000_000)
+		got, total, err := f.svc.List(ctx, offering.ListQuery{})
+		if err != nil || total != 4 {
+			t.Fatalf("List: %d, %v", total, err)
+		}
+		var order []string
+		for _, g := range got {
+			order = append(order, g.Slug+":"+string(g.Status.State))
+		}
+		want := "long:alive short:alive gone:expired never:expired"
+		if strings.Join(order, " ") != want {
+			t.Fatalf("order = %v, want %s", order, want)
+		}
+		got, total, _ = f.svc.List(ctx, offering.ListQuery{Search: "RUNWAY"})
+		if total != 2 || len(got) != 2 {
+			t.Fatalf("search 'RUNWAY': %d results", total)
+		}
+		got, total, _ = f.svc.List(ctx, offering.ListQuery{Search: "100%"})
+		if total != 1 || got[0].Slug != "long" {
+			t.Fatalf("search '100%%' must match the literal percent sign: %d", total)
+		}
+		if got, _, _ := f.svc.List(ctx, offering.ListQuery{Search: "%"}); len(got) != 1 {
+			t.Fatalf("search '%%' matched %d, want only the name with a percent sign", len(got))
+		}
+		page2, _, _ := f.svc.List(ctx, offering.ListQuery{Limit: 3, Offset: 3})
+		if len(page2) != 1 || page2[0].Slug != "never" {
+			t.Fatalf("page 2 = %v", page2)
+		}
+		f.check(t)
+	})
+}
+
+func TestConcurrentCreditsAndAccruals(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		o, _, _ := f.svc.Create(ctx, validInput("busy"))
+		var wg sync.WaitGroup
+		errs := make(chan error, 100)
+		for i := 0; i < 20; i++ {
+			wg.Add(2)
+			go func(i int) {
+				defer wg.Done()
+				err := f.db.Tx(ctx, func(tx *gorm.DB) error {
+					_, err := f.svc.CreditRunway(ctx, tx, o.ID, offering.Credit{Key: "invoice:" + string(rune('a'+i%10)), Debit: ledger.Lightning, Amount: 1_000_000})
+					return err
+				})
+				errs <- err
+			}(i)
+			go func() {
+				defer wg.Done()
+				f.clock.Advance(time.Minute)
+				_, err := f.svc.Accrue(ctx, o.ID)
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Fatal(err)
+			}
+		}
+		runway, _ := f.ledger.Balance(ctx, ledger.OfferingRunway(o.ID))
+		earned, _ := f.ledger.Balance(ctx, ledger.OfferingEarned(o.ID))
+		if runway+earned != 10_000_000 {
+			t.Fatalf("runway %d + earned %d = %d, want the 10 distinct credits (10,000,000)", runway, earned, runway+earned)
+		}
+		f.check(t)
+	})
+}

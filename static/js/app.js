@@ -1,0 +1,280 @@
+// Keepalive: small progressive enhancements. Every page works without this
+// file; it only adds conveniences: copy buttons, the custom donation
+// amount, the invoice page's countdown and live switch to "paid", and the
+// poller that moves wallet pages on once the wallet has answered.
+// No data is ever put in the page as HTML: text goes in with textContent.
+(function () {
+  "use strict";
+
+  // Copy buttons: <button data-copy="ID" hidden> copies the text of the
+  // element with that id. The button stays hidden without JS, where the
+  // text can still be selected by hand.
+  function setupCopy(button) {
+    var target = document.getElementById(button.getAttribute("data-copy"));
+    if (!target || !navigator.clipboard) {
+      return;
+    }
+    var label = button.textContent;
+    var status = document.getElementById(button.getAttribute("data-copy") + "-status");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var text = (target.value !== undefined ? target.value : target.textContent).trim();
+      navigator.clipboard.writeText(text).then(function () {
+        button.textContent = "Copied";
+        if (status) {
+          status.textContent = "Copied to the clipboard.";
+        }
+        window.setTimeout(function () {
+          button.textContent = label;
+        }, 2000);
+      }, function () {
+        if (status) {
+          status.textContent = "Could not copy: select the text and copy it by hand.";
+        }
+      });
+    });
+  }
+
+  // Clicking a secret selects all of it, so copying by hand is one step.
+  function setupSelectAll(el) {
+    el.addEventListener("click", function () {
+      if (typeof el.select === "function") {
+        el.select(); // textarea, input
+        return;
+      }
+      var range = document.createRange();
+      range.selectNodeContents(el);
+      var sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+    });
+  }
+
+  // Typing a custom donation amount chooses "Other amount", so the
+  // number typed is the number given.
+  function setupCustomAmount(input) {
+    var radio = document.getElementById("amount-custom");
+    if (!radio) {
+      return;
+    }
+    function choose() {
+      if (input.value.trim() !== "") {
+        radio.checked = true;
+      }
+    }
+    input.addEventListener("input", choose);
+    input.addEventListener("focus", function () {
+      radio.checked = true;
+    });
+  }
+
+  // formatClock matches templates' countdown(): "59:12", "1:05:00".
+  function formatClock(secs) {
+    var h = Math.floor(secs / 3600);
+    var m = Math.floor(secs / 60) % 60;
+    var s = secs % 60;
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    return h > 0 ? h + ":" + two(m) + ":" + two(s) : m + ":" + two(s);
+  }
+
+  var reloading = false;
+  function reload() {
+    if (!reloading) {
+      reloading = true;
+      window.location.reload();
+    }
+  }
+
+  // The countdown counts from the seconds the server rendered, not from
+  // the visitor's clock, which may be wrong. At zero the page reloads
+  // once to show the server's verdict.
+  function setupCountdown(el, block) {
+    var total = parseInt(el.getAttribute("data-seconds-left"), 10);
+    if (isNaN(total)) {
+      return;
+    }
+    var started = Date.now();
+    var timer = window.setInterval(function () {
+      if (block.getAttribute("data-state") !== "open") {
+        window.clearInterval(timer);
+        return;
+      }
+      var left = Math.max(0, total - Math.floor((Date.now() - started) / 1000));
+      el.textContent = formatClock(left);
+      if (left === 0) {
+        window.clearInterval(timer);
+        if (total > 0) {
+          reload();
+        }
+      }
+    }, 1000);
+  }
+
+  // showPaid builds the same panel as templates' invoicePaid.
+  function showPaid(block, paidText) {
+    var panel = document.createElement("div");
+    panel.className = "result result--paid";
+    panel.setAttribute("data-testid", "paid");
+    panel.setAttribute("role", "status");
+    var icon = document.createElement("span");
+    icon.className = "result__icon";
+    icon.setAttribute("aria-hidden", "true");
+    icon.textContent = "\u2713";
+    var text = document.createElement("p");
+    text.className = "result__text";
+    text.textContent = paidText;
+    var actions = document.createElement("p");
+    actions.className = "result__actions";
+    var back = document.createElement("a");
+    back.className = "button";
+    back.setAttribute("data-testid", "back-link");
+    back.href = block.getAttribute("data-back") || "/";
+    back.textContent = block.getAttribute("data-back-label") || "Back";
+    actions.appendChild(back);
+    panel.append(icon, text, actions);
+
+    block.replaceChildren(panel);
+    block.setAttribute("data-state", "settled");
+    block.className = "invoice-state invoice-state--settled";
+  }
+
+  // An open invoice listens for its fate: "paid" swaps in the thank-you,
+  // "expired" reloads. Where the stream cannot be had, the page polls by
+  // reloading, as it does without JavaScript.
+  function setupInvoice(block) {
+    if (block.getAttribute("data-state") !== "open") {
+      return;
+    }
+    var countdown = block.querySelector("[data-seconds-left]");
+    if (countdown) {
+      setupCountdown(countdown, block);
+    }
+    var url = block.getAttribute("data-events");
+    if (!url) {
+      return;
+    }
+    if (!window.EventSource) {
+      window.setTimeout(reload, 5000);
+      return;
+    }
+    var source = new EventSource(url);
+    source.addEventListener("paid", function (ev) {
+      source.close();
+      var data;
+      try {
+        data = JSON.parse(ev.data);
+      } catch (e) {
+        data = null;
+      }
+      if (data && data.state === "settled" && typeof data.paid_text === "string" && data.paid_text !== "") {
+        showPaid(block, data.paid_text);
+      } else {
+        reload();
+      }
+    });
+    source.addEventListener("expired", function () {
+      source.close();
+      reload();
+    });
+    source.addEventListener("error", function () {
+      // The browser retries by itself while the stream is CONNECTING;
+      // CLOSED means it gave up (a 4xx/5xx answer): poll instead.
+      if (source.readyState === EventSource.CLOSED) {
+        window.setTimeout(reload, 5000);
+      }
+    });
+  }
+
+  // Pollers: an element with data-poll-url asks that URL every 2 s for
+  // {"ready": true}; then it submits the form whose id is in
+  // data-poll-submit, or reloads the page. Only same-origin URLs, and it
+  // gives up after 10 minutes, when the wallet's challenge has expired.
+  var pollEvery = 2000;
+  var pollFor = 10 * 60 * 1000;
+
+  function setupPoller(el) {
+    if (!window.fetch) {
+      return;
+    }
+    var url;
+    try {
+      url = new URL(el.getAttribute("data-poll-url"), window.location.href);
+    } catch (e) {
+      return;
+    }
+    if (url.origin !== window.location.origin) {
+      return;
+    }
+    var formID = el.getAttribute("data-poll-submit");
+    var form = formID ? document.getElementById(formID) : null;
+    if (formID && (!form || form.tagName !== "FORM")) {
+      return;
+    }
+    var started = Date.now();
+    var done = false;
+
+    function say(state, message) {
+      el.setAttribute("data-poll-state", state);
+      el.textContent = message;
+    }
+
+    function finish() {
+      done = true;
+      say("ready", "Approved. One moment\u2026");
+      if (form) {
+        form.submit();
+      } else {
+        reload();
+      }
+    }
+
+    function tick() {
+      if (done) {
+        return;
+      }
+      if (Date.now() - started > pollFor) {
+        say("expired", "This code has expired: reload the page for a new one.");
+        return;
+      }
+      if (document.hidden) {
+        window.setTimeout(tick, pollEvery);
+        return;
+      }
+      window.fetch(url.href, {
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { "Accept": "application/json" }
+      }).then(function (res) {
+        return res.ok ? res.json() : null;
+      }).then(function (data) {
+        if (data && data.ready === true) {
+          finish();
+        } else {
+          window.setTimeout(tick, pollEvery);
+        }
+      }, function () {
+        window.setTimeout(tick, pollEvery);
+      });
+    }
+
+    say("waiting", "Waiting for your wallet\u2026 This page moves on by itself once you approve.");
+    window.setTimeout(tick, pollEvery);
+  }
+
+  function init() {
+    document.querySelectorAll("button[data-copy]").forEach(setupCopy);
+    document.querySelectorAll("[data-select-all]").forEach(setupSelectAll);
+    document.querySelectorAll("[data-custom-amount]").forEach(setupCustomAmount);
+    document.querySelectorAll("[data-poll-url]").forEach(setupPoller);
+    var invoice = document.getElementById("invoice-state");
+    if (invoice) {
+      setupInvoice(invoice);
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();

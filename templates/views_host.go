@@ -1,0 +1,8 @@
+package templates
+
+// WidgetView is the embeddable widget of an offering, at /o/{slug}/widget:
+// a page meant for an <iframe> on the offering's own site.
+type WidgetView struct {
+	Page
+	Offering OfferingCard
+}

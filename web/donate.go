@@ -1,0 +1,320 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/lnurl"
+	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering"
+	"github.com/keepalive/keepalive/internal/qrsvg"
+	"github.com/keepalive/keepalive/templates"
+)
+
+// qrCache keeps the QR codes of offering pages (one per offering, the
+// same until its slug or the site's URL change) so that they are drawn
+// once, not on every view. Invoice QR codes pass through too; the cache
+// is dropped whole when it grows past its bound.
+type qrCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+const qrCacheSize = 1024
+
+func (q *qrCache) svg(text string, size int) string {
+	key := strconv.Itoa(size) + " " + text
+	q.mu.Lock()
+	svg, ok := q.m[key]
+	q.mu.Unlock()
+	if ok {
+		return svg
+	}
+	svg, err := qrsvg.SVG(text, size)
+	if err != nil {
+		return ""
+	}
+	q.mu.Lock()
+	if q.m == nil || len(q.m) >= qrCacheSize {
+		q.m = map[string]string{}
+	}
+	q.m[key] = svg
+	q.mu.Unlock()
+	return svg
+}
+
+// presetDays are the runway the preset amounts buy, so each preset means
+// something for this offering.
+var presetDays = []int64{1, 7, 30}
+
+// donateForm builds the donation form for o: presets worth a day, a week
+// and a month of its running cost (rounded to friendly amounts).
+func (s *Server) donateForm(o offering.Offering) templates.DonateForm {
+	f := templates.DonateForm{Action: "/o/" + url.PathEscape(o.Slug) + "/donate",
+		MinText: s.MinDonation.String(), MaxText: s.MaxDonation.String()}
+	seen := map[int64]bool{}
+	for _, days := range presetDays {
+		cost, err := money.MulDiv(o.BurnRateMsatPerHour, 24*days, 1)
+		if err != nil {
+			continue
+		}
+		sats := friendlySats(int64(cost / money.MsatPerSat))
+		amount := money.Msat(sats) * money.MsatPerSat
+		if sats <= 0 || seen[sats] || amount < s.MinDonation || amount > s.MaxDonation {
+			continue
+		}
+		seen[sats] = true
+		f.Presets = append(f.Presets, templates.DonatePreset{Sats: sats, Label: amount.String(), Buys: "≈ " + buys(o, amount)})
+	}
+	if len(f.Presets) > 1 {
+		f.Selected = strconv.FormatInt(f.Presets[1].Sats, 10)
+	} else if len(f.Presets) == 1 {
+		f.Selected = strconv.FormatInt(f.Presets[0].Sats, 10)
+	} else {
+		f.Selected = "custom"
+	}
+	return f
+}
+
+// friendlySats rounds up to two significant digits: 2,400 → 2,400;
+// 16,800 → 17,000; 3 → 3.
+func friendlySats(n int64) int64 {
+	if n < 100 {
+		return max(n, 1)
+	}
+	unit := int64(1)
+	for n/unit >= 100 {
+		unit *= 10
+	}
+	return (n + unit - 1) / unit * unit
+}
+
+// buys says how much runway amount buys at o's burn rate.
+func buys(o offering.Offering, amount money.Msat) string {
+	secs, err := money.MulDiv(amount, 3600, int64(o.BurnRateMsatPerHour))
+	if err != nil {
+		return "a long time of runway"
+	}
+	return humanDuration(time.Duration(secs)*time.Second) + " of runway"
+}
+
+// payFromWallet fills the Lightning Address and LNURL of o.
+func (s *Server) payFromWallet(v *templates.OfferingView, o offering.Offering) {
+	v.LightningAddress = o.Slug + "@" + s.host()
+	code, err := lnurl.Encode(s.BaseURL + "/.well-known/lnurlp/" + url.PathEscape(o.Slug))
+	if err != nil {
+		return
+	}
+	v.LNURL = code
+	v.LNURLQR = s.qr.svg("lightning:"+code, 220)
+}
+
+// donate is the offering page's form: it issues the invoice and sends the
+// donor to the invoice page.
+func (s *Server) donate(c echo.Context) error {
+	ctx := c.Request().Context()
+	o, fin, err := s.Offerings.View(ctx, c.Param("slug"))
+	if err != nil {
+		return err
+	}
+	form := s.donateForm(o)
+	choice := c.FormValue("amount")
+	form.Selected = choice
+	form.Custom.Value = strings.TrimSpace(c.FormValue("custom_amount"))
+	form.Name.Value = strings.TrimSpace(c.FormValue("name"))
+	form.Message.Value = strings.TrimSpace(c.FormValue("message"))
+	form.Public = c.FormValue("public") == "1"
+
+	var amount money.Msat
+	if choice == "custom" || choice == "" {
+		if form.Custom.Value == "" {
+			form.Custom.Error = "Say how many sats to give."
+		} else if amount, err = money.Parse(form.Custom.Value); err != nil {
+			form.Custom.Error = apperr.MessageOf(err)
+		}
+	} else if sats, perr := strconv.ParseInt(choice, 10, 64); perr != nil || sats <= 0 {
+		form.FormError = "Choose an amount."
+	} else if amount, err = money.FromSats(sats); err != nil {
+		form.FormError = apperr.MessageOf(err)
+	}
+	if form.Custom.Error == "" && form.FormError == "" {
+		inv, err := s.Funding.Donate(ctx, funding.DonationRequest{
+			Slug: o.Slug, Amount: amount, Name: form.Name.Value, Message: form.Message.Value, Public: form.Public, Via: "web",
+		})
+		if err == nil {
+			return c.Redirect(http.StatusSeeOther, "/invoices/"+inv.PaymentHash)
+		}
+		fields := apperr.FieldsOf(err)
+		if fields == nil {
+			return err
+		}
+		for field, msg := range fields {
+			switch field {
+			case "amount_msat":
+				form.Custom.Error = msg
+				form.Selected = "custom"
+				if form.Custom.Value == "" {
+					form.Custom.Value = money.FormatSats(amount)
+				}
+			case "name":
+				form.Name.Error = msg
+			case "message":
+				form.Message.Error = msg
+			default:
+				form.FormError = msg
+			}
+		}
+	}
+	v, err := s.offeringView(c, o, fin)
+	if err != nil {
+		return err
+	}
+	v.Donate = form
+	return s.render(c, http.StatusUnprocessableEntity, templates.Offering(v))
+}
+
+// invoicePage shows an invoice to pay: QR, BOLT11, countdown, and the
+// switch to paid.
+func (s *Server) invoicePage(c echo.Context) error {
+	ctx := c.Request().Context()
+	inv, err := s.Funding.Invoice(ctx, c.Param("hash"))
+	if err != nil {
+		return err
+	}
+	o, err := s.Offerings.GetByID(ctx, inv.OfferingID)
+	if err != nil {
+		return err
+	}
+	st, err := s.Offerings.Status(ctx, o.Slug)
+	if err != nil {
+		return err
+	}
+	state := inv.StateAt(s.Funding.Now())
+	v := templates.InvoiceView{
+		Page: s.page(c, "Pay "+inv.AmountMsat.String()), Offering: card(o, st),
+		PaymentHash: inv.PaymentHash, PaymentRequest: inv.PaymentRequest, AmountText: inv.AmountMsat.String(),
+		State: string(state), ExpiresAt: inv.ExpiresAt, Now: s.Funding.Now(), LightningURI: "lightning:" + inv.PaymentRequest,
+		EventsURL: "/invoices/" + inv.PaymentHash + "/events", OfferingURL: "/o/" + url.PathEscape(o.Slug),
+	}
+	switch state {
+	case funding.InvoiceOpen:
+		v.Page.RefreshSeconds = 5
+		v.QR = s.qr.svg(strings.ToUpper(v.LightningURI), 320)
+		if s.DemoPayer != nil {
+			v.DemoPayAction = "/invoices/" + inv.PaymentHash + "/demo-pay"
+		}
+	case funding.InvoiceSettled:
+		v.PaidText = paidText(o, st)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return s.render(c, http.StatusOK, templates.Invoice(v))
+}
+
+func paidText(o offering.Offering, st offering.Status) string {
+	if st.Alive() {
+		return fmt.Sprintf("Paid — thank you! %s is alive until %s.", o.Name, templates.FormatDate(st.FundedUntil))
+	}
+	return fmt.Sprintf("Paid — thank you! %s has been credited.", o.Name)
+}
+
+// demoPay is the invoice page's "pay it" button in demo mode.
+func (s *Server) demoPay(c echo.Context) error {
+	if err := s.demoSettle(c); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/invoices/"+c.Param("hash"))
+}
+
+// invoiceEvents streams the invoice's fate to the invoice page (SSE):
+// "paid" when it is credited, "expired" when it lapses.
+func (s *Server) invoiceEvents(c echo.Context) error {
+	ctx := c.Request().Context()
+	// Subscribe before reading the invoice: a settlement landing between
+	// the two would otherwise never be pushed.
+	events, stop := s.Funding.Subscribe()
+	defer stop()
+	inv, err := s.Funding.Invoice(ctx, c.Param("hash"))
+	if err != nil {
+		return err
+	}
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	// The server's write timeout is for ordinary requests; a stream
+	// pushes its deadline on with every write.
+	rc := http.NewResponseController(w.Writer)
+	extend := func() { _ = rc.SetWriteDeadline(time.Now().Add(time.Minute)) }
+	extend()
+	send := func(name string) error {
+		data, _ := json.Marshal(s.invoiceEventData(ctx, inv.PaymentHash))
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, data); err != nil {
+			return err
+		}
+		w.Flush()
+		return nil
+	}
+	// Settled or lapsed before the stream opened: say so at once.
+	switch inv.StateAt(s.Funding.Now()) {
+	case funding.InvoiceSettled:
+		return send("paid")
+	case funding.InvoiceExpired, funding.InvoiceCanceled:
+		return send("expired")
+	}
+	expiry := time.NewTimer(inv.ExpiresAt.Sub(s.Funding.Now()))
+	defer expiry.Stop()
+	keepalive := time.NewTicker(25 * time.Second)
+	defer keepalive.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case got := <-events:
+			if got.PaymentHash == inv.PaymentHash {
+				return send("paid")
+			}
+		case <-expiry.C:
+			return send("expired")
+		case <-keepalive.C:
+			extend()
+			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
+				return nil
+			}
+			w.Flush()
+		}
+	}
+}
+
+type invoiceEvent struct {
+	State    string `json:"state"`
+	PaidText string `json:"paid_text,omitempty"`
+}
+
+func (s *Server) invoiceEventData(ctx context.Context, hash string) invoiceEvent {
+	inv, err := s.Funding.Invoice(ctx, hash)
+	if err != nil {
+		return invoiceEvent{State: "unknown"}
+	}
+	ev := invoiceEvent{State: string(inv.StateAt(s.Funding.Now()))}
+	if inv.State == funding.InvoiceSettled {
+		if o, err := s.Offerings.GetByID(ctx, inv.OfferingID); err == nil {
+			if st, err := s.Offerings.Status(ctx, o.Slug); err == nil {
+				ev.PaidText = paidText(o, st)
+			}
+		}
+	}
+	return ev
+}

@@ -1,0 +1,300 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/lnurl"
+	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering"
+	"github.com/keepalive/keepalive/templates"
+)
+
+// Cookies that tie a browser to the LNURL-auth challenge it shows: the
+// wallet proves the key, the browser proves it asked.
+const (
+	loginChallengeCookie = "ka_auth"
+	linkChallengeCookie  = "ka_link"
+)
+
+func (s *Server) setChallengeCookie(c echo.Context, name, k1 string) {
+	c.SetCookie(&http.Cookie{Name: name, Value: k1, Path: "/", MaxAge: int(offering.ChallengeTTL / time.Second),
+		HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode})
+}
+
+func challengeCookie(c echo.Context, name string) string {
+	ck, err := c.Cookie(name)
+	if err != nil || len(ck.Value) != 64 {
+		return ""
+	}
+	return ck.Value
+}
+
+// authLNURL is the LNURL a wallet scans to sign k1 (LUD-04).
+func (s *Server) authLNURL(k1 string, action offering.AuthAction) string {
+	code, _ := lnurl.Encode(lnurl.AuthURL(s.BaseURL+"/lnurl/auth", k1) + "&action=" + string(action))
+	return code
+}
+
+// signInWallet adds the wallet half of the sign-in page.
+func (s *Server) signInWallet(c echo.Context, v *templates.SignInView) error {
+	k1, err := s.Offerings.NewChallenge(c.Request().Context(), offering.AuthLogin, nil)
+	if err != nil {
+		return err
+	}
+	s.setChallengeCookie(c, loginChallengeCookie, k1)
+	v.WalletLNURL = s.authLNURL(k1, offering.AuthLogin)
+	v.WalletQR = s.qr.svg("lightning:"+v.WalletLNURL, 240)
+	v.WalletAction = "/signin/wallet"
+	v.WalletStatusURL = "/signin/wallet/status"
+	return nil
+}
+
+// lnurlAuth is the wallet's LUD-04 callback.
+func (s *Server) lnurlAuth(c echo.Context) error {
+	q := c.QueryParams()
+	if q.Get("tag") != "login" {
+		return lnurlError(c, http.StatusBadRequest, "tag must be login")
+	}
+	err := s.Offerings.WalletSigned(c.Request().Context(), q.Get("k1"), q.Get("sig"), q.Get("key"))
+	if err != nil {
+		status := statusOf(apperr.CodeOf(err))
+		if status >= 500 {
+			s.log.ErrorContext(c.Request().Context(), "lnurl-auth", "err", err)
+		}
+		return lnurlError(c, status, apperr.MessageOf(err))
+	}
+	return c.JSON(http.StatusOK, lnurl.NewOKResponse())
+}
+
+func (s *Server) walletChallengeStatus(cookie string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		k1 := challengeCookie(c, cookie)
+		ready := false
+		if k1 != "" {
+			ready, _ = s.Offerings.ChallengeSigned(c.Request().Context(), k1)
+		}
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.JSON(http.StatusOK, map[string]bool{"ready": ready})
+	}
+}
+
+// signInWithWallet finishes a wallet sign-in: the challenge this browser
+// showed must have been signed by a linked wallet.
+func (s *Server) signInWithWallet(c echo.Context) error {
+	k1 := challengeCookie(c, loginChallengeCookie)
+	var owned []offering.Offering
+	var err error = apperr.New(apperr.Unauthorized, "This sign-in has expired; scan the new code.")
+	if k1 != "" {
+		owned, err = s.Offerings.CompleteLogin(c.Request().Context(), k1)
+	}
+	if err != nil {
+		v := templates.SignInView{Page: s.page(c, "Sign in"), WalletError: apperr.MessageOf(err)}
+		if werr := s.signInWallet(c, &v); werr != nil {
+			return werr
+		}
+		return s.render(c, statusOf(apperr.CodeOf(err)), templates.SignIn(v))
+	}
+	c.SetCookie(&http.Cookie{Name: loginChallengeCookie, Value: "", Path: "/", MaxAge: -1})
+	for _, o := range owned {
+		s.signInTo(c, o)
+	}
+	return c.Redirect(http.StatusSeeOther, "/dashboard")
+}
+
+// walletPage lets a signed-in owner link a wallet to an offering.
+func (s *Server) walletPage(c echo.Context) error {
+	o, err := s.requireOwner(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	k1, err := s.Offerings.NewChallenge(ctx, offering.AuthLink, &o.ID)
+	if err != nil {
+		return err
+	}
+	s.setChallengeCookie(c, linkChallengeCookie, k1)
+	keys, err := s.Offerings.LinkedKeys(ctx, o.ID)
+	if err != nil {
+		return err
+	}
+	st, err := s.Offerings.Status(ctx, o.Slug)
+	if err != nil {
+		return err
+	}
+	v := templates.WalletView{Page: s.page(c, "Link a wallet"), Offering: card(o, st),
+		LNURL: s.authLNURL(k1, offering.AuthLink), StatusURL: "/offerings/" + url.PathEscape(o.Slug) + "/wallet/status", DoneURL: "/dashboard"}
+	v.QR = s.qr.svg("lightning:"+v.LNURL, 240)
+	for _, k := range keys {
+		v.LinkedKeys = append(v.LinkedKeys, shortKey(k))
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return s.render(c, http.StatusOK, templates.Wallet(v))
+}
+
+func shortKey(k string) string {
+	if len(k) <= 12 {
+		return k
+	}
+	return k[:6] + "…" + k[len(k)-6:]
+}
+
+// rotateKey replaces an offering's manage key and shows the new one once.
+func (s *Server) rotateKey(c echo.Context) error {
+	o, err := s.requireOwner(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	key, err := s.Offerings.RotateKey(ctx, o.Slug)
+	if err != nil {
+		return err
+	}
+	o, err = s.Offerings.Get(ctx, o.Slug)
+	if err != nil {
+		return err
+	}
+	s.signInTo(c, o) // this browser stays signed in with the new key
+	st, err := s.Offerings.Status(ctx, o.Slug)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	v := templates.CreatedView{Page: s.page(c, "New manage key"), Offering: card(o, st), ManageKey: key, DashboardURL: "/dashboard", Rotated: true}
+	v.Page.SignedIn = true
+	return s.render(c, http.StatusOK, templates.Created(v))
+}
+
+// withdrawPage shows what the owner can withdraw, the form, a one-time
+// LNURL-withdraw code and the payouts so far.
+func (s *Server) withdrawPage(c echo.Context) error {
+	o, err := s.requireOwner(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.withdrawView(c, o)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, templates.Withdraw(v))
+}
+
+func (s *Server) withdrawView(c echo.Context, o offering.Offering) (templates.WithdrawView, error) {
+	ctx := c.Request().Context()
+	_, fin, err := s.Offerings.View(ctx, o.Slug)
+	if err != nil {
+		return templates.WithdrawView{}, err
+	}
+	withdrawable := funding.MaxPayable(fin.Earned)
+	v := templates.WithdrawView{
+		Page: s.page(c, "Withdraw"), Offering: card(o, fin.Status), EarnedText: fin.Earned.String(),
+		WithdrawableText: withdrawable.String(),
+		FeeNote:          "Up to 0.5% (at least 5 sats) is kept aside for routing fees; what is not used stays yours.",
+		Action:           "/offerings/" + url.PathEscape(o.Slug) + "/withdraw",
+	}
+	if withdrawable >= money.MsatPerSat {
+		k1, expires, err := s.Funding.NewWithdrawLink(ctx, o)
+		if err != nil {
+			return v, err
+		}
+		v.LNURL, _ = lnurl.Encode(s.BaseURL + "/lnurlw/" + k1)
+		v.LNURLQR = s.qr.svg("lightning:"+v.LNURL, 240)
+		v.LNURLExpiresAt = expires
+	}
+	payouts, err := s.Funding.Payouts(ctx, o.ID, 50)
+	if err != nil {
+		return v, err
+	}
+	for _, p := range payouts {
+		row := templates.PayoutRow{When: p.CreatedAt, AmountText: p.AmountMsat.String(), State: string(p.State),
+			Destination: p.Destination, FailureReason: p.FailureReason}
+		if p.State == funding.PayoutSucceeded {
+			row.FeeText = p.FeeMsat.String()
+		}
+		v.Payouts = append(v.Payouts, row)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return v, nil
+}
+
+func (s *Server) withdraw(c echo.Context) error {
+	o, err := s.requireOwner(c)
+	if err != nil {
+		return err
+	}
+	dest := strings.TrimSpace(c.FormValue("destination"))
+	_, err = s.Funding.WithdrawEarned(c.Request().Context(), o, dest)
+	if err == nil {
+		return c.Redirect(http.StatusSeeOther, "/offerings/"+url.PathEscape(o.Slug)+"/withdraw")
+	}
+	if apperr.CodeOf(err) == apperr.Internal || apperr.CodeOf(err) == apperr.Unavailable {
+		return err
+	}
+	v, verr := s.withdrawView(c, o)
+	if verr != nil {
+		return verr
+	}
+	v.Destination.Value = dest
+	v.Destination.Error = apperr.MessageOf(err)
+	if f := apperr.FieldsOf(err); f["destination"] != "" {
+		v.Destination.Error = f["destination"]
+	}
+	return s.render(c, statusOf(apperr.CodeOf(err)), templates.Withdraw(v))
+}
+
+// LNURL-withdraw (LUD-03), for the owner's wallet.
+
+func (s *Server) lnurlWithdrawParams(c echo.Context) error {
+	k1 := c.Param("k1")
+	o, max, err := s.Funding.WithdrawParams(c.Request().Context(), k1)
+	if err != nil {
+		return lnurlError(c, statusOf(apperr.CodeOf(err)), apperr.MessageOf(err))
+	}
+	if max < money.MsatPerSat {
+		return lnurlError(c, http.StatusConflict, "There is nothing to withdraw yet.")
+	}
+	return c.JSON(http.StatusOK, lnurl.WithdrawParams{
+		Tag: lnurl.TagWithdrawRequest, Callback: s.BaseURL + "/lnurlw/" + k1 + "/callback", K1: k1,
+		DefaultDescription: "Keepalive: earnings of " + o.Name, MinWithdrawable: money.MsatPerSat, MaxWithdrawable: max,
+	})
+}
+
+func (s *Server) lnurlWithdrawCallback(c echo.Context) error {
+	k1 := c.Param("k1")
+	if q := c.QueryParam("k1"); q != "" && q != k1 {
+		return lnurlError(c, http.StatusBadRequest, "k1 does not match")
+	}
+	pr := c.QueryParam("pr")
+	if pr == "" {
+		return lnurlError(c, http.StatusBadRequest, "pr is required")
+	}
+	if _, err := s.Funding.RedeemWithdrawLink(c.Request().Context(), k1, pr); err != nil {
+		status := statusOf(apperr.CodeOf(err))
+		if status >= 500 {
+			s.log.ErrorContext(c.Request().Context(), "lnurl-withdraw", "err", err)
+		}
+		return lnurlError(c, status, apperr.MessageOf(err))
+	}
+	return c.JSON(http.StatusOK, lnurl.NewOKResponse())
+}
+
+func (s *Server) apiWithdrawLink(c echo.Context) error {
+	o, err := s.bearerOwner(c, c.Param("slug"))
+	if err != nil {
+		return err
+	}
+	k1, expires, err := s.Funding.NewWithdrawLink(c.Request().Context(), o)
+	if err != nil {
+		return err
+	}
+	u := s.BaseURL + "/lnurlw/" + k1
+	code, _ := lnurl.Encode(u)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusCreated, map[string]string{"lnurl": code, "url": u, "expires_at": expires.UTC().Format(time.RFC3339)})
+}

@@ -1,0 +1,388 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering"
+	"github.com/keepalive/keepalive/templates"
+)
+
+const homePageSize = 20
+
+func (s *Server) home(c echo.Context) error {
+	q := strings.TrimSpace(c.QueryParam("q"))
+	pageNo, err := intParam(c, "page", 1, 1, 100_000)
+	if err != nil {
+		return err
+	}
+	items, total, err := s.Offerings.List(c.Request().Context(), offering.ListQuery{
+		Search: q, Limit: homePageSize, Offset: (pageNo - 1) * homePageSize,
+	})
+	if err != nil {
+		return err
+	}
+	v := templates.HomeView{Page: s.page(c, "Keep things alive"), Query: q}
+	for _, it := range items {
+		v.Offerings = append(v.Offerings, card(it.Offering, it.Status))
+	}
+	link := func(p int) string {
+		vals := url.Values{"page": {strconv.Itoa(p)}}
+		if q != "" {
+			vals.Set("q", q)
+		}
+		return "/?" + vals.Encode()
+	}
+	if int64(pageNo*homePageSize) < total {
+		v.NextPage = link(pageNo + 1)
+	}
+	if pageNo > 1 {
+		v.PrevPage = link(pageNo - 1)
+	}
+	return s.render(c, http.StatusOK, templates.Home(v))
+}
+
+func (s *Server) offeringPage(c echo.Context) error {
+	o, fin, err := s.Offerings.View(c.Request().Context(), c.Param("slug"))
+	if err != nil {
+		return err
+	}
+	v, err := s.offeringView(c, o, fin)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, templates.Offering(v))
+}
+
+// offeringView is the offering page for o, with a fresh donation form.
+func (s *Server) offeringView(c echo.Context, o offering.Offering, fin offering.Finances) (templates.OfferingView, error) {
+	_, isOwner, err := s.owns(c, o.Slug)
+	if err != nil {
+		return templates.OfferingView{}, err
+	}
+	v := templates.OfferingView{
+		Page:           s.page(c, o.Name),
+		Offering:       card(o, fin.Status),
+		GraceText:      humanDurationSeconds(o.GraceSeconds),
+		RunwayMsatText: fin.Status.RunwayMsat.String(),
+		EarnedText:     fin.Earned.String(),
+		IsOwner:        isOwner,
+		CreatedAt:      o.CreatedAt,
+		Donate:         s.donateForm(o),
+	}
+	s.payFromWallet(&v, o)
+	if v.History, err = s.historyView(c.Request().Context(), o, fin.Status); err != nil {
+		return templates.OfferingView{}, err
+	}
+	return v, nil
+}
+
+func humanDurationSeconds(sec int64) string {
+	if sec == 0 {
+		return "none"
+	}
+	return humanDuration(secondsDuration(sec))
+}
+
+func (s *Server) newOfferingForm(c echo.Context) error {
+	f := templates.OfferingForm{Page: s.page(c, "List an offering")}
+	f.BurnUnit.Value = "day"
+	f.GraceHours.Value = "24"
+	return s.render(c, http.StatusOK, templates.OfferingFormPage(f))
+}
+
+// offeringFormInput reads the create/edit form. Field problems that are
+// about the form itself (a burn amount that is not a number) are returned
+// alongside, keyed like the domain's.
+func offeringFormInput(c echo.Context, create bool) (offering.Input, templates.OfferingForm, map[string]string) {
+	var f templates.OfferingForm
+	problems := map[string]string{}
+	get := func(name string) string { return strings.TrimSpace(c.FormValue(name)) }
+	f.Name.Value, f.SlugField.Value, f.URL.Value = get("name"), strings.ToLower(get("slug")), get("url")
+	f.Description.Value, f.BurnAmount.Value, f.BurnUnit.Value, f.GraceHours.Value = c.FormValue("description"), get("burn_amount"), get("burn_unit"), get("grace_hours")
+
+	in := offering.Input{Name: &f.Name.Value, URL: &f.URL.Value, Description: &f.Description.Value}
+	if create {
+		in.Slug = &f.SlugField.Value
+	}
+	if rate, msg := burnRate(f.BurnAmount.Value, f.BurnUnit.Value); msg != "" {
+		problems["burn_rate_msat_per_hour"] = msg
+	} else {
+		in.BurnRateMsatPerHour = &rate
+	}
+	if f.GraceHours.Value == "" {
+		f.GraceHours.Value = "0"
+	}
+	if h, err := strconv.ParseInt(f.GraceHours.Value, 10, 64); err != nil || h < 0 || h > offering.MaxGraceSeconds/3600 {
+		problems["grace_seconds"] = "Give the grace period in whole hours, from 0 to 2160 (90 days)."
+	} else {
+		g := h * 3600
+		in.GraceSeconds = &g
+	}
+	return in, f, problems
+}
+
+// burnRate turns "what it costs" as people say it (an amount of sats per
+// hour, day or month of 30 days) into msat per hour, rounded to the
+// nearest msat.
+func burnRate(amount, unit string) (money.Msat, string) {
+	if amount == "" {
+		return 0, "Say what it costs to run."
+	}
+	m, err := money.Parse(amount)
+	if err != nil {
+		return 0, apperr.MessageOf(err)
+	}
+	var hours int64
+	switch unit {
+	case "hour":
+		hours = 1
+	case "day", "":
+		hours = 24
+	case "month":
+		hours = 30 * 24
+	default:
+		return 0, "Choose per hour, per day or per month."
+	}
+	rate := (m + money.Msat(hours/2)) / money.Msat(hours)
+	if rate < 1 {
+		return 0, "The running cost must be more than zero."
+	}
+	return rate, ""
+}
+
+// applyProblems copies per-field problems onto the form's fields.
+func applyProblems(f *templates.OfferingForm, problems map[string]string) {
+	for field, msg := range problems {
+		switch field {
+		case "name":
+			f.Name.Error = msg
+		case "slug":
+			f.SlugField.Error = msg
+		case "url":
+			f.URL.Error = msg
+		case "description":
+			f.Description.Error = msg
+		case "burn_rate_msat_per_hour":
+			f.BurnAmount.Error = msg
+		case "grace_seconds":
+			f.GraceHours.Error = msg
+		default:
+			f.FormError = msg
+		}
+	}
+}
+
+func (s *Server) createOffering(c echo.Context) error {
+	in, f, problems := offeringFormInput(c, true)
+	f.Page = s.page(c, "List an offering")
+	if len(problems) > 0 {
+		applyProblems(&f, problems)
+		f.FormError = "Some values need another look."
+		return s.render(c, http.StatusUnprocessableEntity, templates.OfferingFormPage(f))
+	}
+	o, key, err := s.Offerings.Create(c.Request().Context(), in)
+	if fields := apperr.FieldsOf(err); fields != nil {
+		applyProblems(&f, fields)
+		f.FormError = apperr.MessageOf(err)
+		return s.render(c, statusOf(apperr.CodeOf(err)), templates.OfferingFormPage(f))
+	}
+	if err != nil {
+		return err
+	}
+	st, err := s.Offerings.Status(c.Request().Context(), o.Slug)
+	if err != nil {
+		return err
+	}
+	s.signInTo(c, o)
+	c.Response().Header().Set("Cache-Control", "no-store")
+	v := templates.CreatedView{Page: s.page(c, "Listed: "+o.Name), Offering: card(o, st), ManageKey: key, DashboardURL: "/dashboard"}
+	v.Page.SignedIn = true
+	return s.render(c, http.StatusCreated, templates.Created(v))
+}
+
+func (s *Server) editOfferingForm(c echo.Context) error {
+	o, err := s.requireOwner(c)
+	if err != nil {
+		return err
+	}
+	f := templates.OfferingForm{Page: s.page(c, "Edit "+o.Name), Editing: true, Slug: o.Slug}
+	f.Name.Value, f.SlugField.Value, f.URL.Value, f.Description.Value = o.Name, o.Slug, o.URL, o.Description
+	f.BurnAmount.Value = money.FormatSats(roundSats(o.BurnRateMsatPerHour * 24))
+	f.BurnUnit.Value = "day"
+	f.GraceHours.Value = strconv.FormatInt(o.GraceSeconds/3600, 10)
+	return s.render(c, http.StatusOK, templates.OfferingFormPage(f))
+}
+
+func (s *Server) updateOffering(c echo.Context) error {
+	o, err := s.requireOwner(c)
+	if err != nil {
+		return err
+	}
+	in, f, problems := offeringFormInput(c, false)
+	f.Page, f.Editing, f.Slug, f.SlugField.Value = s.page(c, "Edit "+o.Name), true, o.Slug, o.Slug
+	if in.BurnRateMsatPerHour != nil && *in.BurnRateMsatPerHour == roundedDaily(o.BurnRateMsatPerHour) {
+		// The form shows the rate rounded to sats a day; saving the form
+		// unchanged must not nudge the stored rate.
+		in.BurnRateMsatPerHour = nil
+	}
+	if len(problems) > 0 {
+		applyProblems(&f, problems)
+		f.FormError = "Some values need another look."
+		return s.render(c, http.StatusUnprocessableEntity, templates.OfferingFormPage(f))
+	}
+	_, err = s.Offerings.Update(c.Request().Context(), o.Slug, in)
+	if fields := apperr.FieldsOf(err); fields != nil {
+		applyProblems(&f, fields)
+		f.FormError = apperr.MessageOf(err)
+		return s.render(c, statusOf(apperr.CodeOf(err)), templates.OfferingFormPage(f))
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/dashboard")
+}
+
+// roundedDaily is the per-hour rate the edit form yields when saved as
+// shown (sats a day, rounded).
+func roundedDaily(perHour money.Msat) money.Msat {
+	rate, _ := burnRate(money.FormatSats(roundSats(perHour*24)), "day")
+	return rate
+}
+
+// requireOwner returns the offering named in the path if the session may
+// manage it.
+func (s *Server) requireOwner(c echo.Context) (offering.Offering, error) {
+	o, ok, err := s.owns(c, c.Param("slug"))
+	if err != nil {
+		return offering.Offering{}, err
+	}
+	if !ok {
+		return offering.Offering{}, apperr.New(apperr.Forbidden, "Sign in with this offering's manage key to change it.")
+	}
+	return o, nil
+}
+
+func (s *Server) signInForm(c echo.Context) error {
+	v := templates.SignInView{Page: s.page(c, "Sign in"), Next: safeNext(c.QueryParam("next"))}
+	if err := s.signInWallet(c, &v); err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return s.render(c, http.StatusOK, templates.SignIn(v))
+}
+
+func (s *Server) signIn(c echo.Context) error {
+	key := strings.TrimSpace(c.FormValue("manage_key"))
+	next := safeNext(c.FormValue("next"))
+	o, err := s.Offerings.ByManageKey(c.Request().Context(), key)
+	if apperr.Is(err, apperr.Unauthorized) {
+		v := templates.SignInView{Page: s.page(c, "Sign in"), Error: apperr.MessageOf(err), Next: next}
+		if werr := s.signInWallet(c, &v); werr != nil {
+			return werr
+		}
+		return s.render(c, http.StatusUnauthorized, templates.SignIn(v))
+	}
+	if err != nil {
+		return err
+	}
+	s.signInTo(c, o)
+	if next == "" {
+		next = "/dashboard"
+	}
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// safeNext keeps only local paths, so a sign-in link cannot send people
+// to another site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || len(next) > 512 {
+		return ""
+	}
+	return next
+}
+
+func (s *Server) signOut(c echo.Context) error {
+	s.clearSession(c)
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+func (s *Server) dashboard(c echo.Context) error {
+	owned, err := s.ownedOfferings(c)
+	if err != nil {
+		return err
+	}
+	if len(owned) == 0 {
+		return c.Redirect(http.StatusSeeOther, "/signin?next=/dashboard")
+	}
+	v := templates.DashboardView{Page: s.page(c, "Dashboard")}
+	for _, o := range owned {
+		fin, err := s.Offerings.Finances(c.Request().Context(), o)
+		if err != nil {
+			return err
+		}
+		base := "/offerings/" + url.PathEscape(o.Slug)
+		item := templates.DashboardItem{
+			Offering: card(o, fin.Status), RunwayMsatText: fin.Status.RunwayMsat.String(),
+			EarnedText: fin.Earned.String(), BurnRateText: perDay(o.BurnRateMsatPerHour),
+			EditURL: base + "/edit", WithdrawURL: base + "/withdraw", WalletURL: base + "/wallet",
+			RotateAction: base + "/rotate-key", WithdrawableText: funding.MaxPayable(fin.Earned).String(),
+		}
+		if err := s.fillActivity(c, o, &item); err != nil {
+			return err
+		}
+		v.Items = append(v.Items, item)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return s.render(c, http.StatusOK, templates.Dashboard(v))
+}
+
+// fillActivity adds an offering's recent payments and webhook deliveries
+// to its dashboard item.
+func (s *Server) fillActivity(c echo.Context, o offering.Offering, item *templates.DashboardItem) error {
+	ctx := c.Request().Context()
+	if s.Funding != nil {
+		credits, err := s.Funding.RecentCredits(ctx, o.ID, 10)
+		if err != nil {
+			return err
+		}
+		for _, inv := range credits {
+			row := templates.FundingRow{AmountText: inv.PaidMsat.String(), From: "Anonymous"}
+			if inv.SettledAt != nil {
+				row.When = *inv.SettledAt
+			}
+			// Names and messages are the donor's to publish: the owner sees
+			// them only when the donor made them public.
+			if inv.Public && inv.PayerName != "" {
+				row.From = inv.PayerName
+			}
+			if inv.Public {
+				row.Message = inv.PayerMessage
+			}
+			item.RecentFunding = append(item.RecentFunding, row)
+		}
+	}
+	if s.Webhooks != nil {
+		deliveries, err := s.Webhooks.Recent(ctx, o.ID, 10)
+		if err != nil {
+			return err
+		}
+		for _, d := range deliveries {
+			row := templates.DeliveryRow{When: d.CreatedAt, Event: string(d.Event), State: string(d.State), Attempts: d.Attempts}
+			if d.LastStatus != 0 {
+				row.Result = strconv.Itoa(d.LastStatus)
+			} else if d.LastError != "" {
+				row.Result = d.LastError
+			}
+			item.Deliveries = append(item.Deliveries, row)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+// Package web owns the HTTP side of the site: routes, middleware, the
+// error handler, the JSON API and the handlers behind the pages. Handlers
+// are thin: they parse, call the domain, and render.
+package web
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering"
+	"github.com/keepalive/keepalive/static"
+	"github.com/keepalive/keepalive/templates"
+)
+
+// Offerings is what the web layer needs from the offering service.
+type Offerings interface {
+	Create(ctx context.Context, in offering.Input) (offering.Offering, string, error)
+	Update(ctx context.Context, slug string, in offering.Input) (offering.Offering, error)
+	Get(ctx context.Context, slug string) (offering.Offering, error)
+	GetByID(ctx context.Context, id int64) (offering.Offering, error)
+	Authenticate(ctx context.Context, slug, key string) (offering.Offering, error)
+	ByManageKey(ctx context.Context, key string) (offering.Offering, error)
+	Status(ctx context.Context, slug string) (offering.Status, error)
+	List(ctx context.Context, q offering.ListQuery) ([]offering.Listed, int64, error)
+	Finances(ctx context.Context, o offering.Offering) (offering.Finances, error)
+	View(ctx context.Context, slug string) (offering.Offering, offering.Finances, error)
+	RotateKey(ctx context.Context, slug string) (string, error)
+	NewChallenge(ctx context.Context, action offering.AuthAction, offeringID *int64) (string, error)
+	WalletSigned(ctx context.Context, k1, sig, key string) error
+	ChallengeSigned(ctx context.Context, k1 string) (bool, error)
+	CompleteLogin(ctx context.Context, k1 string) ([]offering.Offering, error)
+	LinkedKeys(ctx context.Context, offeringID int64) ([]string, error)
+	History(ctx context.Context, offeringID int64, since time.Time) ([]offering.HistoryPoint, error)
+	PublicLedger(ctx context.Context, offeringID int64, limit int, before int64) (offering.LedgerPage, error)
+	Now() time.Time
+}
+
+// Deps are what the server is built from.
+type Deps struct {
+	Log           *slog.Logger
+	BaseURL       string
+	Demo          bool   // payments are simulated: every page says so
+	CookieKey     []byte // signs session cookies
+	SecureCookies bool
+	Offerings     Offerings
+	Funding       Funding
+	// DemoPayer is set only when payments are simulated.
+	DemoPayer DemoPayer
+	// Donation bounds, for LNURL-pay parameters.
+	MinDonation, MaxDonation money.Msat
+	// InvoiceRate limits invoice creation per client (per second, burst)
+	// and in total; zero values mean the defaults.
+	InvoiceRate RateLimits
+	// Ready reports whether the site can serve (database reachable); nil
+	// means always.
+	Ready func(ctx context.Context) error
+	// Metrics is the handler for /metrics; nil means none.
+	Metrics http.Handler
+	// Tokens signs status tokens for hosts; nil leaves the token and JWKS
+	// endpoints out.
+	Tokens   TokenSigner
+	Webhooks Webhooks // the owner's webhook API; nil leaves it out
+}
+
+// Server is the site's HTTP server.
+type Server struct {
+	Deps
+	log     *slog.Logger
+	echo    *echo.Echo
+	qr      qrCache
+	history historyCache
+}
+
+// BodyLimit is the largest request body accepted anywhere.
+const BodyLimit = "64K"
+
+// New builds the server with every route and middleware.
+func New(d Deps) *Server {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{Deps: d, log: d.Log}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = echo.ExtractIPDirect() // behind a proxy, configure it there; never trust X-Forwarded-For blindly
+
+	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
+	e.Use(s.edge(newMetrics(), requestIDs(), securityHeaders(d.SecureCookies)))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Limit: BodyLimit,
+		// Bodyless reads need no limiting reader (the status endpoint pays
+		// for every wrapper).
+		Skipper: func(c echo.Context) bool {
+			m := c.Request().Method
+			return (m == http.MethodGet || m == http.MethodHead) && c.Request().ContentLength == 0
+		},
+	}))
+	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
+		MinLength: 1024,
+		// Event streams must reach the browser as written, not buffered;
+		// status answers and the answers to POSTs are a few hundred bytes.
+		Skipper: func(c echo.Context) bool {
+			p := c.Request().URL.Path
+			return c.Request().Method != http.MethodGet || strings.HasSuffix(p, "/events") || strings.HasSuffix(p, "/status")
+		},
+	}))
+	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
+		Skipper:        func(c echo.Context) bool { return isAPI(c) || strings.HasPrefix(c.Request().URL.Path, "/static/") },
+		TokenLookup:    "form:_csrf",
+		CookieName:     "ka_csrf",
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   d.SecureCookies,
+		CookieSameSite: http.SameSiteLaxMode,
+		ErrorHandler: func(err error, c echo.Context) error {
+			return echo.NewHTTPError(http.StatusForbidden, "This form has expired or did not come from this site. Go back, reload the page and try again.")
+		},
+	}))
+
+	e.GET("/healthz", s.healthz)
+	if d.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(d.Metrics))
+	}
+	e.GET("/static/*", echo.WrapHandler(static.Handler()))
+
+	invoiceLimit := s.invoiceRateLimiter()
+	e.GET("/", s.home)
+	e.GET("/o/:slug", s.offeringPage)
+	e.GET("/offerings/new", s.newOfferingForm)
+	e.POST("/offerings", s.createOffering)
+	e.GET("/offerings/:slug/edit", s.editOfferingForm)
+	e.POST("/offerings/:slug/edit", s.updateOffering)
+	e.GET("/signin", s.signInForm)
+	e.POST("/signin", s.signIn)
+	e.POST("/signout", s.signOut)
+	e.GET("/dashboard", s.dashboard)
+	e.POST("/signin/wallet", s.signInWithWallet)
+	e.GET("/signin/wallet/status", s.walletChallengeStatus(loginChallengeCookie))
+	e.GET("/offerings/:slug/wallet", s.walletPage)
+	e.GET("/offerings/:slug/wallet/status", s.walletChallengeStatus(linkChallengeCookie))
+	e.GET("/offerings/:slug/withdraw", s.withdrawPage)
+	e.POST("/offerings/:slug/withdraw", s.withdraw)
+	e.POST("/offerings/:slug/rotate-key", s.rotateKey)
+	e.GET("/lnurl/auth", s.lnurlAuth)
+	e.GET("/lnurlw/:k1", s.lnurlWithdrawParams)
+	e.GET("/lnurlw/:k1/callback", s.lnurlWithdrawCallback)
+	e.POST("/o/:slug/donate", s.donate, invoiceLimit)
+	e.GET("/invoices/:hash", s.invoicePage)
+	e.GET("/invoices/:hash/events", s.invoiceEvents)
+	if d.DemoPayer != nil {
+		e.POST("/invoices/:hash/demo-pay", s.demoPay)
+	}
+
+	api := e.Group("/api/v1")
+	api.GET("/offerings", s.apiListOfferings)
+	api.POST("/offerings", s.apiCreateOffering)
+	api.GET("/offerings/:slug", s.apiGetOffering)
+	api.PATCH("/offerings/:slug", s.apiUpdateOffering)
+	api.GET("/offerings/:slug/status", s.apiStatus)
+	api.POST("/offerings/:slug/donations", s.apiDonate, invoiceLimit)
+	api.GET("/invoices/:hash", s.apiInvoice)
+	api.POST("/offerings/:slug/withdrawals", s.apiWithdraw)
+	api.GET("/offerings/:slug/withdrawals", s.apiWithdrawals)
+	api.POST("/offerings/:slug/lnurl-withdraw", s.apiWithdrawLink)
+	s.hookRoutes(api)
+	if d.DemoPayer != nil {
+		api.POST("/demo/invoices/:hash/pay", s.apiDemoPay)
+	}
+	e.GET("/.well-known/lnurlp/:slug", s.lnurlPayParams)
+	e.GET("/lnurlp/:slug/callback", s.lnurlPayCallback, invoiceLimit)
+	api.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })
+
+	s.hostRoutes(e)
+
+	s.historyRoutes(e)
+	s.echo = e
+	return s
+}
+
+// Echo returns the underlying router, to add routes (other packages'
+// handlers) or to serve.
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// render renders a component into a buffer first, so a failed render
+// still yields a clean error page instead of half a page.
+func (s *Server) render(c echo.Context, status int, comp templ.Component) error {
+	var buf bytes.Buffer
+	if err := comp.Render(c.Request().Context(), &buf); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// page fills the fields every page needs.
+func (s *Server) page(c echo.Context, title string) templates.Page {
+	token, _ := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string)
+	return templates.Page{
+		Title:     title,
+		CSRFToken: token,
+		Demo:      s.Demo,
+		SignedIn:  len(s.readSession(c).Offerings) > 0,
+		BaseURL:   s.BaseURL,
+		Path:      c.Request().URL.Path,
+	}
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	if s.Ready != nil {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			s.log.Warn("health check failed", "err", err)
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
