@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+	"gopkg.in/macaroon.v2"
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/lightning"
@@ -192,15 +193,30 @@ func loadMacaroon(cfg Config) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("lnd: macaroon hex: %w", err)
 		}
-		return b, nil
+		return checkMacaroon(b)
 	case cfg.MacaroonPath != "":
 		b, err := os.ReadFile(cfg.MacaroonPath)
 		if err != nil {
 			return nil, fmt.Errorf("lnd: read macaroon: %w", err)
 		}
-		return b, nil
+		return checkMacaroon(b)
 	}
 	return nil, errors.New("lnd: no macaroon configured")
+}
+
+// checkMacaroon rejects an empty or unreadable macaroon at start, with a
+// clear error, rather than letting lnd refuse every call later ("empty
+// macaroon data"). lnd writes its macaroon files in place, so a file read
+// while lnd is still writing it is caught here too.
+func checkMacaroon(b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return nil, errors.New("lnd: macaroon is empty")
+	}
+	var m macaroon.Macaroon
+	if err := m.UnmarshalBinary(b); err != nil {
+		return nil, fmt.Errorf("lnd: macaroon is not a macaroon: %w", err)
+	}
+	return b, nil
 }
 
 // macaroonCredential sends the macaroon with every call, as lnd expects:

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/lightningnetwork/lnd/zpay32"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"gopkg.in/macaroon.v2"
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/lightning"
@@ -195,5 +198,46 @@ func TestIsDuplicateInvoice(t *testing.T) {
 		if got := isDuplicateInvoice(tc.err); got != tc.want {
 			t.Errorf("isDuplicateInvoice(%v) = %v, want %v", tc.err, got, tc.want)
 		}
+	}
+}
+
+// An empty or torn macaroon (lnd writes the file in place) is refused when
+// the connection is made, with an error that names it, instead of every
+// call failing later with lnd's "empty macaroon data".
+func TestDialRefusesEmptyOrTornMacaroon(t *testing.T) {
+	m, err := macaroon.New([]byte("root key"), []byte("id"), "lnd", macaroon.LatestVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := m.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct {
+		data    []byte
+		wantErr string
+	}{
+		"empty":   {nil, "macaroon is empty"},
+		"torn":    {whole[:len(whole)/2], "not a macaroon"},
+		"garbage": {[]byte("hello"), "not a macaroon"},
+		"whole":   {whole, ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "admin.macaroon")
+			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := loadMacaroon(Config{MacaroonPath: path})
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("whole macaroon refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+			}
+		})
 	}
 }

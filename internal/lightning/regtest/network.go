@@ -16,6 +16,8 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/keepalive/keepalive/internal/lightning/lnd"
 )
@@ -292,19 +294,22 @@ func (n *Network) startLnd(ctx context.Context, nd *Node) error {
 		return err
 	}
 	nd.proc = p
+	// lnd writes tls.cert and admin.macaroon in place: a file can exist
+	// and still be empty or half written. Dial reads and checks both, so
+	// it succeeds only once they are whole.
 	if err := poll(ctx, nd.Name+" credentials", p, func() (bool, error) {
-		return fileExists(nd.MacaroonPath) && fileExists(nd.TLSCertPath), nil
+		return nd.dial() == nil, nil
 	}); err != nil {
 		return err
 	}
-	nd.conn, err = lnd.Dial(nd.Config())
-	if err != nil {
-		return fmt.Errorf("regtest: %s: %w", nd.Name, err)
-	}
-	nd.ln = lnrpc.NewLightningClient(nd.conn)
-	nd.router = routerrpc.NewRouterClient(nd.conn)
 	return poll(ctx, nd.Name+" GetInfo", p, func() (bool, error) {
 		info, err := nd.getInfo(ctx)
+		if status.Code(err) == codes.Unknown || status.Code(err) == codes.Unauthenticated {
+			// Refused credentials (lnd answers a bad macaroon with
+			// Unknown): read them again on the next try.
+			_ = nd.dial()
+			return false, nil
+		}
 		if err != nil {
 			return false, nil
 		}
@@ -313,9 +318,19 @@ func (n *Network) startLnd(ctx context.Context, nd *Node) error {
 	})
 }
 
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
+// dial (re)opens the node's own connection from its credential files.
+func (nd *Node) dial() error {
+	conn, err := lnd.Dial(nd.Config())
+	if err != nil {
+		return err
+	}
+	if nd.conn != nil {
+		nd.conn.Close()
+	}
+	nd.conn = conn
+	nd.ln = lnrpc.NewLightningClient(conn)
+	nd.router = routerrpc.NewRouterClient(conn)
+	return nil
 }
 
 // poll calls cond until it is true, the process exits, ctx ends or
