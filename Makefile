@@ -18,7 +18,7 @@ build:
 
 test: regtest-bins
 	KEEPALIVE_REGTEST=1 KEEPALIVE_REGTEST_BIN=$(BIN_CACHE) $(GO) test -count=1 -timeout 40m ./...
-	$(GO) test -race -count=1 -short ./internal/ledger/ ./internal/offering/ ./internal/money/
+	$(GO) test -race -count=1 -short ./internal/ledger/ ./internal/offering/ ./internal/money/ ./internal/funding/ ./internal/db/
 
 generate:
 	$(GO) tool templ generate

@@ -298,7 +298,9 @@ func TestPayoutAfterCrashIsTrackedNotResent(t *testing.T) {
 		// The site records the payout and the node pays it, then the site
 		// dies before booking the outcome (the transport error stands in
 		// for the crash: the worker books nothing).
+		f.node.mu.Lock()
 		f.node.sendError = errors.New("connection reset")
+		f.node.mu.Unlock()
 		pr := f.node.addPayable(1_000_000, time.Hour)
 		p, err := f.funding.WithdrawEarned(ctx, f.offering, pr)
 		if err != nil {
@@ -309,9 +311,11 @@ func TestPayoutAfterCrashIsTrackedNotResent(t *testing.T) {
 		if got, _ := f.funding.Payout(ctx, p.PaymentHash); got.State != funding.PayoutPending {
 			t.Fatalf("a transport error booked an outcome: %+v", got)
 		}
-		f.node.sendError = nil
 		d2, _ := f.node.DecodePaymentRequest(ctx, pr)
+		f.node.mu.Lock() // the first worker may still be asking the node
+		f.node.sendError = nil
 		f.node.payments[d2.PaymentHash] = lightning.Payment{PaymentHash: d2.PaymentHash, State: lightning.PaymentSucceeded, AmountMsat: 1_000_000, FeeMsat: 10}
+		f.node.mu.Unlock()
 		// A restarted site finds the pending payout and asks the node.
 		restarted := funding.New(d, f.ledger, f.node, f.offerings, funding.Limits{MinDonation: 1, MaxDonation: 1 << 40}, nil, f.clock.Now)
 		f.funding = restarted
@@ -367,4 +371,40 @@ func TestMaxPayableFitsTheBudget(t *testing.T) {
 			t.Fatalf("MaxPayable(%d) = %d is not the largest", avail, m)
 		}
 	}
+}
+
+// Donations made at the same moment are stored together (one batch) and
+// each comes back with its own row.
+func TestConcurrentDonationsEachGetTheirRow(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		const n = 32
+		invs := make([]funding.Invoice, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				inv, err := f.funding.Donate(ctx, funding.DonationRequest{Slug: "site", Amount: money.Msat(1_000 * (i + 1))})
+				if err != nil {
+					t.Error(err)
+				}
+				invs[i] = inv
+			}()
+		}
+		wg.Wait()
+		ids := map[int64]bool{}
+		for i, inv := range invs {
+			if inv.ID == 0 || ids[inv.ID] {
+				t.Fatalf("donation %d: id %d missing or repeated", i, inv.ID)
+			}
+			ids[inv.ID] = true
+			got, err := f.funding.Invoice(ctx, inv.PaymentHash)
+			if err != nil || got.ID != inv.ID || got.AmountMsat != money.Msat(1_000*(i+1)) {
+				t.Fatalf("donation %d stored as %+v (%v), returned %+v", i, got, err, inv)
+			}
+		}
+		f.check(t)
+	})
 }

@@ -185,17 +185,36 @@ func (s *Service) Donate(ctx context.Context, r DonationRequest) (Invoice, error
 		OfferingID: o.ID, AmountMsat: r.Amount, State: InvoiceOpen, PayerName: r.Name, PayerMessage: r.Message,
 		Public: r.Public, Via: via, ExpiresAt: expiresAt(ni, now, s.limits.Expiry), CreatedAt: now,
 	}
-	// A plain INSERT: this is on the path of every invoice, benchmarked
-	// against the node's own AddInvoice.
-	err = s.db.WithContext(ctx).Raw(`INSERT INTO invoices (payment_hash, payment_request, purpose, offering_id, amount_msat,
-		state, payer_name, payer_message, public, via, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		inv.PaymentHash, inv.PaymentRequest, inv.Purpose, inv.OfferingID, inv.AmountMsat, inv.State, inv.PayerName,
-		inv.PayerMessage, inv.Public, inv.Via, inv.ExpiresAt, inv.CreatedAt).Scan(&inv.ID).Error
-	if err != nil {
+	if err := s.recordInvoice(ctx, &inv); err != nil {
 		return Invoice{}, fmt.Errorf("funding: record invoice %s: %w", inv.PaymentHash, err)
 	}
 	return inv, nil
 }
+
+// recordInvoice stores a new invoice and sets its id. It is on the path of
+// every invoice, benchmarked against the node's own AddInvoice: one plain
+// INSERT straight through database/sql (GORM's statement building cost
+// about a tenth of the site's CPU per invoice).
+func (s *Service) recordInvoice(ctx context.Context, inv *Invoice) error {
+	sqlDB, err := s.db.DB.DB()
+	if err != nil {
+		return err
+	}
+	q := insertInvoiceSQLite
+	if s.db.Dialect == db.Postgres {
+		q = insertInvoicePostgres
+	}
+	return sqlDB.QueryRowContext(ctx, q, inv.PaymentHash, inv.PaymentRequest, string(inv.Purpose), inv.OfferingID,
+		int64(inv.AmountMsat), string(inv.State), inv.PayerName, inv.PayerMessage, inv.Public, inv.Via,
+		inv.ExpiresAt, inv.CreatedAt).Scan(&inv.ID)
+}
+
+const (
+	insertInvoiceColumns = `INSERT INTO invoices (payment_hash, payment_request, purpose, offering_id, amount_msat,
+		state, payer_name, payer_message, public, via, expires_at, created_at) VALUES `
+	insertInvoiceSQLite   = insertInvoiceColumns + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	insertInvoicePostgres = insertInvoiceColumns + `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`
+)
 
 func expiresAt(ni lightning.Invoice, now time.Time, expiry time.Duration) time.Time {
 	if !ni.ExpiresAt.IsZero() {
