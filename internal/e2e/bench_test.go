@@ -23,6 +23,7 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 
+	"github.com/keepalive/keepalive/internal/funding"
 	"github.com/keepalive/keepalive/internal/ledger"
 )
 
@@ -38,6 +39,7 @@ func TestLightningBenchmarks(t *testing.T) {
 	}
 	eachDB(t, func(t *testing.T, e *env) {
 		s := e.startSite()
+		e.waitCaughtUp(t)
 		t.Run("invoice creation", func(t *testing.T) { benchInvoiceCreation(t, e, s) })
 		t.Run("settle to credited", func(t *testing.T) { benchSettleToCredited(t, e, s) })
 		t.Run("donate end to end", func(t *testing.T) { benchDonateEndToEnd(t, e, s) })
@@ -48,46 +50,65 @@ const benchClients = 8
 
 // benchInvoiceCreation: donation invoices per second through the API ÷
 // AddInvoice per second straight to lnd, 8 concurrent clients each, the
-// same duration, alternated twice so that lnd's growing invoice database
-// weighs on both alike.
+// same duration, in the order API, lnd, lnd, API, so that whatever drifts
+// during the run (lnd's growing invoice database, a node still settling
+// down after the previous test) weighs on both alike.
 func benchInvoiceCreation(t *testing.T, e *env, s *site) {
 	slug, _, _ := s.createOffering(slowBurn)
 	const round = 5 * time.Second
 	lndPID := pidOf(t, "--lnddir="+e.net.Site.LndDir)
-	var apiTotal, lndTotal, apiErrors int64
-	var siteCPU, lndCPUAPI, lndCPUDirect time.Duration
-	for r := range 2 {
-		site0, lnd0 := cpuTime(s.cmd.Process.Pid), cpuTime(lndPID)
-		n, errs := runFor(round, func(client int) error { return s.benchDonate(client, slug) })
-		site1, lnd1 := cpuTime(s.cmd.Process.Pid), cpuTime(lndPID)
-		siteCPU += site1 - site0
-		lndCPUAPI += lnd1 - lnd0
-		apiTotal += n
-		apiErrors += errs
-		t.Logf("round %d: API %d invoices in %s (%.0f/s), %d errors", r+1, n, round, float64(n)/round.Seconds(), errs)
-		n, errs = runFor(round, func(int) error {
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			defer cancel()
-			_, err := e.site.AddInvoice(ctx, &lnrpc.Invoice{
-				ValueMsat: 1_000_000, Memo: "Keep bench alive", Expiry: 3600, RPreimage: mustRandom(32),
-			})
-			return err
+	api := &benchSide{name: "API", call: func(client int) error { return s.benchDonate(client, slug) }}
+	direct := &benchSide{name: "lnd AddInvoice", call: func(int) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		_, err := e.site.AddInvoice(ctx, &lnrpc.Invoice{
+			ValueMsat: 1_000_000, Memo: "Keep bench alive", Expiry: 3600, RPreimage: mustRandom(32),
 		})
-		lndCPUDirect += cpuTime(lndPID) - lnd1
-		lndTotal += n
-		t.Logf("round %d: lnd AddInvoice %d in %s (%.0f/s), %d errors", r+1, n, round, float64(n)/round.Seconds(), errs)
+		return err
+	}}
+	for _, side := range []*benchSide{api, direct, direct, api} {
+		side.run(t, round, s.cmd.Process.Pid, lndPID)
 	}
 	secs := 2 * round.Seconds()
+	apiTotal, lndTotal, apiErrors := api.ok, direct.ok, api.failed
 	fmt.Printf("BENCH %s invoice creation: API %.1f/s, lnd AddInvoice %.1f/s, ratio %.3f (goal >= 0.8); API errors %d\n",
 		e.dialect, float64(apiTotal)/secs, float64(lndTotal)/secs, float64(apiTotal)/float64(lndTotal), apiErrors)
-	perInvoice := func(cpu time.Duration, n int64) time.Duration {
-		return (cpu / time.Duration(max(n, 1))).Round(time.Microsecond)
-	}
 	fmt.Printf("BENCH %s invoice creation CPU per invoice: site %s + its lnd %s through the API; lnd %s called directly\n",
-		e.dialect, perInvoice(siteCPU, apiTotal), perInvoice(lndCPUAPI, apiTotal), perInvoice(lndCPUDirect, lndTotal))
+		e.dialect, api.perCall(api.siteCPU), api.perCall(api.lndCPU), direct.perCall(direct.lndCPU))
+	fmt.Printf("BENCH %s invoice creation machine: through the API %.0f%% of the cores busy, %s of CPU per invoice (the test's clients %s); "+
+		"direct %.0f%% busy, %s per invoice (the test's clients %s)\n", e.dialect,
+		api.machine.busyPercent(), api.perCall(api.machine.busy), api.perCall(api.testCPU),
+		direct.machine.busyPercent(), direct.perCall(direct.machine.busy), direct.perCall(direct.testCPU))
 	if apiErrors > 0 {
 		t.Errorf("%d API calls failed", apiErrors)
 	}
+}
+
+// benchSide is one of the two things compared, with what its rounds
+// counted and cost.
+type benchSide struct {
+	name                     string
+	call                     func(client int) error
+	ok, failed               int64
+	siteCPU, lndCPU, testCPU time.Duration
+	machine                  machineCPU
+}
+
+func (b *benchSide) run(t *testing.T, d time.Duration, sitePID, lndPID int) {
+	site0, lnd0, test0, m0 := cpuTime(sitePID), cpuTime(lndPID), cpuTime(os.Getpid()), readMachineCPU()
+	n, errs := runFor(d, b.call)
+	b.siteCPU += cpuTime(sitePID) - site0
+	b.lndCPU += cpuTime(lndPID) - lnd0
+	b.testCPU += cpuTime(os.Getpid()) - test0
+	b.machine = b.machine.add(readMachineCPU().sub(m0))
+	b.ok += n
+	b.failed += errs
+	t.Logf("%s: %d in %s (%.0f/s), %d errors", b.name, n, d, float64(n)/d.Seconds(), errs)
+}
+
+// perCall is cpu divided over the calls that succeeded.
+func (b *benchSide) perCall(cpu time.Duration) time.Duration {
+	return (cpu / time.Duration(max(b.ok, 1))).Round(time.Microsecond)
 }
 
 // clients are HTTP clients bound to different loopback source addresses
@@ -375,4 +396,76 @@ func cpuTime(pid int) time.Duration {
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// machineCPU is the time all cores spent busy and in all (Linux
+// /proc/stat, first line), to tell whether a round was CPU-bound.
+type machineCPU struct{ busy, total time.Duration }
+
+func readMachineCPU() machineCPU {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))[1:] // user nice system idle iowait irq softirq steal ...
+	var m machineCPU
+	for i, v := range f[:min(len(f), 8)] {
+		ticks, _ := strconv.ParseInt(v, 10, 64)
+		d := time.Duration(ticks) * 10 * time.Millisecond
+		m.total += d
+		if i != 3 && i != 4 { // idle, iowait
+			m.busy += d
+		}
+	}
+	return m
+}
+
+func (m machineCPU) sub(o machineCPU) machineCPU {
+	return machineCPU{busy: m.busy - o.busy, total: m.total - o.total}
+}
+
+func (m machineCPU) add(o machineCPU) machineCPU {
+	return machineCPU{busy: m.busy + o.busy, total: m.total + o.total}
+}
+
+func (m machineCPU) busyPercent() float64 {
+	if m.total == 0 {
+		return 0
+	}
+	return 100 * float64(m.busy) / float64(m.total)
+}
+
+// waitCaughtUp waits until the site has read the settlements the node made
+// before it started. A fresh database on a node that was used before (the
+// PostgreSQL run comes after the SQLite one) reads the node's whole invoice
+// list once: a cost of starting, not of each invoice, so it is left out of
+// what is measured.
+func (e *env) waitCaughtUp(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	resp, err := e.site.ListInvoices(ctx, &lnrpc.ListInvoiceRequest{Reversed: true, NumMaxInvoices: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last uint64
+	for _, inv := range resp.Invoices {
+		last = max(last, inv.SettleIndex)
+	}
+	start := time.Now()
+	for {
+		idx, err := funding.SettleIndex(ctx, e.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if idx >= last {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the site's settle cursor is at %d after %s, the node's at %d", idx, time.Since(start), last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("the site caught up with the node's %d settlements in %s", last, time.Since(start).Round(time.Millisecond))
 }

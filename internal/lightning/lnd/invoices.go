@@ -129,10 +129,15 @@ func (n *Node) SettledInvoices(ctx context.Context, afterIndex uint64, fn func(l
 
 	last := afterIndex
 	if afterIndex == 0 {
+		// Nothing credited yet: lnd's stream would replay nothing, so read
+		// the whole invoice list once (a node used before may hold many).
+		start := time.Now()
+		n.log.Info("reading the node's settled invoices: nothing credited on this database yet")
 		settled, err := n.scanSettled(ctx)
 		if err != nil {
 			return err
 		}
+		n.log.Info("read the node's settled invoices", "settled", len(settled), "took", time.Since(start).Round(time.Millisecond))
 		for _, inv := range settled {
 			if err := fn(inv); err != nil {
 				return err
