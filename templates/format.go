@@ -16,6 +16,17 @@ const dateLayout = "2 Jan 2006 15:04 UTC"
 // FormatDate formats t for people ("2 Jan 2006 15:04 UTC").
 func FormatDate(t time.Time) string { return t.UTC().Format(dateLayout) }
 
+// FormatSpan formats the stretch of one UTC day from since to until
+// ("2 Jan 2006 13:00–18:00 UTC"; as FormatDate when both are the same
+// minute).
+func FormatSpan(since, until time.Time) string {
+	from, to := since.UTC().Format("15:04"), until.UTC().Format("15:04")
+	if from == to {
+		return FormatDate(until)
+	}
+	return until.UTC().Format("2 Jan 2006 ") + from + "–" + to + " UTC"
+}
+
 // machineDate is for <time datetime>.
 func machineDate(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 

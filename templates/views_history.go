@@ -54,8 +54,9 @@ type LedgerView struct {
 // LedgerRow is one movement of the offering's money.
 type LedgerRow struct {
 	When       time.Time
-	Movement   string // "payment in", "runway consumed", …
-	Direction  string // "in" | "out" | "within"
+	Since      time.Time // set when the row sums a day's postings: the first one's time, When the last's
+	Movement   string    // "payment in", "runway consumed", …
+	Direction  string    // "in" | "out" | "within"
 	AmountText string
 }
 

@@ -186,7 +186,7 @@ func (s *Server) publicLedger(c echo.Context) error {
 	}
 	v := templates.LedgerView{Page: s.page(c, "Public ledger of "+o.Name), Offering: card(o, fin.Status), OfferingURL: pathOfOffering(o.Slug)}
 	for _, e := range page.Entries {
-		v.Rows = append(v.Rows, templates.LedgerRow{When: e.At, Movement: e.Movement, Direction: string(e.Direction), AmountText: e.Amount.String()})
+		v.Rows = append(v.Rows, templates.LedgerRow{When: e.At, Since: e.Since, Movement: e.Movement, Direction: string(e.Direction), AmountText: e.Amount.String()})
 	}
 	if page.Older > 0 {
 		v.OlderURL = ledgerPath(o.Slug) + "?before=" + strconv.FormatInt(page.Older, 10)

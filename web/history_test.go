@@ -115,7 +115,7 @@ func TestPublicLedgerPageLeaksNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		rows := 0
+		rows, bodies := 0, ""
 		seen := map[string]bool{}
 		path, pages := "/o/my-site/ledger", 0
 		for path != "" {
@@ -124,6 +124,7 @@ func TestPublicLedgerPageLeaksNothing(t *testing.T) {
 				t.Fatalf("%s: %d %s", path, status, body)
 			}
 			pages++
+			bodies += body
 			for _, secret := range append([]string{"Ann Public", "keep it up", "Secret Sam", "do not show this", "invoice:", "payment_hash"}, hashes...) {
 				if strings.Contains(body, secret) {
 					t.Fatalf("%s leaks %q", path, secret)
@@ -138,10 +139,15 @@ func TestPublicLedgerPageLeaksNothing(t *testing.T) {
 				path = m[1]
 			}
 		}
-		// 2 payments in, 1 accrual before the second (the job) and 1 as it
-		// credits, and 120 accruals.
-		if rows != 124 || pages != 3 || !seen["payment in"] || !seen["runway consumed"] {
+		// 2 payments in; the 122 accruals (1 by the job before the second
+		// payment, 1 as it credits, then 120 a minute apart) all fall on
+		// one UTC day: one line, summing 29 hours at 1,000 sat an hour
+		// (and the msat accruals carry over).
+		if rows != 3 || pages != 1 || !seen["payment in"] || !seen["runway consumed"] {
 			t.Fatalf("%d rows in %d pages, movements %v", rows, pages, seen)
+		}
+		if !strings.Contains(bodies, ">29,000") || !strings.Contains(bodies, "2 Nov 2026 13:00–18:00 UTC") {
+			t.Fatalf("no line for 2 Nov, 13:00–18:00, of 29,000 sats consumed:\n%s", bodies)
 		}
 		for _, bad := range []string{"?before=abc", "?before=-1"} {
 			if status, _, _ := s.do(t, "GET", "/o/my-site/ledger"+bad, ""); status < 400 || status >= 500 {

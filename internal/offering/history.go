@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 )
@@ -171,6 +172,11 @@ type LedgerEntry struct {
 	Movement  string // in plain words: "payment in", "runway consumed"…
 	Amount    money.Msat
 	Direction Direction
+	// Since is set on the runway consumed in one UTC day, which is posted
+	// every minute or so and listed as one entry: the first posting's
+	// time, At being the last one's. Postings is how many it sums.
+	Since    time.Time
+	Postings int
 }
 
 // LedgerPage is one page of the public ledger, newest first.
@@ -188,6 +194,11 @@ const MaxLedgerPage = 200
 // and escrow accounts, newest first, limit at a time, older than the
 // transfer id before (0: from the newest). Only money that moved is
 // listed: reservations of payouts in flight are not, until they post.
+//
+// The runway is consumed by an accrual every minute or so; listing each
+// would bury the payments and withdrawals, so the accruals between this
+// page's movements and the next page's are summed per UTC day, one entry
+// each. A page holds limit movements plus those day entries.
 func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int, before int64) (LedgerPage, error) {
 	if limit <= 0 || limit > MaxLedgerPage {
 		limit = 50
@@ -217,7 +228,8 @@ func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int,
 		Select("t.id, t.created_at, t.amount_msat, d.name AS debit_name, c.name AS credit_name").
 		Joins("JOIN accounts d ON d.id = t.debit_account_id").
 		Joins("JOIN accounts c ON c.id = t.credit_account_id").
-		Where("(t.debit_account_id IN ? OR t.credit_account_id IN ?) AND t.kind IN ? AND t.amount_msat > 0", ids, ids, movedKinds)
+		Where("(t.debit_account_id IN ? OR t.credit_account_id IN ?) AND t.kind IN ? AND t.amount_msat > 0", ids, ids, movedKinds).
+		Where("NOT (t.debit_account_id = ? AND t.credit_account_id = ?)", o.RunwayAccountID, o.EarnedAccountID)
 	if before > 0 {
 		r = r.Where("t.id < ?", before)
 	}
@@ -229,12 +241,80 @@ func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int,
 		rows = rows[:limit]
 		page.Older = rows[limit-1].ID
 	}
-	page.Entries = make([]LedgerEntry, len(rows))
-	for i, row := range rows {
+	page.Entries = make([]LedgerEntry, 0, len(rows))
+	for _, row := range rows {
 		movement, dir := describe(o.ID, row.DebitName, row.CreditName)
-		page.Entries[i] = LedgerEntry{ID: row.ID, At: row.CreatedAt.UTC(), Movement: movement, Amount: row.AmountMsat, Direction: dir}
+		page.Entries = append(page.Entries, LedgerEntry{ID: row.ID, At: row.CreatedAt.UTC(), Movement: movement,
+			Amount: row.AmountMsat, Direction: dir, Postings: 1})
 	}
+	// This page's accruals: those newer than its oldest movement when
+	// there is an older page (which lists the rest), all of them on the
+	// last page; and older than before.
+	consumed, err := s.consumedByDay(q, o, page.Older, before)
+	if err != nil {
+		return LedgerPage{}, err
+	}
+	page.Entries = append(page.Entries, consumed...)
+	sort.SliceStable(page.Entries, func(i, j int) bool {
+		a, b := page.Entries[i], page.Entries[j]
+		if !a.At.Equal(b.At) {
+			return a.At.After(b.At)
+		}
+		return a.ID > b.ID
+	})
 	return page, nil
+}
+
+// consumedByDay sums the offering's accruals with ids in (after, before)
+// (before 0: no upper bound) per UTC day, newest first.
+func (s *Service) consumedByDay(q *gorm.DB, o Offering, after, before int64) ([]LedgerEntry, error) {
+	day := "substr(t.created_at, 1, 10)" // SQLite keeps times as UTC text
+	if s.db.Dialect == db.Postgres {
+		day = "to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+	}
+	var days []struct {
+		Day     string
+		Amount  int64
+		FirstID int64
+		LastID  int64
+		N       int
+	}
+	r := q.Table("transfers t").
+		Select(day+" AS day, CAST(SUM(t.amount_msat) AS BIGINT) AS amount, MIN(t.id) AS first_id, MAX(t.id) AS last_id, COUNT(*) AS n").
+		Where("t.debit_account_id = ? AND t.credit_account_id = ? AND t.kind IN ? AND t.amount_msat > 0 AND t.id > ?",
+			o.RunwayAccountID, o.EarnedAccountID, movedKinds, after)
+	if before > 0 {
+		r = r.Where("t.id < ?", before)
+	}
+	if err := r.Group("day").Scan(&days).Error; err != nil {
+		return nil, fmt.Errorf("offering: runway consumed by %d: %w", o.ID, err)
+	}
+	if len(days) == 0 {
+		return nil, nil
+	}
+	// The days' first and last times, read from their rows (an aggregate
+	// of a time column comes back as text from SQLite).
+	ends := make([]int64, 0, 2*len(days))
+	for _, d := range days {
+		ends = append(ends, d.FirstID, d.LastID)
+	}
+	var times []struct {
+		ID        int64
+		CreatedAt time.Time
+	}
+	if err := q.Table("transfers").Select("id, created_at").Where("id IN ?", ends).Scan(&times).Error; err != nil {
+		return nil, fmt.Errorf("offering: runway consumed by %d: %w", o.ID, err)
+	}
+	at := make(map[int64]time.Time, len(times))
+	for _, t := range times {
+		at[t.ID] = t.CreatedAt.UTC()
+	}
+	out := make([]LedgerEntry, len(days))
+	for i, d := range days {
+		out[i] = LedgerEntry{ID: d.LastID, At: at[d.LastID], Since: at[d.FirstID], Movement: "runway consumed",
+			Amount: money.Msat(d.Amount), Direction: Within, Postings: d.N}
+	}
+	return out, nil
 }
 
 // describe names a movement between two accounts, one of them the

@@ -147,20 +147,7 @@ func TestPublicLedgerPlainWordsNoKeys(t *testing.T) {
 			{"runway consumed", sats(2_000), offering.Within},
 			{"payment in", sats(24_000), offering.In},
 		}
-		var got []offering.LedgerEntry
-		before, pages := int64(0), 0
-		for {
-			page, err := f.svc.PublicLedger(ctx, o.ID, 3, before)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pages++
-			got = append(got, page.Entries...)
-			if page.Older == 0 {
-				break
-			}
-			before = page.Older
-		}
+		got, pages := f.ledgerPages(t, o.ID, 2)
 		if pages != 2 || len(got) != len(want) {
 			t.Fatalf("%d entries in %d pages, want %d in 2: %+v", len(got), pages, len(want), got)
 		}
@@ -174,6 +161,89 @@ func TestPublicLedgerPlainWordsNoKeys(t *testing.T) {
 		}
 		if s := fmt.Sprintf("%+v", got); strings.Contains(s, hash) || strings.Contains(s, "Alice") || strings.Contains(s, "payout:") {
 			t.Fatalf("the public ledger leaks a key or memo: %s", s)
+		}
+		f.check(t)
+	})
+}
+
+// ledgerPages reads the whole public ledger, limit movements a page.
+func (f fixture) ledgerPages(t *testing.T, offeringID int64, limit int) (entries []offering.LedgerEntry, pages int) {
+	t.Helper()
+	before := int64(0)
+	for {
+		page, err := f.svc.PublicLedger(context.Background(), offeringID, limit, before)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		entries = append(entries, page.Entries...)
+		if page.Older == 0 {
+			return entries, pages
+		}
+		before = page.Older
+	}
+}
+
+// The runway consumed minute by minute is listed as one line a UTC day,
+// and paging through the ledger counts every accrual exactly once: the
+// lines of all pages sum to the owner's earned balance.
+func TestPublicLedgerSumsConsumptionPerDay(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := newFixture(t, d) // the clock starts at 1 Nov 2026 12:00 UTC
+		o, _, err := f.svc.Create(ctx, validInput("daily"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A payment, then accruals every 10 minutes across midnight, with
+		// a second and third payment on the second day.
+		f.donate(t, o, "invoice:one", sats(100_000))
+		f.clock.Advance(10 * time.Hour) // 22:00
+		for i := range 30 {             // 22:10 … 03:00
+			f.clock.Advance(10 * time.Minute)
+			if _, err := f.svc.Accrue(ctx, o.ID); err != nil {
+				t.Fatal(err)
+			}
+			if i == 20 || i == 25 { // 01:40 and 02:30, 2 Nov
+				f.donate(t, o, fmt.Sprintf("invoice:more-%d", i), sats(1_000))
+			}
+		}
+		all, pages := f.ledgerPages(t, o.ID, 2)
+		var consumed money.Msat
+		var lines []string
+		for i, e := range all {
+			if i > 0 && e.At.After(all[i-1].At) {
+				t.Errorf("entry %d (%+v) is newer than the one before it", i, e)
+			}
+			lines = append(lines, fmt.Sprintf("%s %s %s", e.At.Format("02 15:04"), e.Movement, e.Amount))
+			if e.Movement != "runway consumed" {
+				continue
+			}
+			consumed += e.Amount
+			if e.Since.IsZero() || e.Since.After(e.At) || e.Since.YearDay() != e.At.YearDay() || e.Postings < 1 {
+				t.Errorf("a day line spans %s to %s (%d postings)", e.Since, e.At, e.Postings)
+			}
+		}
+		earned, err := f.ledger.Balance(ctx, ledger.OfferingEarned(o.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 15 hours at 1,000 sat an hour, give or take the msat that
+		// accruals carry over.
+		if consumed != earned || earned < sats(15_000) || earned > sats(15_001) {
+			t.Fatalf("the ledger's lines consume %s, the owner earned %s, want 15,000 sats (15 h):\n%s",
+				consumed, earned, strings.Join(lines, "\n"))
+		}
+		// Pages of two movements: the payments of 01:30 and 02:20 with what
+		// was consumed after 01:30 (one line for 2 Nov); then the first
+		// payment with the rest: 2 Nov until 01:30, and 1 Nov.
+		var movements []string
+		for _, e := range all {
+			movements = append(movements, e.At.Format("2")+" "+e.Movement)
+		}
+		want := "[2 runway consumed 2 payment in 2 payment in 2 runway consumed 1 runway consumed 1 payment in]"
+		if pages != 2 || fmt.Sprint(movements) != want {
+			t.Fatalf("%d pages: %v, want 2: %s\n%s", pages, movements, want, strings.Join(lines, "\n"))
 		}
 		f.check(t)
 	})
