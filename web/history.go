@@ -180,7 +180,7 @@ func (s *Server) publicLedger(c echo.Context) error {
 			return apperr.New(apperr.Invalid, "That page of the ledger does not exist.")
 		}
 	}
-	page, err := s.Offerings.PublicLedger(ctx, o.ID, ledgerPageSize, before)
+	page, err := s.ledgerPage(ctx, o, fin.Status, before)
 	if err != nil {
 		return err
 	}
@@ -197,38 +197,63 @@ func (s *Server) publicLedger(c echo.Context) error {
 	return s.render(c, http.StatusOK, templates.Ledger(v))
 }
 
-func pathOfOffering(slug string) string { return "/o/" + url.PathEscape(slug) }
-
-// historyTTL is how long a drawn history is reused.
-const historyTTL = 30 * time.Second
-
-// historyCache keeps drawn histories by offering and funding state,
-// bounded by dropping everything when full.
-type historyCache struct {
-	mu sync.Mutex
-	m  map[string]historyEntry
+// ledgerPage reads a page of the public ledger, or reuses one read less
+// than historyTTL ago while no payment came in. Reading sums the
+// offering's accruals (one a minute), so at most two pages are read at a
+// time: a burst of requests for odd pages waits its turn instead of
+// taking the database from everyone else.
+func (s *Server) ledgerPage(ctx context.Context, o offering.Offering, st offering.Status, before int64) (offering.LedgerPage, error) {
+	key := strconv.FormatInt(o.ID, 10) + "|" + strconv.FormatInt(st.FundedUntil.UnixMilli(), 10) + "|" + strconv.FormatInt(before, 10)
+	if p, ok := s.ledgerPages.get(key, s.Offerings.Now()); ok {
+		return p, nil
+	}
+	select {
+	case s.ledgerReads <- struct{}{}:
+		defer func() { <-s.ledgerReads }()
+	case <-ctx.Done():
+		return offering.LedgerPage{}, ctx.Err()
+	}
+	p, err := s.Offerings.PublicLedger(ctx, o.ID, ledgerPageSize, before)
+	if err == nil {
+		s.ledgerPages.put(key, p, s.Offerings.Now())
+	}
+	return p, err
 }
 
-type historyEntry struct {
-	v  templates.HistoryView
+func pathOfOffering(slug string) string { return "/o/" + url.PathEscape(slug) }
+
+// historyTTL is how long a drawn history or a page of the public ledger
+// is reused.
+const historyTTL = 30 * time.Second
+
+// ttlCache keeps what pages drew from the database for historyTTL, by
+// key, bounded by dropping everything when full.
+type ttlCache[V any] struct {
+	mu sync.Mutex
+	m  map[string]ttlEntry[V]
+}
+
+type ttlEntry[V any] struct {
+	v  V
 	at time.Time
 }
 
-func (h *historyCache) get(key string, now time.Time) (templates.HistoryView, bool) {
+func (h *ttlCache[V]) get(key string, now time.Time) (V, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e, ok := h.m[key]
 	if !ok || now.Sub(e.at) >= historyTTL || now.Before(e.at) {
-		return templates.HistoryView{}, false
+		var zero V
+		return zero, false
 	}
 	return e.v, true
 }
 
-func (h *historyCache) put(key string, v templates.HistoryView, now time.Time) {
+func (h *ttlCache[V]) put(key string, v V, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil || len(h.m) >= 4096 {
-		h.m = map[string]historyEntry{}
+		h.m = map[string]ttlEntry[V]{}
 	}
-	h.m[key] = historyEntry{v: v, at: now}
+	h.m[key] = ttlEntry[V]{v: v, at: now}
 }

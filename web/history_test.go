@@ -213,3 +213,24 @@ func TestBrowserHistoryScreens(t *testing.T) {
 		}
 	}
 }
+
+// The ledger page is reused for a while, but a payment shows on it at once.
+func TestPublicLedgerShowsANewPaymentAtOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s, _ := historySite(t, d)
+		count := func() int {
+			status, body, _ := s.do(t, "GET", "/o/my-site/ledger", "")
+			if status != 200 {
+				t.Fatalf("ledger: %d", status)
+			}
+			return strings.Count(body, ">payment in<")
+		}
+		if n := count(); n != 2 {
+			t.Fatalf("%d payments listed, want 2", n)
+		}
+		payDonation(t, s, `{"amount_msat":5000000}`)
+		if n := count(); n != 3 {
+			t.Fatalf("%d payments listed after a third, want 3", n)
+		}
+	})
+}

@@ -74,10 +74,12 @@ type Deps struct {
 // Server is the site's HTTP server.
 type Server struct {
 	Deps
-	log     *slog.Logger
-	echo    *echo.Echo
-	qr      qrCache
-	history historyCache
+	log         *slog.Logger
+	echo        *echo.Echo
+	qr          qrCache
+	history     ttlCache[templates.HistoryView]
+	ledgerPages ttlCache[offering.LedgerPage]
+	ledgerReads chan struct{} // at most cap() public ledger pages read at once
 }
 
 // BodyLimit is the largest request body accepted anywhere.
@@ -88,7 +90,7 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Deps: d, log: d.Log}
+	s := &Server{Deps: d, log: d.Log, ledgerReads: make(chan struct{}, 2)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
