@@ -18,12 +18,16 @@ import (
 	"github.com/keepalive/keepalive/internal/lightning/demo"
 	"github.com/keepalive/keepalive/internal/lnurl"
 	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering"
 	"github.com/keepalive/keepalive/web"
 )
 
 func (s *site) checkLedger(t *testing.T) {
 	t.Helper()
 	if err := s.ledger.CheckInvariants(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := offering.CheckConsumption(context.Background(), s.db.DB); err != nil {
 		t.Fatal(err)
 	}
 }

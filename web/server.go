@@ -79,7 +79,6 @@ type Server struct {
 	qr          qrCache
 	history     ttlCache[templates.HistoryView]
 	ledgerPages ttlCache[offering.LedgerPage]
-	ledgerReads chan struct{} // at most cap() public ledger pages read at once
 }
 
 // BodyLimit is the largest request body accepted anywhere.
@@ -90,7 +89,7 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Deps: d, log: d.Log, ledgerReads: make(chan struct{}, 2)}
+	s := &Server{Deps: d, log: d.Log}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError

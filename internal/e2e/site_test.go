@@ -31,6 +31,7 @@ import (
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lightning/regtest"
 	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering"
 )
 
 func TestMain(m *testing.M) { regtest.Main(m) }
@@ -479,7 +480,10 @@ func (e *env) checkInvariants() {
 		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 	}
 	err := e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return e.ledger.In(tx).CheckInvariants(ctx)
+		if err := e.ledger.In(tx).CheckInvariants(ctx); err != nil {
+			return err
+		}
+		return offering.CheckConsumption(ctx, tx)
 	}, opts)
 	if err != nil {
 		e.t.Error(err)

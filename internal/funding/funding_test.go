@@ -49,6 +49,9 @@ func (f *fixture) check(t *testing.T) {
 	if err := f.ledger.CheckInvariants(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if err := offering.CheckConsumption(context.Background(), f.db.DB); err != nil {
+		t.Fatal(err)
+	}
 	// Every settled invoice is credited exactly once, with what was paid.
 	var rows []struct {
 		PaymentHash string

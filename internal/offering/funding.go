@@ -34,14 +34,17 @@ func (s *Service) accrueLocked(ctx context.Context, tx *gorm.DB, o *Offering) (m
 	}
 	consumed, paid := consumption(runway, o.BurnRateMsatPerHour, now.Sub(o.AccruedAt))
 	if consumed > 0 {
-		_, err := l.Post(ctx, ledger.Entry{
-			Key:    fmt.Sprintf("accrual:%d:%d", o.ID, o.AccruedAt.UnixMilli()),
+		tr, err := l.Post(ctx, ledger.Entry{
+			Key:    accrualKeyPrefix + fmt.Sprintf("%d:%d", o.ID, o.AccruedAt.UnixMilli()),
 			Debit:  runwayName,
 			Credit: earnedName,
 			Amount: consumed,
 			Memo:   "runway consumed",
 		})
 		if err != nil {
+			return 0, err
+		}
+		if err := addConsumedDay(tx, o.ID, tr); err != nil {
 			return 0, err
 		}
 	}
@@ -51,6 +54,31 @@ func (s *Service) accrueLocked(ctx context.Context, tx *gorm.DB, o *Offering) (m
 		o.AccruedAt = o.AccruedAt.Add(paid)
 	}
 	return consumed, nil
+}
+
+// accrualKeyPrefix starts the key of every accrual transfer; the indexes
+// of the other movements (migration 00004) leave these keys out.
+const accrualKeyPrefix = "accrual:"
+
+// addConsumedDay adds an accrual to its UTC day in consumption_days, in
+// the accrual's transaction. An accrual the day already counts (a key
+// posted again returns the first transfer) changes nothing: transfer ids
+// only grow, and the offering's row lock orders its accruals.
+func addConsumedDay(tx *gorm.DB, offeringID int64, tr ledger.Transfer) error {
+	at := tr.CreatedAt.UTC()
+	err := tx.Exec(`INSERT INTO consumption_days (offering_id, day, amount_msat, postings, first_transfer_id, last_transfer_id, first_at, last_at)
+		VALUES (?, ?, ?, 1, ?, ?, ?, ?)
+		ON CONFLICT (offering_id, day) DO UPDATE SET
+			amount_msat = consumption_days.amount_msat + excluded.amount_msat,
+			postings = consumption_days.postings + 1,
+			last_transfer_id = excluded.last_transfer_id,
+			last_at = excluded.last_at
+		WHERE consumption_days.last_transfer_id < excluded.last_transfer_id`,
+		offeringID, at.Format(time.DateOnly), int64(tr.Amount), tr.ID, tr.ID, at, at).Error
+	if err != nil {
+		return fmt.Errorf("offering: consumption of %d on %s: %w", offeringID, at.Format(time.DateOnly), err)
+	}
+	return nil
 }
 
 // Accrue posts an offering's consumption up to now, so that its earned

@@ -9,7 +9,6 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 )
@@ -192,13 +191,14 @@ const MaxLedgerPage = 200
 
 // PublicLedger lists the transfers touching the offering's runway, earned
 // and escrow accounts, newest first, limit at a time, older than the
-// transfer id before (0: from the newest). Only money that moved is
-// listed: reservations of payouts in flight are not, until they post.
+// cursor before (0: from the newest). Only money that moved is listed:
+// reservations of payouts in flight are not, until they post.
 //
 // The runway is consumed by an accrual every minute or so; listing each
-// would bury the payments and withdrawals, so the accruals between this
-// page's movements and the next page's are summed per UTC day, one entry
-// each. A page holds limit movements plus those day entries.
+// would bury the payments and withdrawals, so accruals are listed as one
+// entry a UTC day (from consumption_days), placed by the id of the day's
+// last accrual. A page holds limit entries of either kind, and reading
+// one costs the same however long the offering has lived.
 func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int, before int64) (LedgerPage, error) {
 	if limit <= 0 || limit > MaxLedgerPage {
 		limit = 50
@@ -213,48 +213,73 @@ func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int,
 	if err := q.Select("id", "name").Where("name IN ?", names).Find(&accts).Error; err != nil {
 		return LedgerPage{}, fmt.Errorf("offering: accounts of %d: %w", o.ID, err)
 	}
-	ids := make([]int64, len(accts))
-	for i, a := range accts {
-		ids[i] = a.ID
-	}
-	var rows []struct {
-		ID         int64
-		CreatedAt  time.Time
-		AmountMsat money.Msat
-		DebitName  string
-		CreditName string
-	}
-	r := q.Table("transfers t").
-		Select("t.id, t.created_at, t.amount_msat, d.name AS debit_name, c.name AS credit_name").
-		Joins("JOIN accounts d ON d.id = t.debit_account_id").
-		Joins("JOIN accounts c ON c.id = t.credit_account_id").
-		Where("(t.debit_account_id IN ? OR t.credit_account_id IN ?) AND t.kind IN ? AND t.amount_msat > 0", ids, ids, movedKinds).
-		Where("NOT (t.debit_account_id = ? AND t.credit_account_id = ?)", o.RunwayAccountID, o.EarnedAccountID)
-	if before > 0 {
-		r = r.Where("t.id < ?", before)
-	}
-	if err := r.Order("t.id DESC").Limit(limit + 1).Scan(&rows).Error; err != nil {
+	moves, err := s.newestMovements(q, accts, limit+1, before)
+	if err != nil {
 		return LedgerPage{}, fmt.Errorf("offering: public ledger of %d: %w", o.ID, err)
 	}
+	var days []struct {
+		AmountMsat     money.Msat
+		Postings       int
+		LastTransferID int64
+		FirstAt        time.Time
+		LastAt         time.Time
+	}
+	r := q.Table("consumption_days").Select("amount_msat, postings, last_transfer_id, first_at, last_at").
+		Where("offering_id = ?", o.ID)
+	if before > 0 {
+		r = r.Where("last_transfer_id < ?", before)
+	}
+	if err := r.Order("last_transfer_id DESC").Limit(limit + 1).Scan(&days).Error; err != nil {
+		return LedgerPage{}, fmt.Errorf("offering: runway consumed by %d: %w", o.ID, err)
+	}
+
+	// The newest limit of both kinds, by id; the next page starts below
+	// the last one kept.
 	var page LedgerPage
-	if len(rows) > limit {
-		rows = rows[:limit]
-		page.Older = rows[limit-1].ID
+	cut := append(append(make([]int64, 0, len(moves)+len(days)), moves...), make([]int64, len(days))...)
+	for i, d := range days {
+		cut[len(moves)+i] = d.LastTransferID
 	}
-	page.Entries = make([]LedgerEntry, 0, len(rows))
-	for _, row := range rows {
-		movement, dir := describe(o.ID, row.DebitName, row.CreditName)
-		page.Entries = append(page.Entries, LedgerEntry{ID: row.ID, At: row.CreatedAt.UTC(), Movement: movement,
-			Amount: row.AmountMsat, Direction: dir, Postings: 1})
+	sort.Slice(cut, func(i, j int) bool { return cut[i] > cut[j] })
+	if len(cut) > limit {
+		page.Older = cut[limit-1]
 	}
-	// This page's accruals: those newer than its oldest movement when
-	// there is an older page (which lists the rest), all of them on the
-	// last page; and older than before.
-	consumed, err := s.consumedByDay(q, o, page.Older, before)
-	if err != nil {
-		return LedgerPage{}, err
+	keep := func(id int64) bool { return page.Older == 0 || id >= page.Older }
+
+	var kept []int64
+	for _, id := range moves {
+		if keep(id) {
+			kept = append(kept, id)
+		}
 	}
-	page.Entries = append(page.Entries, consumed...)
+	if len(kept) > 0 {
+		var rows []struct {
+			ID         int64
+			CreatedAt  time.Time
+			AmountMsat money.Msat
+			DebitName  string
+			CreditName string
+		}
+		err := q.Table("transfers t").
+			Select("t.id, t.created_at, t.amount_msat, d.name AS debit_name, c.name AS credit_name").
+			Joins("JOIN accounts d ON d.id = t.debit_account_id").
+			Joins("JOIN accounts c ON c.id = t.credit_account_id").
+			Where("t.id IN ?", kept).Scan(&rows).Error
+		if err != nil {
+			return LedgerPage{}, fmt.Errorf("offering: public ledger of %d: %w", o.ID, err)
+		}
+		for _, row := range rows {
+			movement, dir := describe(o.ID, row.DebitName, row.CreditName)
+			page.Entries = append(page.Entries, LedgerEntry{ID: row.ID, At: row.CreatedAt.UTC(), Movement: movement,
+				Amount: row.AmountMsat, Direction: dir, Postings: 1})
+		}
+	}
+	for _, d := range days {
+		if keep(d.LastTransferID) {
+			page.Entries = append(page.Entries, LedgerEntry{ID: d.LastTransferID, At: d.LastAt.UTC(), Since: d.FirstAt.UTC(),
+				Movement: "runway consumed", Amount: d.AmountMsat, Direction: Within, Postings: d.Postings})
+		}
+	}
 	sort.SliceStable(page.Entries, func(i, j int) bool {
 		a, b := page.Entries[i], page.Entries[j]
 		if !a.At.Equal(b.At) {
@@ -265,56 +290,36 @@ func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int,
 	return page, nil
 }
 
-// consumedByDay sums the offering's accruals with ids in (after, before)
-// (before 0: no upper bound) per UTC day, newest first.
-func (s *Service) consumedByDay(q *gorm.DB, o Offering, after, before int64) ([]LedgerEntry, error) {
-	day := "substr(t.created_at, 1, 10)" // SQLite keeps times as UTC text
-	if s.db.Dialect == db.Postgres {
-		day = "to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+// newestMovements returns the ids of the n newest transfers that moved
+// money to or from accts, accruals left out, older than before (0: no
+// bound). One indexed query per account and side, each reading at most n
+// entries of an index that holds no accruals (migration 00004): the
+// query's key condition is written out as the index's, so that SQLite
+// and PostgreSQL both see the index applies.
+func (s *Service) newestMovements(q *gorm.DB, accts []ledger.Account, n int, before int64) ([]int64, error) {
+	seen := map[int64]bool{}
+	var all []int64
+	for _, a := range accts {
+		for _, side := range []string{"debit_account_id", "credit_account_id"} {
+			r := q.Table("transfers").Select("id").
+				Where(side+" = ? AND key NOT LIKE 'accrual:%' AND kind IN ? AND amount_msat > 0", a.ID, movedKinds)
+			if before > 0 {
+				r = r.Where("id < ?", before)
+			}
+			var ids []int64
+			if err := r.Order("id DESC").Limit(n).Pluck("id", &ids).Error; err != nil {
+				return nil, err
+			}
+			for _, id := range ids {
+				if !seen[id] {
+					seen[id] = true
+					all = append(all, id)
+				}
+			}
+		}
 	}
-	var days []struct {
-		Day     string
-		Amount  int64
-		FirstID int64
-		LastID  int64
-		N       int
-	}
-	r := q.Table("transfers t").
-		Select(day+" AS day, CAST(SUM(t.amount_msat) AS BIGINT) AS amount, MIN(t.id) AS first_id, MAX(t.id) AS last_id, COUNT(*) AS n").
-		Where("t.debit_account_id = ? AND t.credit_account_id = ? AND t.kind IN ? AND t.amount_msat > 0 AND t.id > ?",
-			o.RunwayAccountID, o.EarnedAccountID, movedKinds, after)
-	if before > 0 {
-		r = r.Where("t.id < ?", before)
-	}
-	if err := r.Group("day").Scan(&days).Error; err != nil {
-		return nil, fmt.Errorf("offering: runway consumed by %d: %w", o.ID, err)
-	}
-	if len(days) == 0 {
-		return nil, nil
-	}
-	// The days' first and last times, read from their rows (an aggregate
-	// of a time column comes back as text from SQLite).
-	ends := make([]int64, 0, 2*len(days))
-	for _, d := range days {
-		ends = append(ends, d.FirstID, d.LastID)
-	}
-	var times []struct {
-		ID        int64
-		CreatedAt time.Time
-	}
-	if err := q.Table("transfers").Select("id, created_at").Where("id IN ?", ends).Scan(&times).Error; err != nil {
-		return nil, fmt.Errorf("offering: runway consumed by %d: %w", o.ID, err)
-	}
-	at := make(map[int64]time.Time, len(times))
-	for _, t := range times {
-		at[t.ID] = t.CreatedAt.UTC()
-	}
-	out := make([]LedgerEntry, len(days))
-	for i, d := range days {
-		out[i] = LedgerEntry{ID: d.LastID, At: at[d.LastID], Since: at[d.FirstID], Movement: "runway consumed",
-			Amount: money.Msat(d.Amount), Direction: Within, Postings: d.N}
-	}
-	return out, nil
+	sort.Slice(all, func(i, j int) bool { return all[i] > all[j] })
+	return all[:min(len(all), n)], nil
 }
 
 // describe names a movement between two accounts, one of them the
@@ -356,4 +361,74 @@ func describe(offeringID int64, debit, credit string) (string, Direction) {
 		return "money out", dir
 	}
 	return "moved between the offering's accounts", dir
+}
+
+// CheckConsumption verifies consumption_days against the transfers it
+// sums: for every offering and UTC day, the amount, the number of
+// accruals and the first and last of them. Tests call it after every
+// scenario, beside the ledger's invariants (in the same transaction when
+// the site may be running); it reads every accrual.
+func CheckConsumption(ctx context.Context, tx *gorm.DB) error {
+	type day struct {
+		Amount          money.Msat
+		Postings        int
+		FirstID, LastID int64
+		FirstAt, LastAt time.Time
+	}
+	key := func(offeringID int64, at time.Time) string {
+		return fmt.Sprintf("%d/%s", offeringID, at.UTC().Format(time.DateOnly))
+	}
+	q := tx.WithContext(ctx)
+	var accruals []struct {
+		OfferingID int64
+		ID         int64
+		AmountMsat money.Msat
+		CreatedAt  time.Time
+	}
+	err := q.Table("transfers t").Select("o.id AS offering_id, t.id, t.amount_msat, t.created_at").
+		Joins("JOIN offerings o ON t.debit_account_id = o.runway_account_id AND t.credit_account_id = o.earned_account_id").
+		Where("t.kind IN ? AND t.amount_msat > 0", movedKinds).Order("t.id").Scan(&accruals).Error
+	if err != nil {
+		return fmt.Errorf("offering: read accruals: %w", err)
+	}
+	want := map[string]*day{}
+	for _, a := range accruals {
+		k := key(a.OfferingID, a.CreatedAt)
+		d := want[k]
+		if d == nil {
+			d = &day{FirstID: a.ID, FirstAt: a.CreatedAt}
+			want[k] = d
+		}
+		d.Amount += a.AmountMsat
+		d.Postings++
+		d.LastID, d.LastAt = a.ID, a.CreatedAt
+	}
+	var stored []struct {
+		OfferingID      int64
+		Day             string
+		AmountMsat      money.Msat
+		Postings        int
+		FirstTransferID int64
+		LastTransferID  int64
+		FirstAt         time.Time
+		LastAt          time.Time
+	}
+	if err := q.Table("consumption_days").Scan(&stored).Error; err != nil {
+		return fmt.Errorf("offering: read consumption_days: %w", err)
+	}
+	if len(stored) != len(want) {
+		return fmt.Errorf("offering: consumption_days has %d rows, the accruals make %d days", len(stored), len(want))
+	}
+	for _, got := range stored {
+		k := fmt.Sprintf("%d/%s", got.OfferingID, got.Day)
+		w := want[k]
+		if w == nil {
+			return fmt.Errorf("offering: consumption_days %s has no accruals", k)
+		}
+		if got.AmountMsat != w.Amount || got.Postings != w.Postings || got.FirstTransferID != w.FirstID ||
+			got.LastTransferID != w.LastID || !got.FirstAt.Equal(w.FirstAt) || !got.LastAt.Equal(w.LastAt) {
+			return fmt.Errorf("offering: consumption_days %s = %+v, the accruals make %+v", k, got, *w)
+		}
+	}
+	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pressly/goose/v3"
+
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/db/dbtest"
 	"github.com/keepalive/keepalive/internal/ledger"
@@ -234,17 +236,60 @@ func TestPublicLedgerSumsConsumptionPerDay(t *testing.T) {
 			t.Fatalf("the ledger's lines consume %s, the owner earned %s, want 15,000 sats (15 h):\n%s",
 				consumed, earned, strings.Join(lines, "\n"))
 		}
-		// Pages of two movements: the payments of 01:30 and 02:20 with what
-		// was consumed after 01:30 (one line for 2 Nov); then the first
-		// payment with the rest: 2 Nov until 01:30, and 1 Nov.
+		// Pages of two entries, days and movements alike: a day is one
+		// line, never split, placed by its last accrual.
 		var movements []string
 		for _, e := range all {
 			movements = append(movements, e.At.Format("2")+" "+e.Movement)
 		}
-		want := "[2 runway consumed 2 payment in 2 payment in 2 runway consumed 1 runway consumed 1 payment in]"
-		if pages != 2 || fmt.Sprint(movements) != want {
-			t.Fatalf("%d pages: %v, want 2: %s\n%s", pages, movements, want, strings.Join(lines, "\n"))
+		want := "[2 runway consumed 2 payment in 2 payment in 1 runway consumed 1 payment in]"
+		if pages != 3 || fmt.Sprint(movements) != want {
+			t.Fatalf("%d pages: %v, want 3: %s\n%s", pages, movements, want, strings.Join(lines, "\n"))
 		}
 		f.check(t)
+	})
+}
+
+// Migration 00004 fills consumption_days from the accruals already posted:
+// rolled back and applied again, it rebuilds the same days.
+func TestConsumptionDaysBackfill(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := newFixture(t, d)
+		o, _, err := f.svc.Create(ctx, validInput("backfilled"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.donate(t, o, "invoice:one", sats(50_000))
+		for range 30 { // 12:00 + 30 × 1 h: two UTC days
+			f.clock.Advance(time.Hour)
+			if _, err := f.svc.Accrue(ctx, o.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fsys, dialect, err := db.MigrationsFS(d.Dialect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sqlDB, err := d.DB.DB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := goose.NewProvider(dialect, sqlDB, fsys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.DownTo(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var days int64
+		d.Table("consumption_days").Count(&days)
+		if days != 2 {
+			t.Fatalf("%d days rebuilt, want 2", days)
+		}
+		f.check(t) // the rebuilt days match the accruals exactly
 	})
 }

@@ -62,6 +62,9 @@ func (f fixture) check(t *testing.T) {
 	if err := f.ledger.CheckInvariants(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if err := offering.CheckConsumption(context.Background(), f.db.DB); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestCreateValidatesAndWritesNothingOnBadInput(t *testing.T) {
