@@ -236,9 +236,9 @@ func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int,
 	// The newest limit of both kinds, by id; the next page starts below
 	// the last one kept.
 	var page LedgerPage
-	cut := append(append(make([]int64, 0, len(moves)+len(days)), moves...), make([]int64, len(days))...)
-	for i, d := range days {
-		cut[len(moves)+i] = d.LastTransferID
+	cut := append([]int64(nil), moves...)
+	for _, d := range days {
+		cut = append(cut, d.LastTransferID) // an accrual's id: never a movement's
 	}
 	sort.Slice(cut, func(i, j int) bool { return cut[i] > cut[j] })
 	if len(cut) > limit {
