@@ -180,7 +180,7 @@ func (s *Server) publicLedger(c echo.Context) error {
 			return apperr.New(apperr.Invalid, "That page of the ledger does not exist.")
 		}
 	}
-	page, err := s.ledgerPage(ctx, o, fin.Status, before)
+	page, err := s.Offerings.PublicLedger(ctx, o.ID, ledgerPageSize, before)
 	if err != nil {
 		return err
 	}
@@ -197,28 +197,12 @@ func (s *Server) publicLedger(c echo.Context) error {
 	return s.render(c, http.StatusOK, templates.Ledger(v))
 }
 
-// ledgerPage reads a page of the public ledger, or reuses one read less
-// than historyTTL ago while no payment came in (keyed by funded_until, as
-// the history is, so a payment shows at once).
-func (s *Server) ledgerPage(ctx context.Context, o offering.Offering, st offering.Status, before int64) (offering.LedgerPage, error) {
-	key := strconv.FormatInt(o.ID, 10) + "|" + strconv.FormatInt(st.FundedUntil.UnixMilli(), 10) + "|" + strconv.FormatInt(before, 10)
-	if p, ok := s.ledgerPages.get(key, s.Offerings.Now()); ok {
-		return p, nil
-	}
-	p, err := s.Offerings.PublicLedger(ctx, o.ID, ledgerPageSize, before)
-	if err == nil {
-		s.ledgerPages.put(key, p, s.Offerings.Now())
-	}
-	return p, err
-}
-
 func pathOfOffering(slug string) string { return "/o/" + url.PathEscape(slug) }
 
-// historyTTL is how long a drawn history or a page of the public ledger
-// is reused.
+// historyTTL is how long a drawn history is reused.
 const historyTTL = 30 * time.Second
 
-// ttlCache keeps what pages drew from the database for historyTTL, by
+// ttlCache keeps what a page drew from the database for historyTTL, by
 // key, bounded by dropping everything when full.
 type ttlCache[V any] struct {
 	mu sync.Mutex

@@ -214,7 +214,7 @@ func TestBrowserHistoryScreens(t *testing.T) {
 	}
 }
 
-// The ledger page is reused for a while, but a payment shows on it at once.
+// A payment shows on the ledger page at once.
 func TestPublicLedgerShowsANewPaymentAtOnce(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s, _ := historySite(t, d)

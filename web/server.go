@@ -74,11 +74,10 @@ type Deps struct {
 // Server is the site's HTTP server.
 type Server struct {
 	Deps
-	log         *slog.Logger
-	echo        *echo.Echo
-	qr          qrCache
-	history     ttlCache[templates.HistoryView]
-	ledgerPages ttlCache[offering.LedgerPage]
+	log     *slog.Logger
+	echo    *echo.Echo
+	qr      qrCache
+	history ttlCache[templates.HistoryView]
 }
 
 // BodyLimit is the largest request body accepted anywhere.
