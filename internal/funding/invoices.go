@@ -335,7 +335,10 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			inv.State, inv.PaidMsat, inv.SettledAt, inv.SettleIndex = InvoiceSettled, paid, &settledAt, &idx
 			credited, slug = &inv, o.Slug
 		} else if inv.ID == 0 {
-			s.log.Warn("settled invoice the site did not issue", "payment_hash", hash, "settle_index", ni.SettleIndex)
+			// Normal on a node shared with other services, and the first
+			// start on a used node reads all of its past settlements: a
+			// warning each would flood the log.
+			s.log.Debug("settled invoice the site did not issue", "payment_hash", hash, "settle_index", ni.SettleIndex)
 		}
 		return advanceCursor(tx, s.db.Dialect, ni.SettleIndex)
 	})
