@@ -647,3 +647,53 @@ func mustRandom(n int) []byte {
 	}
 	return b
 }
+
+// TestSiteRidesOutANodeRestart: the site's lnd restarts under a running
+// site. The site reconnects by itself: an invoice made before the restart
+// and paid after it is credited once (the settlement stream resumes from
+// its cursor), and new invoices are made and credited again.
+func TestSiteRidesOutANodeRestart(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		ctx := testCtx(t, 4*time.Minute)
+		s := e.startSite()
+		slug, _, id := s.createOffering(slowBurn)
+		before := s.donate(slug, 100_000, "")
+		e.pay(ctx, before.PaymentRequest)
+		s.waitSettled(before.PaymentHash)
+		pending := s.donate(slug, 200_000, "") // paid only after the restart
+
+		restarted := time.Now()
+		if err := e.net.RestartSite(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("lnd restarted, channels active again, in %s", time.Since(restarted).Round(time.Millisecond))
+
+		e.pay(ctx, pending.PaymentRequest)
+		var inv invoiceJSON
+		eventually(t, time.Minute, "the invoice paid after the restart credited", func() bool {
+			inv = s.invoice(pending.PaymentHash)
+			return inv.State == "settled"
+		})
+		var after invoiceCreated
+		// The site's gRPC connection redials by itself; until it has, the
+		// API answers 503, never a half-made invoice.
+		eventually(t, time.Minute, "a new invoice made after the restart", func() bool {
+			r := s.call(http.MethodPost, "/api/v1/offerings/"+slug+"/donations", "", map[string]any{"amount_msat": 300_000})
+			if r.Status != http.StatusCreated && r.Status != http.StatusServiceUnavailable {
+				t.Fatalf("donation after the restart: %s", r)
+			}
+			return r.Status == http.StatusCreated && json.Unmarshal(r.Body, &after) == nil
+		})
+		e.pay(ctx, after.PaymentRequest)
+		s.waitSettled(after.PaymentHash)
+
+		for _, h := range []string{before.PaymentHash, pending.PaymentHash, after.PaymentHash} {
+			if n := e.transfers("invoice:" + h); n != 1 {
+				t.Errorf("%d transfers invoice:%s, want 1", n, h)
+			}
+		}
+		if got := e.account(ledger.OfferingRunway(id)).CreditsPosted; got != 600_000 {
+			t.Errorf("runway credited %d, want 600,000", got)
+		}
+	})
+}

@@ -266,6 +266,24 @@ func (n *Network) Stop() error {
 	return n.stopErr
 }
 
+// RestartSite stops the site's lnd and starts it again on the same data,
+// ports and credentials, as an operator's restart or a crash would, and
+// returns once its channels with the payer are active again. Clients of
+// the old process see their calls and streams fail meanwhile.
+func (n *Network) RestartSite(ctx context.Context) error {
+	nd := n.Site
+	if err := nd.proc.stop(); err != nil {
+		return err
+	}
+	if err := n.startLnd(ctx, nd); err != nil {
+		return err
+	}
+	// lnd reconnects to peers it has channels with by itself; connecting
+	// from the payer side too only makes it sooner.
+	_ = n.Payer.connect(ctx, nd)
+	return both(func(x *Node) error { return x.waitActiveChannels(ctx, 2) }, nd, n.Payer)
+}
+
 func (n *Network) newNode(name string, rpcPort, p2pPort int) *Node {
 	dir := filepath.Join(n.Dir, name)
 	return &Node{
