@@ -398,7 +398,7 @@ func (s *Service) RunSettlement(ctx context.Context) {
 			return
 		case <-time.After(backoff):
 		}
-		if backoff < 30*time.Second {
+		if backoff < 5*time.Second { // a node back from a restart is followed again within seconds
 			backoff *= 2
 		}
 	}
