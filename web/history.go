@@ -202,34 +202,33 @@ func pathOfOffering(slug string) string { return "/o/" + url.PathEscape(slug) }
 // historyTTL is how long a drawn history is reused.
 const historyTTL = 30 * time.Second
 
-// ttlCache keeps what a page drew from the database for historyTTL, by
-// key, bounded by dropping everything when full.
-type ttlCache[V any] struct {
+// historyCache keeps drawn histories by offering and funding state,
+// bounded by dropping everything when full.
+type historyCache struct {
 	mu sync.Mutex
-	m  map[string]ttlEntry[V]
+	m  map[string]historyEntry
 }
 
-type ttlEntry[V any] struct {
-	v  V
+type historyEntry struct {
+	v  templates.HistoryView
 	at time.Time
 }
 
-func (h *ttlCache[V]) get(key string, now time.Time) (V, bool) {
+func (h *historyCache) get(key string, now time.Time) (templates.HistoryView, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	e, ok := h.m[key]
 	if !ok || now.Sub(e.at) >= historyTTL || now.Before(e.at) {
-		var zero V
-		return zero, false
+		return templates.HistoryView{}, false
 	}
 	return e.v, true
 }
 
-func (h *ttlCache[V]) put(key string, v V, now time.Time) {
+func (h *historyCache) put(key string, v templates.HistoryView, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil || len(h.m) >= 4096 {
-		h.m = map[string]ttlEntry[V]{}
+		h.m = map[string]historyEntry{}
 	}
-	h.m[key] = ttlEntry[V]{v: v, at: now}
+	h.m[key] = historyEntry{v: v, at: now}
 }

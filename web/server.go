@@ -77,7 +77,7 @@ type Server struct {
 	log     *slog.Logger
 	echo    *echo.Echo
 	qr      qrCache
-	history ttlCache[templates.HistoryView]
+	history historyCache
 }
 
 // BodyLimit is the largest request body accepted anywhere.

@@ -213,7 +213,7 @@ func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int,
 	if err := q.Select("id", "name").Where("name IN ?", names).Find(&accts).Error; err != nil {
 		return LedgerPage{}, fmt.Errorf("offering: accounts of %d: %w", o.ID, err)
 	}
-	moves, err := s.newestMovements(q, accts, limit+1, before)
+	moves, err := newestMovements(q, accts, limit+1, before)
 	if err != nil {
 		return LedgerPage{}, fmt.Errorf("offering: public ledger of %d: %w", o.ID, err)
 	}
@@ -294,9 +294,9 @@ func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int,
 // money to or from accts, accruals left out, older than before (0: no
 // bound). One indexed query per account and side, each reading at most n
 // entries of an index that holds no accruals (migration 00004): the
-// query's key condition is written out as the index's, so that SQLite
-// and PostgreSQL both see the index applies.
-func (s *Service) newestMovements(q *gorm.DB, accts []ledger.Account, n int, before int64) ([]int64, error) {
+// query's key condition is written out as the index's (accrualKeyPrefix,
+// as a literal), so that SQLite and PostgreSQL both see the index applies.
+func newestMovements(q *gorm.DB, accts []ledger.Account, n int, before int64) ([]int64, error) {
 	seen := map[int64]bool{}
 	var all []int64
 	for _, a := range accts {
