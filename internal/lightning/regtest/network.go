@@ -16,7 +16,6 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/keepalive/keepalive/internal/lightning/lnd"
@@ -322,9 +321,9 @@ func (n *Network) startLnd(ctx context.Context, nd *Node) error {
 	}
 	return poll(ctx, nd.Name+" GetInfo", p, func() (bool, error) {
 		info, err := nd.getInfo(ctx)
-		if status.Code(err) == codes.Unknown || status.Code(err) == codes.Unauthenticated {
-			// Refused credentials (lnd answers a bad macaroon with
-			// Unknown): read them again on the next try.
+		if err != nil && strings.Contains(status.Convert(err).Message(), "macaroon") {
+			// Refused credentials (lnd answers a bad macaroon with code
+			// Unknown, as it does "still starting"): read them again.
 			_ = nd.dial()
 			return false, nil
 		}
