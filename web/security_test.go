@@ -1,0 +1,75 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/db/dbtest"
+)
+
+var manageKeyRe = regexp.MustCompile(`ka_mk_[A-Za-z0-9_-]+`)
+
+// newOwner lists an offering through the form and returns its manage key.
+func newOwner(t *testing.T, s *site, slug string) string {
+	t.Helper()
+	b := newBrowser(t, s)
+	status, body, _ := b.post("/offerings/new", "/offerings", offeringForm(slug))
+	if status != http.StatusCreated {
+		t.Fatalf("create %s: %d", slug, status)
+	}
+	return manageKeyRe.FindString(body)
+}
+
+// A sign-in link's next may only lead to a path of this site, however it
+// is dressed up: browsers drop tabs and newlines, read backslashes as
+// slashes and // as another host.
+func TestSignInNextStaysOnSite(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newSite(t, d)
+		key := newOwner(t, s, "next-site")
+		cases := []struct{ next, want string }{
+			{"/o/next-site", "/o/next-site"},
+			{"/o/next-site?tab=1#top", "/o/next-site?tab=1#top"},
+			{"/offerings/next-site/withdraw", "/offerings/next-site/withdraw"},
+			{"", "/dashboard"},
+			{"/\t/evil.example/x", "/dashboard"},
+			{"/\n/evil.example/x", "/dashboard"},
+			{"/\r/evil.example/x", "/dashboard"},
+			{"\t//evil.example/x", "/dashboard"},
+			{" /evil", "/dashboard"},
+			{"//evil.example/x", "/dashboard"},
+			{"///evil.example/x", "/dashboard"},
+			{"/\\evil.example/x", "/dashboard"},
+			{"\\\\evil.example/x", "/dashboard"},
+			{"/x/..//evil.example", "/dashboard"},
+			{"/a//b", "/dashboard"},
+			{"https://evil.example/", "/dashboard"},
+			{"javascript:alert(1)", "/dashboard"},
+			{"/javascript:alert(1)", "/javascript:alert(1)"},
+			{"evil.example", "/dashboard"},
+			{"/\x00/evil.example", "/dashboard"},
+			{"/\x7f/evil.example", "/dashboard"},
+			{"/\u00a0/evil.example", "/dashboard"},
+			{"/\u2028/evil.example", "/dashboard"},
+			{"/\u3000/evil.example", "/dashboard"},
+			{"/%09/evil.example", "/%09/evil.example"}, // escaped: a path segment, not a tab
+			{"/" + strings.Repeat("a", 600), "/dashboard"},
+		}
+		for _, c := range cases {
+			b := newBrowser(t, s)
+			status, _, hdr := b.post("/signin", "/signin", url.Values{"manage_key": {key}, "next": {c.next}})
+			if status != http.StatusSeeOther || hdr.Get("Location") != c.want {
+				t.Errorf("next=%q: %d to %q, want %q", c.next, status, hdr.Get("Location"), c.want)
+			}
+		}
+		// The sign-in page carries next on only when it is safe.
+		_, body, _ := s.do(t, "GET", "/signin?next=/%09/evil.example/x", "")
+		if strings.Contains(body, `name="next"`) {
+			t.Errorf("the sign-in form carries an unsafe next")
+		}
+	})
+}
