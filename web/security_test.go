@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -70,6 +72,49 @@ func TestSignInNextStaysOnSite(t *testing.T) {
 		_, body, _ := s.do(t, "GET", "/signin?next=/%09/evil.example/x", "")
 		if strings.Contains(body, `name="next"`) {
 			t.Errorf("the sign-in form carries an unsafe next")
+		}
+	})
+}
+
+// A private donor's message is the donor's and the owner's only: it must
+// not ride in the BOLT11 description, which the public invoice page and
+// every wallet that sees the invoice show.
+func TestPrivateMessageStaysOutOfTheInvoice(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newSite(t, d)
+		createOffering(t, s, createBody)
+		for _, c := range []struct {
+			body        string
+			wantMessage bool
+		}{
+			{`{"amount_msat":5000000,"name":"Bob","message":"my secret note"}`, false},
+			{`{"amount_msat":5000000,"name":"Ann","message":"for the forum","public":true}`, true},
+		} {
+			status, resp, _ := s.do(t, "POST", "/api/v1/offerings/my-site/donations", c.body)
+			if status != http.StatusCreated {
+				t.Fatalf("donate: %d %s", status, resp)
+			}
+			var inv map[string]any
+			decodeInto(t, resp, &inv)
+			pr, _ := inv["payment_request"].(string)
+			dec, err := s.node.DecodePaymentRequest(context.Background(), pr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, page, _ := s.do(t, "GET", fmt.Sprintf("/invoices/%s", inv["payment_hash"]), "")
+			for where, text := range map[string]string{"description": dec.Description, "invoice page": page} {
+				for _, secret := range []string{"my secret note", "Bob"} {
+					if strings.Contains(text, secret) {
+						t.Errorf("the %s shows the private donor's %q", where, secret)
+					}
+				}
+			}
+			if got := strings.Contains(dec.Description, "for the forum"); got != c.wantMessage {
+				t.Errorf("description %q: public message shown %v, want %v", dec.Description, got, c.wantMessage)
+			}
+			if !strings.Contains(dec.Description, "My site") {
+				t.Errorf("description %q does not name the offering", dec.Description)
+			}
 		}
 	})
 }
