@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -116,5 +117,96 @@ func TestPrivateMessageStaysOutOfTheInvoice(t *testing.T) {
 				t.Errorf("description %q does not name the offering", dec.Description)
 			}
 		}
+	})
+}
+
+// send sends a request with an exact request line and body; chunked
+// leaves the length unknown, as a streaming client does.
+func (s *site) send(t *testing.T, method, path string, body io.Reader, chunked bool, header ...string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.Opaque = path // sent as written, bad escapes included
+	if chunked {
+		req.ContentLength = -1
+		req.Body = io.NopCloser(body)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), res.Header
+}
+
+func TestHTTPEdgeCases(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newSite(t, d)
+		_, key := createOffering(t, s, createBody)
+		huge := func() io.Reader {
+			return io.MultiReader(strings.NewReader(`{"name":"`), strings.NewReader(strings.Repeat("x", 200_000)), strings.NewReader(`"}`))
+		}
+		t.Run("oversized chunked JSON is 413", func(t *testing.T) {
+			status, body, _ := s.send(t, "POST", "/api/v1/offerings", huge(), true, "Content-Type", "application/json")
+			if status != http.StatusRequestEntityTooLarge || !strings.Contains(body, `"code":"too_large"`) {
+				t.Fatalf("%d %s, want 413 too_large", status, body)
+			}
+		})
+		t.Run("oversized chunked form is 413", func(t *testing.T) {
+			form := io.MultiReader(strings.NewReader("name="), strings.NewReader(strings.Repeat("x", 200_000)))
+			status, _, _ := s.send(t, "POST", "/offerings", form, true, "Content-Type", "application/x-www-form-urlencoded")
+			if status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("%d, want 413", status)
+			}
+		})
+		t.Run("bearer scheme is case-insensitive", func(t *testing.T) {
+			for _, scheme := range []string{"bearer", "BEARER", "Bearer"} {
+				status, body, _ := s.do(t, "PATCH", "/api/v1/offerings/my-site", `{"name":"Renamed"}`, "Authorization", scheme+" "+key)
+				if status != http.StatusOK {
+					t.Errorf("%s: %d %s", scheme, status, body)
+				}
+			}
+		})
+		t.Run("bad escape under /api/ answers JSON", func(t *testing.T) {
+			for _, path := range []string{"/api/v1/offerings/%zz", "/api/v1/offerings/%zz/status", "/api/v1/offerings/a%2"} {
+				status, body, hdr := s.send(t, "GET", path, nil, false)
+				if status != http.StatusBadRequest || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") || !strings.Contains(body, `"code":"invalid"`) {
+					t.Errorf("%s: %d %q %s", path, status, hdr.Get("Content-Type"), body)
+				}
+			}
+		})
+		t.Run("odd bytes in a slug are a 404, never a 500", func(t *testing.T) {
+			for _, path := range []string{"/api/v1/offerings/%00", "/api/v1/offerings/my-site%00/status", "/api/v1/offerings/%ff/status", "/o/%00", "/o/%C0%80/widget"} {
+				if status, body, _ := s.send(t, "GET", path, nil, false); status != http.StatusNotFound {
+					t.Errorf("%s: %d %s", path, status, body)
+				}
+			}
+		})
+		t.Run("wrong method on an API resource is 405 with Allow", func(t *testing.T) {
+			for path, allow := range map[string][]string{
+				"/api/v1/offerings/my-site":        {"GET", "PATCH"},
+				"/api/v1/offerings/my-site/status": {"GET"},
+				"/api/v1/offerings":                {"GET", "POST"},
+			} {
+				status, body, hdr := s.do(t, "DELETE", path, "")
+				if status != http.StatusMethodNotAllowed || !strings.Contains(body, `"error"`) {
+					t.Errorf("DELETE %s: %d %s, want 405 JSON", path, status, body)
+				}
+				for _, m := range allow {
+					if !strings.Contains(hdr.Get("Allow"), m) {
+						t.Errorf("DELETE %s: Allow %q lacks %s", path, hdr.Get("Allow"), m)
+					}
+				}
+			}
+			if status, body, _ := s.do(t, "GET", "/api/v1/nothing-here", ""); status != http.StatusNotFound || !strings.Contains(body, `"code":"not_found"`) {
+				t.Errorf("unknown API path: %d %s", status, body)
+			}
+		})
 	})
 }

@@ -46,6 +46,7 @@ func newSite(t testing.TB, d *db.DB) *site {
 	fund := funding.New(d, l, node, svc, funding.Limits{MinDonation: 1_000, MaxDonation: 10_000_000_000}, nil, c.Now)
 	s := &site{db: d, offerings: svc, funding: fund, node: node, ledger: l, clock: c}
 	s.Server = httptest.NewUnstartedServer(nil)
+	s.Listener = web.APIListener(s.Listener)
 	srv := web.New(web.Deps{BaseURL: "http://" + s.Listener.Addr().String(), Demo: true, CookieKey: []byte("0123456789abcdef0123456789abcdef"),
 		Offerings: svc, Funding: fund, DemoPayer: node, MinDonation: 1_000, MaxDonation: 10_000_000_000,
 		InvoiceRate: web.RateLimits{PerClient: 1000, PerClientBurst: 1000, Total: 1000, TotalBurst: 1000}})
