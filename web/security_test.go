@@ -122,7 +122,7 @@ func TestPrivateMessageStaysOutOfTheInvoice(t *testing.T) {
 
 // send sends a request with an exact request line and body; chunked
 // leaves the length unknown, as a streaming client does.
-func (s *site) send(t *testing.T, method, path string, body io.Reader, chunked bool, header ...string) (int, string, http.Header) {
+func (s *site) send(t testing.TB, method, path string, body io.Reader, chunked bool, header ...string) (int, string, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.URL, body)
 	if err != nil {
