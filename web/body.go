@@ -13,7 +13,10 @@ import (
 // limitBody caps every request body at limit bytes, whether its length is
 // announced or not (chunked), and reads forms up front: a form that is too
 // large is then a 413 before anything (the CSRF check first of all) reads
-// it and mistakes the cut-off body for a missing field.
+// it and mistakes the cut-off body for a missing field. It also keeps the
+// CSRF token to the form body: net/http merges the query string into the
+// form, and a token in a URL ends up in logs, histories and Referer
+// headers.
 func limitBody(limit int64) echo.MiddlewareFunc {
 	tooLarge := apperr.New(apperr.TooLarge, "The body is too large.")
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -35,20 +38,25 @@ func limitBody(limit int64) echo.MiddlewareFunc {
 				}
 				return apperr.Wrap(err, apperr.Invalid, "The form could not be read.")
 			}
+			if req.Form != nil {
+				if token, ok := req.PostForm[csrfField]; ok {
+					req.Form[csrfField] = token
+				} else {
+					delete(req.Form, csrfField)
+				}
+			}
 			return next(c)
 		}
 	}
 }
 
 // parseForm reads a form body (ParseMultipartForm alone would swallow
-// the error of an URL-encoded one).
+// the error of an URL-encoded one) and, for any other body, the query
+// string alone.
 func parseForm(req *http.Request, limit int64) error {
 	mt, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
-	switch mt {
-	case echo.MIMEApplicationForm:
-		return req.ParseForm()
-	case echo.MIMEMultipartForm:
+	if mt == echo.MIMEMultipartForm {
 		return req.ParseMultipartForm(limit)
 	}
-	return nil
+	return req.ParseForm()
 }

@@ -1,13 +1,17 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"github.com/keepalive/keepalive/web"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/keepalive/keepalive/internal/db"
@@ -208,5 +212,98 @@ func TestHTTPEdgeCases(t *testing.T) {
 				t.Errorf("unknown API path: %d %s", status, body)
 			}
 		})
+	})
+}
+
+// syncBuffer collects log output written from the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// Bearer secrets travel in URLs (LNURL-withdraw's k1 withdraws the
+// owner's earnings; LNURL-auth's k1, sig and key; a donor's comment):
+// the request log names the route, never the URL.
+func TestRequestLogHoldsNoSecrets(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		var logs syncBuffer
+		s := newSiteWith(t, d, func(deps *web.Deps) {
+			deps.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		})
+		createOffering(t, s, createBody)
+		secret := strings.Repeat("5e", 32)
+		paths := []string{
+			"/lnurlw/" + secret,
+			"/lnurlw/" + secret + "/callback?k1=" + secret + "&pr=lnbcrt1secretinvoice",
+			"/lnurlw/" + secret + "/not-a-route",
+			"/lnurl/auth?tag=login&k1=" + secret + "&sig=3044secretsig&key=02secretkey&action=login",
+			"/lnurlp/my-site/callback?amount=5000000&comment=secret+comment",
+			"/lnurlp/my-site/callback?amount=1&comment=secret+comment",
+			"/signin?next=/secret-next",
+			"/dashboard?_csrf=secretcsrf",
+		}
+		for _, p := range paths {
+			s.do(t, "GET", p, "")
+		}
+		s.do(t, "POST", "/signout?_csrf=secretcsrf", "")
+		out := logs.String()
+		for _, leak := range []string{secret, "secretinvoice", "secretsig", "secretkey", "secret+comment", "secret comment", "secretcsrf", "secret-next"} {
+			if strings.Contains(out, leak) {
+				t.Errorf("the log holds %q:\n%s", leak, out)
+			}
+		}
+		for _, route := range []string{`"/lnurlw/:k1"`, `"/lnurl/auth"`, `"/lnurlp/:slug/callback"`} {
+			if !strings.Contains(out, route) {
+				t.Errorf("the log does not name route %s:\n%s", route, out)
+			}
+		}
+	})
+}
+
+// The CSRF token counts only in a form body or a header: in a query
+// string it lands in logs, histories and Referer headers.
+func TestCSRFTokenNotFromQuery(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newSite(t, d)
+		b := newBrowser(t, s)
+		_, page, _ := b.get("/signin")
+		token := csrfInput.FindStringSubmatch(page)[1]
+		post := func(path string, body url.Values, header ...string) int {
+			req, _ := http.NewRequest("POST", s.URL+path, strings.NewReader(body.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for i := 0; i+1 < len(header); i += 2 {
+				req.Header.Set(header[i], header[i+1])
+			}
+			res, err := b.c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res.StatusCode
+		}
+		if got := post("/signout?_csrf="+url.QueryEscape(token), url.Values{}); got != http.StatusForbidden {
+			t.Errorf("token in the query: %d, want 403", got)
+		}
+		if got := post("/signout?_csrf="+url.QueryEscape(token), url.Values{"_csrf": {"wrong"}}); got != http.StatusForbidden {
+			t.Errorf("right token in the query, wrong one in the body: %d, want 403", got)
+		}
+		if got := post("/signout", url.Values{"_csrf": {token}}); got != http.StatusSeeOther {
+			t.Errorf("token in the body: %d, want 303", got)
+		}
+		if got := post("/signout", url.Values{}, "X-CSRF-Token", token); got != http.StatusSeeOther {
+			t.Errorf("token in the header: %d, want 303", got)
+		}
 	})
 }

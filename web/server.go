@@ -80,6 +80,9 @@ type Server struct {
 	history historyCache
 }
 
+// csrfField is the form field that carries the CSRF token.
+const csrfField = "_csrf"
+
 // BodyLimit is the largest request body accepted anywhere, in bytes.
 const bodyLimit = 64 << 10
 
@@ -108,7 +111,7 @@ func New(d Deps) *Server {
 	}))
 	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
 		Skipper:        func(c echo.Context) bool { return isAPI(c) || strings.HasPrefix(c.Request().URL.Path, "/static/") },
-		TokenLookup:    "form:_csrf",
+		TokenLookup:    "header:" + echo.HeaderXCSRFToken + ",form:" + csrfField, // never the query: see limitBody
 		CookieName:     "ka_csrf",
 		CookiePath:     "/",
 		CookieHTTPOnly: true,

@@ -39,6 +39,12 @@ type site struct {
 
 func newSite(t testing.TB, d *db.DB) *site {
 	t.Helper()
+	return newSiteWith(t, d, nil)
+}
+
+// newSiteWith is newSite with changes to the server's dependencies.
+func newSiteWith(t testing.TB, d *db.DB, change func(*web.Deps)) *site {
+	t.Helper()
 	c := clocktest.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	l := ledger.New(d, c.Now)
 	svc := offering.New(d, l, nil, offering.WithClock(c.Now), offering.WithStatusTTL(0))
@@ -47,9 +53,13 @@ func newSite(t testing.TB, d *db.DB) *site {
 	s := &site{db: d, offerings: svc, funding: fund, node: node, ledger: l, clock: c}
 	s.Server = httptest.NewUnstartedServer(nil)
 	s.Listener = web.APIListener(s.Listener)
-	srv := web.New(web.Deps{BaseURL: "http://" + s.Listener.Addr().String(), Demo: true, CookieKey: []byte("0123456789abcdef0123456789abcdef"),
+	deps := web.Deps{BaseURL: "http://" + s.Listener.Addr().String(), Demo: true, CookieKey: []byte("0123456789abcdef0123456789abcdef"),
 		Offerings: svc, Funding: fund, DemoPayer: node, MinDonation: 1_000, MaxDonation: 10_000_000_000,
-		InvoiceRate: web.RateLimits{PerClient: 1000, PerClientBurst: 1000, Total: 1000, TotalBurst: 1000}})
+		InvoiceRate: web.RateLimits{PerClient: 1000, PerClientBurst: 1000, Total: 1000, TotalBurst: 1000}}
+	if change != nil {
+		change(&deps)
+	}
+	srv := web.New(deps)
 	s.Config.Handler = srv
 	s.Start()
 	t.Cleanup(s.Close)
