@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -136,10 +137,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	errc := make(chan error, 1)
 	go func() {
 		log.Info("serving", "addr", cfg.Addr, "base_url", cfg.BaseURL, "database", database.Dialect, "lightning", cfg.Lightning)
-		errc <- httpServer.ListenAndServe()
+		errc <- httpServer.Serve(web.APIListener(ln))
 	}()
 	select {
 	case err := <-errc:

@@ -184,6 +184,9 @@ func (r snapshotRow) snapshot() Snapshot {
 
 // cached returns the offering's row and balances, from memory when it can.
 func (s *Service) cached(ctx context.Context, slug string) (snapshotRow, error) {
+	if !isSlug(slug) {
+		return snapshotRow{}, notFound(slug)
+	}
 	return s.cache.get(slug, func() (snapshotRow, error) {
 		var r snapshotRow
 		res := snapshotQuery(s.db.Gorm(ctx)).Select(snapshotSelect).Where("offerings.slug = ?", slug).Limit(1).Find(&r)
