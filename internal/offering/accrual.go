@@ -10,10 +10,8 @@ import (
 // it accrued.
 func (s *Service) AccrueAll(ctx context.Context) (int, error) {
 	var ids []int64
-	err := s.db.Gorm(ctx).Table("offerings").
-		Joins("JOIN accounts ON accounts.id = offerings.runway_account_id").
-		Where("accounts.credits_posted - accounts.debits_posted > 0").
-		Pluck("offerings.id", &ids).Error
+	// Runway is left at accrued_at exactly when funded_until is later.
+	err := s.db.Gorm(ctx).Model(&Offering{}).Where("funded_until > accrued_at").Order("id").Pluck("id", &ids).Error
 	if err != nil {
 		return 0, err
 	}

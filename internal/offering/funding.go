@@ -158,21 +158,29 @@ func (s *Service) CreditRunway(ctx context.Context, tx db.Tx, offeringID int64, 
 // transaction that changed its runway commits.
 func (s *Service) Invalidate(slug string) { s.cache.forget(slug) }
 
-// snapshotRow is one offering with its runway and earned balances, read
-// in one query.
+// snapshotRow is one offering with its runway and earned balances.
 type snapshotRow struct {
 	Offering
-	RunwayPosted money.Msat `gorm:"column:runway_posted"`
-	EarnedPosted money.Msat `gorm:"column:earned_posted"`
+	RunwayPosted money.Msat
+	EarnedPosted money.Msat
 }
 
-const snapshotSelect = "offerings.*, runway.credits_posted - runway.debits_posted AS runway_posted, " +
-	"earned.credits_posted - earned.debits_posted AS earned_posted"
-
-func snapshotQuery(q *gorm.DB) *gorm.DB {
-	return q.Table("offerings").
-		Joins("JOIN accounts runway ON runway.id = offerings.runway_account_id").
-		Joins("JOIN accounts earned ON earned.id = offerings.earned_account_id")
+// withBalances reads the runway and earned balances of the offerings
+// from the ledger, in one query.
+func (s *Service) withBalances(ctx context.Context, os []Offering) ([]snapshotRow, error) {
+	ids := make([]int64, 0, 2*len(os))
+	for _, o := range os {
+		ids = append(ids, o.RunwayAccountID, o.EarnedAccountID)
+	}
+	accts, err := s.ledger.AccountsByID(ctx, ids...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]snapshotRow, len(os))
+	for i, o := range os {
+		out[i] = snapshotRow{Offering: o, RunwayPosted: accts[o.RunwayAccountID].Balance(), EarnedPosted: accts[o.EarnedAccountID].Balance()}
+	}
+	return out, nil
 }
 
 func (r snapshotRow) snapshot() Snapshot {
@@ -185,15 +193,15 @@ func (r snapshotRow) snapshot() Snapshot {
 // cached returns the offering's row and balances, from memory when it can.
 func (s *Service) cached(ctx context.Context, slug string) (snapshotRow, error) {
 	return s.cache.get(slug, func() (snapshotRow, error) {
-		var r snapshotRow
-		res := snapshotQuery(s.db.Gorm(ctx)).Select(snapshotSelect).Where("offerings.slug = ?", slug).Limit(1).Find(&r)
-		if res.Error != nil {
-			return snapshotRow{}, fmt.Errorf("offering: status of %s: %w", slug, res.Error)
+		o, err := s.Get(ctx, slug)
+		if err != nil {
+			return snapshotRow{}, err
 		}
-		if res.RowsAffected == 0 {
-			return snapshotRow{}, notFound(slug)
+		rows, err := s.withBalances(ctx, []Offering{o})
+		if err != nil {
+			return snapshotRow{}, fmt.Errorf("offering: status of %s: %w", slug, err)
 		}
-		return r, nil
+		return rows[0], nil
 	})
 }
 
@@ -233,7 +241,7 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Listed, int64, error
 	if q.Offset < 0 {
 		q.Offset = 0
 	}
-	base := snapshotQuery(s.db.Gorm(ctx))
+	base := s.db.Gorm(ctx).Model(&Offering{})
 	if term := strings.TrimSpace(q.Search); term != "" {
 		if len(term) > 100 {
 			term = term[:100]
@@ -245,10 +253,14 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Listed, int64, error
 	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
 		return nil, 0, fmt.Errorf("offering: count: %w", err)
 	}
-	var rows []snapshotRow
-	err := base.Session(&gorm.Session{}).Select(snapshotSelect).
+	var found []Offering
+	err := base.Session(&gorm.Session{}).
 		Order("offerings.funded_until IS NULL, offerings.funded_until DESC, offerings.id DESC").
-		Limit(q.Limit).Offset(q.Offset).Find(&rows).Error
+		Limit(q.Limit).Offset(q.Offset).Find(&found).Error
+	if err != nil {
+		return nil, 0, fmt.Errorf("offering: list: %w", err)
+	}
+	rows, err := s.withBalances(ctx, found)
 	if err != nil {
 		return nil, 0, fmt.Errorf("offering: list: %w", err)
 	}
