@@ -82,26 +82,46 @@ func addConsumedDay(tx *gorm.DB, offeringID int64, tr ledger.Transfer) error {
 	return nil
 }
 
-// Accrue posts an offering's consumption up to now, so that its earned
-// balance is current (before a withdrawal, and from the accrual job).
+// SettleAccrual posts the offering's consumption up to now inside the
+// caller's transaction tx, and holds the offering's row until tx ends.
+//
+// Consumption is not posted as time passes: the status, the runway and
+// the earned balance are computed when read, from the last posted accrual
+// and the burn rate. It is posted when money moves, so that what moves
+// is exact to that instant: call SettleAccrual in the same transaction,
+// before moving money in or out of an offering's accounts (a payment in,
+// a withdrawal, a revenue event, a clearing); a rate change and a runway
+// credit do it themselves. The accrual job adds one posting a UTC day.
+func (s *Service) SettleAccrual(ctx context.Context, tx db.Tx, offeringID int64) (money.Msat, error) {
+	o, err := s.lockByID(ctx, tx, offeringID)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.ledger.In(tx).Lock(ctx, ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID)); err != nil {
+		return 0, err
+	}
+	consumed, err := s.accrueLocked(ctx, tx, &o)
+	if err != nil {
+		return 0, err
+	}
+	if consumed > 0 {
+		tx.AfterCommit(func() { s.cache.forget(o.Slug) })
+	}
+	if err := tx.Gorm(ctx).Model(&o).Update("accrued_at", o.AccruedAt).Error; err != nil {
+		return 0, fmt.Errorf("offering: accrued_at of %d: %w", o.ID, err)
+	}
+	return consumed, nil
+}
+
+// Accrue is SettleAccrual in a transaction of its own: the offering's
+// earned balance is posted up to now (before a withdrawal is sized, and
+// from the daily accrual job).
 func (s *Service) Accrue(ctx context.Context, offeringID int64) (money.Msat, error) {
 	var consumed money.Msat
 	err := s.db.Tx(ctx, func(tx db.Tx) error {
-		o, err := s.lockByID(ctx, tx, offeringID)
-		if err != nil {
-			return err
-		}
-		if err := s.ledger.In(tx).Lock(ctx, ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID)); err != nil {
-			return err
-		}
-		consumed, err = s.accrueLocked(ctx, tx, &o)
-		if err != nil {
-			return err
-		}
-		if consumed > 0 {
-			tx.AfterCommit(func() { s.cache.forget(o.Slug) })
-		}
-		return tx.Gorm(ctx).Model(&o).Update("accrued_at", o.AccruedAt).Error
+		var err error
+		consumed, err = s.SettleAccrual(ctx, tx, offeringID)
+		return err
 	})
 	return consumed, err
 }

@@ -29,8 +29,8 @@ type HistoryPoint struct {
 // by accruals, which realise the drain at the burn rate; so the runway at
 // instant t is the posted balance after the last payment before t, less
 // the burn rate times the time since, floored at zero. Accruals are
-// posted every minute: there are tens of thousands a month, so they are
-// never read one by one. The balance right after each payment is found
+// never read one by one (older ledgers hold one a minute, tens of
+// thousands a month; now there is one a day and one per money movement). The balance right after each payment is found
 // walking back from the account's current balance, summing the debits
 // between payments over the ledger's (account, id) index: the work is
 // proportional to the window, not to the offering's whole history.
@@ -147,8 +147,9 @@ type LedgerEntry struct {
 	Movement  string // in plain words: "payment in", "runway consumed"…
 	Amount    money.Msat
 	Direction Direction
-	// Since is set on the runway consumed in one UTC day, which is posted
-	// every minute or so and listed as one entry: the first posting's
+	// Since is set on the runway consumed in one UTC day, which may be
+	// posted several times (once a minute in older ledgers; at each money
+	// movement) and is listed as one entry: the first posting's
 	// time, At being the last one's. Postings is how many it sums.
 	Since    time.Time
 	Postings int
@@ -170,8 +171,8 @@ const MaxLedgerPage = 200
 // cursor before (0: from the newest). Only money that moved is listed:
 // reservations of payouts in flight are not, until they post.
 //
-// The runway is consumed by an accrual every minute or so; listing each
-// would bury the payments and withdrawals, so accruals are listed as one
+// The runway is consumed by accruals (one a day and one per money
+// movement; one a minute in older ledgers); listing each would bury the payments and withdrawals, so accruals are listed as one
 // entry a UTC day (from consumption_days), placed by the id of the day's
 // last accrual. A page holds limit entries of either kind, and reading
 // one costs the same however long the offering has lived.
