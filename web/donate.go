@@ -258,6 +258,7 @@ func (s *Server) invoiceEvents(c echo.Context) error {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	w.Flush() // the client (and any proxy) knows at once that the stream is open
 
 	// The server's write timeout is for ordinary requests; a stream
 	// pushes its deadline on with every write.
