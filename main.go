@@ -104,7 +104,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	if demoNode != nil {
 		demoPayer = demoNode
 	}
-	sqlDB, err := database.DB.DB()
+	sqlDB, err := database.SQL()
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 			Total: rate.Limit(cfg.InvoiceRateTotal), TotalBurst: max(1, int(cfg.InvoiceRateTotal*2)),
 		},
 		TrustedProxies: cfg.TrustedProxies,
-		Ready:          sqlDB.PingContext,
+		Ready:          database.Ping,
 		NodeReady:      nodeReady(node),
 		Metrics:        web.MetricsHandler(),
 	})

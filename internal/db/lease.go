@@ -19,15 +19,15 @@ var localLeases sync.Map // name → *sync.Mutex
 // may already be running the job.
 var ErrLeaseLost = errors.New("db: lease lost")
 
+// LeaseRetry is how often a replica that does not hold a job's lease asks
+// for it again: a job whose holder died resumes elsewhere within it.
+const LeaseRetry = 2 * time.Second
+
 // leaseCheck is how often a held lease checks that its session is alive,
 // and leaseCheckTimeout how long one check may take before the lease is
 // given up. A replica SIGKILLed loses its session (and so its leases) at
 // once; one cut off from the database stops its work within
 // leaseCheck+leaseCheckTimeout.
-// LeaseRetry is how often a replica that does not hold a job's lease asks
-// for it again: a job whose holder died resumes elsewhere within it.
-const LeaseRetry = 2 * time.Second
-
 var (
 	leaseCheck        = time.Second
 	leaseCheckTimeout = 2 * time.Second
@@ -52,7 +52,7 @@ func (d *DB) WithLease(ctx context.Context, name string, fn func(ctx context.Con
 		defer mu.Unlock()
 		return true, fn(ctx)
 	}
-	sqlDB, err := d.DB.DB()
+	sqlDB, err := d.SQL()
 	if err != nil {
 		return false, err
 	}
@@ -119,4 +119,4 @@ func watchSession(ctx context.Context, conn *sql.Conn, cancel context.CancelCaus
 	}
 }
 
-func (d *DB) leaseKey(name string) string { return fmt.Sprintf("%p/%s", d.DB, name) }
+func (d *DB) leaseKey(name string) string { return fmt.Sprintf("%p/%s", d.gorm, name) }

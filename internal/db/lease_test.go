@@ -76,14 +76,14 @@ func TestLeaseLostWithItsSession(t *testing.T) {
 	// Kill the holder's session from the other replica, as the server
 	// does when the holder's process dies.
 	var pid int
-	err := other.Raw(`WITH k AS (SELECT hashtextextended('keepalive:' || current_schema() || ':job', 0) AS v)
+	err := other.Gorm(ctx).Raw(`WITH k AS (SELECT hashtextextended('keepalive:' || current_schema() || ':job', 0) AS v)
 		SELECT l.pid FROM pg_locks l, k WHERE l.locktype = 'advisory' AND l.granted
 		AND l.classid::bigint = (k.v >> 32) & 4294967295 AND l.objid::bigint = k.v & 4294967295`).Scan(&pid).Error
 	if err != nil || pid == 0 {
 		t.Fatalf("holder's pid: %d, %v", pid, err)
 	}
 	killed := time.Now()
-	if err := other.Exec("SELECT pg_terminate_backend(?)", pid).Error; err != nil {
+	if err := other.Gorm(ctx).Exec("SELECT pg_terminate_backend(?)", pid).Error; err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -100,7 +100,7 @@ func TestLeaseLostWithItsSession(t *testing.T) {
 	}
 	t.Logf("job cancelled and lease taken over %v after the session died", time.Since(killed).Round(time.Millisecond))
 	// The pool of the replica that lost the lease still works.
-	if err := d.Exec("SELECT 1").Error; err != nil {
+	if err := d.Gorm(ctx).Exec("SELECT 1").Error; err != nil {
 		t.Fatal(err)
 	}
 }
@@ -108,7 +108,7 @@ func TestLeaseLostWithItsSession(t *testing.T) {
 func reopen(t *testing.T, d *db.DB) *db.DB {
 	t.Helper()
 	var schema string
-	if err := d.Raw("SELECT current_schema()").Scan(&schema).Error; err != nil {
+	if err := d.Gorm(context.Background()).Raw("SELECT current_schema()").Scan(&schema).Error; err != nil {
 		t.Fatal(err)
 	}
 	u, err := url.Parse(os.Getenv("DATABASE_URL"))

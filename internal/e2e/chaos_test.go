@@ -218,7 +218,7 @@ func TestChaosReplicas(t *testing.T) {
 			t.Errorf("invoice %s credited %d times", d.hash, n)
 		}
 		var inv funding.Invoice
-		if err := e.db.Where("payment_hash = ?", d.hash).First(&inv).Error; err != nil || inv.State != funding.InvoiceSettled || inv.PaidMsat != d.amount {
+		if err := e.db.Gorm(ctx).Where("payment_hash = ?", d.hash).First(&inv).Error; err != nil || inv.State != funding.InvoiceSettled || inv.PaidMsat != d.amount {
 			t.Errorf("invoice %s: %+v, %v; want settled, paid %d", d.hash, inv, err, d.amount)
 		}
 		h, _ := hex.DecodeString(d.hash)
@@ -230,7 +230,7 @@ func TestChaosReplicas(t *testing.T) {
 		lat = append(lat, max(0, d.seen.Sub(d.paid)))
 	}
 	var earnedCredits int64
-	if err := e.db.Model(&funding.Invoice{}).Where("state = ?", funding.InvoiceSettled).Count(&earnedCredits).Error; err != nil {
+	if err := e.db.Gorm(ctx).Model(&funding.Invoice{}).Where("state = ?", funding.InvoiceSettled).Count(&earnedCredits).Error; err != nil {
 		t.Fatal(err)
 	}
 	if earnedCredits != chaosDonations+1 {
@@ -287,7 +287,7 @@ func TestChaosReplicas(t *testing.T) {
 func (e *env) leaseHolder(ctx context.Context, name string) int {
 	e.t.Helper()
 	var app string
-	err := e.db.WithContext(ctx).Raw(`WITH k AS (SELECT hashtextextended('keepalive:' || current_schema() || ':' || ?, 0) AS v)
+	err := e.db.Gorm(ctx).Raw(`WITH k AS (SELECT hashtextextended('keepalive:' || current_schema() || ':' || ?, 0) AS v)
 		SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid, k
 		WHERE l.locktype = 'advisory' AND l.granted
 		AND l.classid::bigint = (k.v >> 32) & 4294967295 AND l.objid::bigint = k.v & 4294967295`, name).Scan(&app).Error

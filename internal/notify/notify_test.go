@@ -75,7 +75,7 @@ func TestPostgresHubAcrossReplicas(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { d.Close() })
-		pool, err := d.DB.DB()
+		pool, err := d.SQL()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,7 +108,7 @@ func TestPostgresHubAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	if err := admin.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	if err := admin.Gorm(ctx).Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 		WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid() AND datname = current_database()
 		AND query LIKE '%' || current_schema() || '%'`).Error; err != nil {
 		t.Fatal(err)
