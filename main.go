@@ -129,6 +129,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 		hub := notify.Postgres(sqlDB, cfg.DatabaseURL, log)
 		start(hub.Run)
 		fund.SetHub(hub)
+		start(fund.FollowPayouts())
 		start(offerings.ShareStatus(hub))
 	}
 

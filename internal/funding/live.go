@@ -28,3 +28,31 @@ func (s *Service) announce(ctx context.Context, paymentHash string) {
 		s.log.Warn("settlement not announced; pages will see it on their next check", "payment_hash", paymentHash, "err", err)
 	}
 }
+
+// queued wakes the payout worker, on whichever replica holds it.
+func (s *Service) queued(ctx context.Context) {
+	s.Kick()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.live.Publish(ctx, notify.PayoutQueued, ""); err != nil {
+		s.log.Warn("payout not announced; the worker finds it on its next round", "err", err)
+	}
+}
+
+// FollowPayouts makes payouts queued on any replica wake this replica's
+// payout worker (which runs only where the payouts lease is held); the
+// function it returns does so until ctx is done.
+func (s *Service) FollowPayouts() func(ctx context.Context) {
+	queued, stop := s.live.Subscribe(notify.PayoutQueued)
+	return func(ctx context.Context) {
+		defer stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-queued:
+				s.Kick()
+			}
+		}
+	}
+}

@@ -185,7 +185,7 @@ func (s *Service) Pay(ctx context.Context, source string, offeringID *int64, ava
 	if err != nil {
 		return Payout{}, err
 	}
-	s.Kick()
+	s.queued(ctx)
 	return p, nil
 }
 

@@ -34,6 +34,7 @@ const Recheck = ""
 const (
 	InvoiceSettled = "settled" // key: payment hash
 	StatusChanged  = "status"  // key: offering slug
+	PayoutQueued   = "payout"  // no key: a payout waits for the worker
 )
 
 // Hub fans events out to subscribers, across replicas on PostgreSQL.
