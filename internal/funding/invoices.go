@@ -24,6 +24,7 @@ import (
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lightning"
 	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/notify"
 	"github.com/keepalive/keepalive/internal/offering"
 )
 
@@ -101,6 +102,7 @@ type Service struct {
 	now       func() time.Time
 	rand      io.Reader
 	events    *broadcaster
+	live      *notify.Hub
 	payer     payer
 }
 
@@ -116,7 +118,7 @@ func New(d *db.DB, l *ledger.Ledger, node lightning.Node, offerings Offerings, l
 		limits.Expiry = time.Hour
 	}
 	return &Service{db: d, ledger: l, node: node, offerings: offerings, limits: limits, log: log, now: now,
-		rand: rand.Reader, events: newBroadcaster(),
+		rand: rand.Reader, events: newBroadcaster(), live: notify.Local(),
 		payer: payer{kick: make(chan struct{}, 1), inflight: map[string]bool{}}}
 }
 
@@ -336,6 +338,7 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			credited := inv
 			tx.AfterCommit(func() {
 				s.events.publish(credited)
+				s.announce(ctx, credited.PaymentHash)
 				settlements.Inc()
 			})
 		} else if inv.ID == 0 {
@@ -386,7 +389,7 @@ func (s *Service) RunSettlement(ctx context.Context) {
 		if err != nil {
 			s.log.Warn("settlement stream stopped; resuming", "err", err, "in", backoff)
 		} else if !ran {
-			backoff = 2 * time.Second // another replica holds the lease
+			backoff = db.LeaseRetry // another replica holds the lease
 		}
 		select {
 		case <-ctx.Done():
