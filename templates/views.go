@@ -99,7 +99,12 @@ type InvoiceView struct {
 }
 
 // FormField is one form value and what is wrong with it ("" when fine).
-type FormField struct{ Value, Error string }
+// Max, when set, is the most characters it holds (the input's
+// maxlength, the same limit the server checks).
+type FormField struct {
+	Value, Error string
+	Max          int
+}
 
 // OfferingForm creates or edits an offering.
 type OfferingForm struct {

@@ -63,6 +63,7 @@ var presetDays = []int64{1, 7, 30}
 func (s *Server) donateForm(o offering.Offering) templates.DonateForm {
 	f := templates.DonateForm{Action: "/o/" + url.PathEscape(o.Slug) + "/donate",
 		MinText: s.MinDonation.String(), MaxText: s.MaxDonation.String()}
+	f.Name.Max, f.Message.Max = funding.PayerNameField.Max, funding.PayerMessageField.Max
 	seen := map[int64]bool{}
 	for _, days := range presetDays {
 		cost, err := money.MulDiv(o.BurnRateMsatPerHour, 24*days, 1)

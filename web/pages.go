@@ -93,6 +93,7 @@ func humanDurationSeconds(sec int64) string {
 
 func (s *Server) newOfferingForm(c echo.Context) error {
 	f := templates.OfferingForm{Page: s.page(c, "List an offering")}
+	withLimits(&f)
 	f.BurnUnit.Value = "day"
 	f.GraceHours.Value = "24"
 	return s.render(c, http.StatusOK, templates.OfferingFormPage(f))
@@ -108,6 +109,7 @@ func offeringFormInput(c echo.Context, create bool) (offering.Input, templates.O
 	f.Name.Value, f.SlugField.Value, f.URL.Value = get("name"), strings.ToLower(get("slug")), get("url")
 	f.Description.Value, f.BurnAmount.Value, f.BurnUnit.Value, f.GraceHours.Value = c.FormValue("description"), get("burn_amount"), get("burn_unit"), get("grace_hours")
 
+	withLimits(&f)
 	in := offering.Input{Name: &f.Name.Value, URL: &f.URL.Value, Description: &f.Description.Value}
 	if create {
 		in.Slug = &f.SlugField.Value
@@ -127,6 +129,11 @@ func offeringFormInput(c echo.Context, create bool) (offering.Input, templates.O
 		in.GraceSeconds = &g
 	}
 	return in, f, problems
+}
+
+// withLimits gives the form's text fields the limits the domain checks.
+func withLimits(f *templates.OfferingForm) {
+	f.Name.Max, f.Description.Max = offering.NameField.Max, offering.DescriptionField.Max
 }
 
 // burnRate turns "what it costs" as people say it (an amount of sats per
@@ -214,6 +221,7 @@ func (s *Server) editOfferingForm(c echo.Context) error {
 		return err
 	}
 	f := templates.OfferingForm{Page: s.page(c, "Edit "+o.Name), Editing: true, Slug: o.Slug}
+	withLimits(&f)
 	f.Name.Value, f.SlugField.Value, f.URL.Value, f.Description.Value = o.Name, o.Slug, o.URL, o.Description
 	f.BurnAmount.Value = money.FormatSats(roundSats(o.BurnRateMsatPerHour * 24))
 	f.BurnUnit.Value = "day"

@@ -105,6 +105,7 @@ func New(d Deps) *Server {
 			return (m == http.MethodGet || m == http.MethodHead) && c.Request().ContentLength == 0
 		},
 	}))
+	e.Use(validUTF8)
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
 		MinLength: 1024,
 		// Event streams must reach the browser as written, not buffered;

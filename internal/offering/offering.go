@@ -19,8 +19,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -29,6 +27,7 @@ import (
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/text"
 )
 
 // Offering is a listed thing to keep alive.
@@ -62,12 +61,16 @@ type Input struct {
 	GraceSeconds        *int64
 }
 
+// What an offering's texts may hold.
+var (
+	NameField        = text.Field{Max: 80, Required: true}
+	DescriptionField = text.Field{Max: 2000, Multiline: true}
+)
+
 // Limits of what an offering may say.
 const (
-	MaxNameLen        = 80
-	MaxDescriptionLen = 2000
-	MaxURLLen         = 2048
-	MaxGraceSeconds   = 90 * 24 * 3600
+	MaxURLLen       = 2048
+	MaxGraceSeconds = 90 * 24 * 3600
 	// MaxBurnRate is 10 BTC an hour: far above any hosting bill, low
 	// enough that runway arithmetic never overflows.
 	MaxBurnRate money.Msat = 10 * 100_000_000 * 1000
@@ -228,15 +231,9 @@ func applyInput(o *Offering, in Input, create bool) error {
 		return present
 	}
 	if need("name", in.Name != nil) {
-		name := strings.TrimSpace(*in.Name)
-		switch {
-		case name == "":
-			problems["name"] = "Give it a name."
-		case utf8.RuneCountInString(name) > MaxNameLen:
-			problems["name"] = fmt.Sprintf("At most %d characters.", MaxNameLen)
-		case !printable(name, false):
-			problems["name"] = "Use printable characters only."
-		default:
+		if name, err := text.Clean(*in.Name, NameField); err != nil {
+			problems["name"] = apperr.MessageOf(err)
+		} else {
 			o.Name = name
 		}
 	}
@@ -259,13 +256,9 @@ func applyInput(o *Offering, in Input, create bool) error {
 		}
 	}
 	if in.Description != nil {
-		d := strings.TrimSpace(*in.Description)
-		switch {
-		case utf8.RuneCountInString(d) > MaxDescriptionLen:
-			problems["description"] = fmt.Sprintf("At most %d characters.", MaxDescriptionLen)
-		case !printable(d, true):
-			problems["description"] = "Use printable characters only."
-		default:
+		if d, err := text.Clean(*in.Description, DescriptionField); err != nil {
+			problems["description"] = apperr.MessageOf(err)
+		} else {
 			o.Description = d
 		}
 	}
@@ -307,18 +300,6 @@ func checkURL(raw string) (string, string) {
 		return "", "Use a full http:// or https:// address."
 	}
 	return u.String(), ""
-}
-
-func printable(s string, multiline bool) bool {
-	for _, r := range s {
-		if multiline && (r == '\n' || r == '\r' || r == '\t') {
-			continue
-		}
-		if !unicode.IsPrint(r) && r != ' ' {
-			return false
-		}
-	}
-	return true
 }
 
 // ManageKeyPrefix starts every manage key, so a leaked one is easy to
