@@ -62,7 +62,7 @@ var presetDays = []int64{1, 7, 30}
 // and a month of its running cost (rounded to friendly amounts).
 func (s *Server) donateForm(o offering.Offering) templates.DonateForm {
 	f := templates.DonateForm{Action: "/o/" + url.PathEscape(o.Slug) + "/donate",
-		MinText: s.MinDonation.String(), MaxText: s.MaxDonation.String()}
+		MinText: s.MinDonation.Display(), MaxText: s.MaxDonation.Display()}
 	f.Name.Max, f.Message.Max = funding.PayerNameField.Max, funding.PayerMessageField.Max
 	seen := map[int64]bool{}
 	for _, days := range presetDays {
@@ -76,7 +76,7 @@ func (s *Server) donateForm(o offering.Offering) templates.DonateForm {
 			continue
 		}
 		seen[sats] = true
-		f.Presets = append(f.Presets, templates.DonatePreset{Sats: sats, Label: amount.String(), Buys: "≈ " + buys(o, amount)})
+		f.Presets = append(f.Presets, templates.DonatePreset{Sats: sats, Label: amount.Display(), Buys: "≈ " + buys(o, amount)})
 	}
 	if len(f.Presets) > 1 {
 		f.Selected = strconv.FormatInt(f.Presets[1].Sats, 10)
@@ -141,7 +141,7 @@ func (s *Server) donate(c echo.Context) error {
 	if choice == "custom" || choice == "" {
 		if form.Custom.Value == "" {
 			form.Custom.Error = "Say how many sats to give."
-		} else if amount, err = money.Parse(form.Custom.Value); err != nil {
+		} else if amount, err = money.ParseWholeSats(form.Custom.Value); err != nil {
 			form.Custom.Error = apperr.MessageOf(err)
 		}
 	} else if sats, perr := strconv.ParseInt(choice, 10, 64); perr != nil || sats <= 0 {
@@ -203,8 +203,8 @@ func (s *Server) invoicePage(c echo.Context) error {
 	}
 	state := inv.StateAt(s.Funding.Now())
 	v := templates.InvoiceView{
-		Page: s.page(c, "Pay "+inv.AmountMsat.String()), Offering: card(o, st),
-		PaymentHash: inv.PaymentHash, PaymentRequest: inv.PaymentRequest, AmountText: inv.AmountMsat.String(),
+		Page: s.page(c, "Pay "+inv.AmountMsat.Display()), Offering: card(o, st),
+		PaymentHash: inv.PaymentHash, PaymentRequest: inv.PaymentRequest, AmountText: inv.AmountMsat.Display(),
 		State: string(state), ExpiresAt: inv.ExpiresAt, Now: s.Funding.Now(), LightningURI: "lightning:" + inv.PaymentRequest,
 		EventsURL: "/invoices/" + inv.PaymentHash + "/events", OfferingURL: "/o/" + url.PathEscape(o.Slug),
 	}

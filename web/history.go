@@ -64,7 +64,7 @@ func (s *Server) loadHistory(ctx context.Context, o offering.Offering) (template
 	}
 	for _, w := range wall {
 		h.Wall = append(h.Wall, templates.WallRow{Name: w.Name, Anonymous: w.Anonymous, Message: w.Message,
-			AmountText: w.Amount.String(), When: w.SettledAt})
+			AmountText: w.Amount.Display(), When: w.SettledAt})
 	}
 	return h, nil
 }
@@ -101,7 +101,7 @@ func runwayChart(name string, points []offering.HistoryPoint) templates.RunwayCh
 	}
 	c := templates.RunwayChart{
 		Title:  "Runway of " + name + " over the last " + humanDuration(span),
-		YTicks: []string{ceiling.String(), (ceiling / 2).String(), "0"},
+		YTicks: []string{ceiling.Display(), (ceiling / 2).Display(), "0"},
 		XTicks: []string{ago(span), ago(span / 2), "now"},
 	}
 	line := ""
@@ -113,14 +113,14 @@ func runwayChart(name string, points []offering.HistoryPoint) templates.RunwayCh
 		line += cmd + x(p.At) + "," + y(p.Runway) + " "
 		if p.Payment > 0 {
 			c.Markers = append(c.Markers, templates.ChartMarker{X: x(p.At), Y: y(p.Runway),
-				Label: p.Payment.String() + " on " + templates.FormatDate(p.At)})
+				Label: p.Payment.Display() + " on " + templates.FormatDate(p.At)})
 		}
 	}
 	c.Line = line[:len(line)-1]
 	c.Area = "M" + x(from) + ",100 " + "L" + line[1:] + "L" + x(to) + ",100 Z"
 	last := points[len(points)-1].Runway
-	c.Desc = "The runway, in sats, from " + templates.FormatDate(from) + " to now, highest " + top.String() +
-		", now " + last.String() + "; " + plural(int64(payments), "payment") + " in that time, each drawn as a stem."
+	c.Desc = "The runway, in sats, from " + templates.FormatDate(from) + " to now, highest " + top.Display() +
+		", now " + last.Display() + "; " + plural(int64(payments), "payment") + " in that time, each drawn as a stem."
 	return c
 }
 

@@ -71,8 +71,8 @@ func (s *Server) offeringView(c echo.Context, o offering.Offering, fin offering.
 		Page:           s.page(c, o.Name),
 		Offering:       card(o, fin.Status),
 		GraceText:      humanDurationSeconds(o.GraceSeconds),
-		RunwayMsatText: fin.Status.RunwayMsat.String(),
-		EarnedText:     fin.Earned.String(),
+		RunwayMsatText: fin.Status.RunwayMsat.Display(),
+		EarnedText:     fin.Earned.Display(),
 		IsOwner:        isOwner,
 		CreatedAt:      o.CreatedAt,
 		Donate:         s.donateForm(o),
@@ -143,7 +143,7 @@ func burnRate(amount, unit string) (money.Msat, string) {
 	if amount == "" {
 		return 0, "Say what it costs to run."
 	}
-	m, err := money.Parse(amount)
+	m, err := money.ParseWholeSats(amount)
 	if err != nil {
 		return 0, apperr.MessageOf(err)
 	}
@@ -338,10 +338,10 @@ func (s *Server) dashboard(c echo.Context) error {
 		}
 		base := "/offerings/" + url.PathEscape(o.Slug)
 		item := templates.DashboardItem{
-			Offering: card(o, fin.Status), RunwayMsatText: fin.Status.RunwayMsat.String(),
-			EarnedText: fin.Earned.String(), BurnRateText: perDay(o.BurnRateMsatPerHour),
+			Offering: card(o, fin.Status), RunwayMsatText: fin.Status.RunwayMsat.Display(),
+			EarnedText: fin.Earned.Display(), BurnRateText: perDay(o.BurnRateMsatPerHour),
 			EditURL: base + "/edit", WithdrawURL: base + "/withdraw", WalletURL: base + "/wallet",
-			RotateAction: base + "/rotate-key", WithdrawableText: funding.MaxPayable(fin.Earned).String(),
+			RotateAction: base + "/rotate-key", WithdrawableText: funding.MaxPayable(fin.Earned).Display(),
 		}
 		if err := s.fillActivity(c, o, &item); err != nil {
 			return err
@@ -362,7 +362,7 @@ func (s *Server) fillActivity(c echo.Context, o offering.Offering, item *templat
 			return err
 		}
 		for _, inv := range credits {
-			row := templates.FundingRow{AmountText: inv.PaidMsat.String(), From: "Anonymous"}
+			row := templates.FundingRow{AmountText: inv.PaidMsat.Display(), From: "Anonymous"}
 			if inv.SettledAt != nil {
 				row.When = *inv.SettledAt
 			}
