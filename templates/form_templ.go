@@ -194,7 +194,7 @@ func OfferingFormPage(f OfferingForm) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "\" required maxlength=\"40\" pattern=\"[a-z0-9][a-z0-9-]*\" autocapitalize=\"none\" autocomplete=\"off\" spellcheck=\"false\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "\" required maxlength=\"40\" pattern=\"[a-z0-9][a-z0-9-]*\" data-slug-from=\"name\" autocapitalize=\"none\" autocomplete=\"off\" spellcheck=\"false\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -202,7 +202,7 @@ func OfferingFormPage(f OfferingForm) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "></div><p class=\"field__hint\" id=\"slug-hint\">Lowercase letters, digits and dashes, like <code>my-game-server</code>. It cannot be changed later.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "></div><p class=\"field__hint\" id=\"slug-hint\">3 to 40 lowercase letters, digits and dashes, like <code>my-game-server</code>; left empty, it is made from the name. It cannot be changed later.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -187,18 +187,39 @@ func applyProblems(f *templates.OfferingForm, problems map[string]string) {
 	}
 }
 
+// formProblemsText heads a form with problems: one wording, whichever
+// check found them.
+const formProblemsText = "Some values need another look."
+
+// checkOfferingForm adds the domain's verdict on in to the form's own
+// problems, so that one submit reports every problem at once.
+func checkOfferingForm(in offering.Input, create bool, problems map[string]string) {
+	for field, msg := range offering.Check(in, create) {
+		if _, ok := problems[field]; !ok {
+			problems[field] = msg
+		}
+	}
+}
+
 func (s *Server) createOffering(c echo.Context) error {
 	in, f, problems := offeringFormInput(c, true)
 	f.Page = s.page(c, "List an offering")
+	if f.SlugField.Value == "" {
+		// Suggested from the name; the form says the address before it is
+		// taken for good, and JavaScript fills it in as the name is typed.
+		f.SlugField.Value = offering.SuggestSlug(f.Name.Value)
+		in.Slug = &f.SlugField.Value
+	}
+	checkOfferingForm(in, true, problems)
 	if len(problems) > 0 {
 		applyProblems(&f, problems)
-		f.FormError = "Some values need another look."
+		f.FormError = formProblemsText
 		return s.render(c, http.StatusUnprocessableEntity, templates.OfferingFormPage(f))
 	}
 	o, key, err := s.Offerings.Create(c.Request().Context(), in)
 	if fields := apperr.FieldsOf(err); fields != nil {
 		applyProblems(&f, fields)
-		f.FormError = apperr.MessageOf(err)
+		f.FormError = formProblemsText
 		return s.render(c, statusOf(apperr.CodeOf(err)), templates.OfferingFormPage(f))
 	}
 	if err != nil {
@@ -241,15 +262,16 @@ func (s *Server) updateOffering(c echo.Context) error {
 		// unchanged must not nudge the stored rate.
 		in.BurnRateMsatPerHour = nil
 	}
+	checkOfferingForm(in, false, problems)
 	if len(problems) > 0 {
 		applyProblems(&f, problems)
-		f.FormError = "Some values need another look."
+		f.FormError = formProblemsText
 		return s.render(c, http.StatusUnprocessableEntity, templates.OfferingFormPage(f))
 	}
 	_, err = s.Offerings.Update(c.Request().Context(), o.Slug, in)
 	if fields := apperr.FieldsOf(err); fields != nil {
 		applyProblems(&f, fields)
-		f.FormError = apperr.MessageOf(err)
+		f.FormError = formProblemsText
 		return s.render(c, statusOf(apperr.CodeOf(err)), templates.OfferingFormPage(f))
 	}
 	if err != nil {

@@ -19,7 +19,9 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
+	"golang.org/x/text/unicode/norm"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -220,6 +222,43 @@ func (s *Service) Update(ctx context.Context, slug string, in Input) (Offering, 
 	return out, err
 }
 
+// Check returns what is wrong with each field of in, keyed like
+// apperr's Fields (nil when nothing is), without saving anything. create
+// requires every field, as Create does.
+func Check(in Input, create bool) map[string]string {
+	return apperr.FieldsOf(applyInput(&Offering{}, in, create))
+}
+
+// SuggestSlug makes an address from a name: lower-case ASCII letters and
+// digits, words joined by dashes, at most 40 characters ("My Game
+// Server!" → "my-game-server"); "" when nothing usable is left.
+func SuggestSlug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(norm.NFKD.String(name)) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+		case unicode.Is(unicode.Mn, r):
+			// accents dropped: "café" → "cafe"
+		default:
+			dash = true
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	slug := strings.Trim(b.String()[:min(b.Len(), 40)], "-")
+	if !slugPattern.MatchString(slug) || reservedSlugs[slug] {
+		return ""
+	}
+	return slug
+}
+
 // applyInput validates in and copies it onto o. create requires every
 // field.
 func applyInput(o *Offering, in Input, create bool) error {
@@ -291,6 +330,10 @@ func checkURL(raw string) (string, string) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return "", "Give the address of the hosted thing."
+	}
+	if !strings.Contains(raw, "://") && !strings.ContainsAny(raw, " :") && strings.Contains(raw, ".") {
+		// "wiki.example.org", as people type it: they mean the web site.
+		raw = "https://" + raw
 	}
 	if len(raw) > MaxURLLen {
 		return "", fmt.Sprintf("At most %d characters.", MaxURLLen)

@@ -50,6 +50,28 @@
     });
   }
 
+  // The address field (data-slug-from="ID") is suggested from the name
+  // as it is typed, as the server would (lower-case letters, digits and
+  // dashes, at most 40), until the owner types an address of their own.
+  function setupSlugSuggestion(slug) {
+    var name = document.getElementById(slug.getAttribute("data-slug-from"));
+    if (!name) {
+      return;
+    }
+    var edited = slug.value !== "";
+    slug.addEventListener("input", function () {
+      edited = slug.value !== "";
+    });
+    name.addEventListener("input", function () {
+      if (edited) {
+        return;
+      }
+      var s = name.value.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-").replace(/^-+/, "").slice(0, 40).replace(/-+$/, "");
+      slug.value = s;
+    });
+  }
+
   // Typing a custom donation amount chooses "Other amount", so the
   // number typed is the number given.
   function setupCustomAmount(input) {
@@ -265,6 +287,7 @@
     document.querySelectorAll("button[data-copy]").forEach(setupCopy);
     document.querySelectorAll("[data-select-all]").forEach(setupSelectAll);
     document.querySelectorAll("[data-custom-amount]").forEach(setupCustomAmount);
+    document.querySelectorAll("[data-slug-from]").forEach(setupSlugSuggestion);
     document.querySelectorAll("[data-poll-url]").forEach(setupPoller);
     var invoice = document.getElementById("invoice-state");
     if (invoice) {
