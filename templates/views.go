@@ -96,6 +96,7 @@ type InvoiceView struct {
 	DemoPayAction string // when set (demo mode, open): the "Pay it (simulated)" form's target
 	EventsURL     string // SSE stream of "paid" / "expired": "/invoices/{hash}/events"
 	OfferingURL   string // back link
+	WallText      string // how the gift shows on the donor wall, said before paying
 }
 
 // FormField is one form value and what is wrong with it ("" when fine).

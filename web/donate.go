@@ -248,6 +248,9 @@ func (s *Server) invoicePage(c echo.Context) error {
 		State: string(state), ExpiresAt: inv.ExpiresAt, Now: s.Funding.Now(), LightningURI: "lightning:" + inv.PaymentRequest,
 		EventsURL: "/invoices/" + inv.PaymentHash + "/events", OfferingURL: "/o/" + url.PathEscape(o.Slug),
 	}
+	if inv.Purpose == funding.PurposeDonation {
+		v.WallText = wallText(inv)
+	}
 	switch state {
 	case funding.InvoiceOpen:
 		v.Page.RefreshSeconds = 5
@@ -260,6 +263,19 @@ func (s *Server) invoicePage(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return s.render(c, http.StatusOK, templates.Invoice(v))
+}
+
+// wallText says how a donation shows on the donor wall.
+func wallText(inv funding.Invoice) string {
+	switch {
+	case inv.Public && inv.PayerName != "":
+		return "On the donor wall as “" + inv.PayerName + "”, with your message and the amount."
+	case inv.Public:
+		return "On the donor wall without a name, with your message and the amount."
+	case inv.PayerName != "":
+		return "Anonymous: the name “" + inv.PayerName + "” you typed is not shown."
+	}
+	return "Anonymous: nothing about you is shown."
 }
 
 func paidText(o offering.Offering, st offering.Status) string {

@@ -72,6 +72,28 @@
     });
   }
 
+  // Typing a name for the donor wall chooses "show", unless the donor
+  // has already chosen: they typed it to be seen. The choice stays one
+  // click away.
+  function setupWallName(input) {
+    var show = document.getElementById("donor-public");
+    var anon = document.getElementById("donor-anonymous");
+    if (!show || !anon) {
+      return;
+    }
+    var chosen = false;
+    [show, anon].forEach(function (r) {
+      r.addEventListener("change", function () {
+        chosen = true;
+      });
+    });
+    input.addEventListener("input", function () {
+      if (!chosen && input.value.trim() !== "") {
+        show.checked = true;
+      }
+    });
+  }
+
   // Typing a custom donation amount chooses "Other amount", so the
   // number typed is the number given.
   function setupCustomAmount(input) {
@@ -288,6 +310,7 @@
     document.querySelectorAll("[data-select-all]").forEach(setupSelectAll);
     document.querySelectorAll("[data-custom-amount]").forEach(setupCustomAmount);
     document.querySelectorAll("[data-slug-from]").forEach(setupSlugSuggestion);
+    document.querySelectorAll("[data-wall-name]").forEach(setupWallName);
     document.querySelectorAll("[data-poll-url]").forEach(setupPoller);
     var invoice = document.getElementById("invoice-state");
     if (invoice) {
