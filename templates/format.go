@@ -271,3 +271,10 @@ func maxLength(f FormField) templ.Attributes {
 	}
 	return templ.Attributes{"maxlength": strconv.Itoa(f.Max)}
 }
+
+func historyHeading(h HistoryView) string {
+	if h.Heading == "" {
+		return "Runway, last 30 days"
+	}
+	return h.Heading
+}

@@ -27,9 +27,10 @@ type OfferingCard struct {
 	State                        string    // "alive" | "grace" | "expired"
 	FundedUntil                  time.Time // zero = never funded
 	RunwaySeconds                int64
-	RunwayText                   string // e.g. "23 days"
-	BurnPerDay                   string // "2,400 sats/day"
-	RunwayPercent                int    // 0..100 for the bar, of a 30-day scale
+	RunwayText                   string    // e.g. "23 days"
+	BurnPerDay                   string    // "2,400 sats/day"
+	RunwayPercent                int       // 0..100 for the bar, of a 30-day scale
+	GraceEndsAt                  time.Time // when it stops running (FundedUntil + grace); zero = never funded
 }
 
 // HomeView is the list of offerings, with search and pagination.

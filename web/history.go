@@ -55,6 +55,11 @@ func (s *Server) loadHistory(ctx context.Context, o offering.Offering) (template
 		return templates.HistoryView{}, err
 	}
 	h := templates.HistoryView{Chart: runwayChart(o.Name, points), LedgerURL: ledgerPath(o.Slug)}
+	h.Heading = "Runway, last 30 days"
+	if len(points) > 0 && points[0].At.After(now.Add(-historyWindow+time.Hour)) {
+		// The chart starts at the first payment, not 30 days back.
+		h.Heading = "Runway since " + points[0].At.UTC().Format("2 Jan 2006 15:04") + " UTC"
+	}
 	if s.Funding == nil {
 		return h, nil
 	}
@@ -100,9 +105,9 @@ func runwayChart(name string, points []offering.HistoryPoint) templates.RunwayCh
 		return tenths(chartPlotHeight*10 - scale(uint64(max(0, m)), chartPlotHeight*10, uint64(ceiling)))
 	}
 	c := templates.RunwayChart{
-		Title:  "Runway of " + name + " over the last " + humanDuration(span),
+		Title:  "Runway of " + name + " from " + templates.FormatDate(from) + " to " + templates.FormatDate(to),
 		YTicks: []string{ceiling.Display(), (ceiling / 2).Display(), "0"},
-		XTicks: []string{ago(span), ago(span / 2), "now"},
+		XTicks: axisLabels(from, to),
 	}
 	line := ""
 	for i, p := range points {
@@ -124,12 +129,21 @@ func runwayChart(name string, points []offering.HistoryPoint) templates.RunwayCh
 	return c
 }
 
-// ago labels a point of the time axis.
-func ago(d time.Duration) string {
-	if d < time.Minute {
-		return "now"
+// axisLabels label the time axis at its start, middle and end with the
+// times themselves (UTC), as precise as the span needs: clock times
+// within two days, dates beyond.
+func axisLabels(from, to time.Time) []string {
+	layout := "2 Jan"
+	switch span := to.Sub(from); {
+	case span < 3*time.Minute:
+		layout = "15:04:05"
+	case span < 48*time.Hour:
+		layout = "15:04"
+	case span < 7*24*time.Hour:
+		layout = "2 Jan 15:04"
 	}
-	return humanDuration(d) + " ago"
+	label := func(t time.Time) string { return t.UTC().Format(layout) }
+	return []string{label(from), label(from.Add(to.Sub(from) / 2)), label(to) + " UTC"}
 }
 
 // niceCeiling is the smallest 1, 2 or 5 × 10ⁿ sats at or above m, so the

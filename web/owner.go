@@ -193,7 +193,7 @@ func (s *Server) withdrawView(c echo.Context, o offering.Offering) (templates.Wi
 	}
 	withdrawable := funding.MaxPayable(fin.Earned)
 	v := templates.WithdrawView{
-		Page: s.page(c, "Withdraw"), Offering: card(o, fin.Status), EarnedText: fin.Earned.Display(),
+		Page: s.page(c, "Withdraw"), Offering: card(o, fin.Status), EarnedText: fin.EarnedTotal.Display(),
 		WithdrawableText: withdrawable.Display(),
 		FeeNote:          "Up to 0.5% (at least 5 sats) is kept aside for routing fees; what is not used stays yours.",
 		Action:           "/offerings/" + url.PathEscape(o.Slug) + "/withdraw",

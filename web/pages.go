@@ -72,7 +72,7 @@ func (s *Server) offeringView(c echo.Context, o offering.Offering, fin offering.
 		Offering:       card(o, fin.Status),
 		GraceText:      humanDurationSeconds(o.GraceSeconds),
 		RunwayMsatText: fin.Status.RunwayMsat.Display(),
-		EarnedText:     fin.Earned.Display(),
+		EarnedText:     fin.EarnedTotal.Display(),
 		IsOwner:        isOwner,
 		CreatedAt:      o.CreatedAt,
 		Donate:         s.donateForm(o),
@@ -359,11 +359,15 @@ func (s *Server) dashboard(c echo.Context) error {
 			return err
 		}
 		base := "/offerings/" + url.PathEscape(o.Slug)
+		withdrawable := funding.MaxPayable(fin.Earned)
 		item := templates.DashboardItem{
 			Offering: card(o, fin.Status), RunwayMsatText: fin.Status.RunwayMsat.Display(),
-			EarnedText: fin.Earned.Display(), BurnRateText: perDay(o.BurnRateMsatPerHour),
-			EditURL: base + "/edit", WithdrawURL: base + "/withdraw", WalletURL: base + "/wallet",
-			RotateAction: base + "/rotate-key", WithdrawableText: funding.MaxPayable(fin.Earned).Display(),
+			EarnedText: fin.EarnedTotal.Display(), BurnRateText: perDay(o.BurnRateMsatPerHour),
+			EditURL: base + "/edit", WalletURL: base + "/wallet",
+			RotateAction: base + "/rotate-key", WithdrawableText: withdrawable.Display(),
+		}
+		if withdrawable >= money.MsatPerSat {
+			item.WithdrawURL = base + "/withdraw"
 		}
 		if err := s.fillActivity(c, o, &item); err != nil {
 			return err

@@ -164,10 +164,11 @@ type snapshotRow struct {
 	Offering
 	RunwayPosted money.Msat `gorm:"column:runway_posted"`
 	EarnedPosted money.Msat `gorm:"column:earned_posted"`
+	EarnedTotal  money.Msat `gorm:"column:earned_total"`
 }
 
 const snapshotSelect = "offerings.*, runway.credits_posted - runway.debits_posted AS runway_posted, " +
-	"earned.credits_posted - earned.debits_posted AS earned_posted"
+	"earned.credits_posted - earned.debits_posted AS earned_posted, earned.credits_posted AS earned_total"
 
 func snapshotQuery(q *gorm.DB) *gorm.DB {
 	return q.Table("offerings").
@@ -270,6 +271,8 @@ type Finances struct {
 	// Earned is what the owner may withdraw now: the posted earned balance
 	// plus what has been consumed since the last posted accrual.
 	Earned money.Msat
+	// EarnedTotal is everything the owner has earned, withdrawn or not.
+	EarnedTotal money.Msat
 }
 
 // Finances returns the offering's status and earned balance now.
@@ -287,7 +290,7 @@ func (s *Service) View(ctx context.Context, slug string) (Offering, Finances, er
 	}
 	now := s.Now()
 	pending, _ := consumption(r.RunwayPosted, r.BurnRateMsatPerHour, now.Sub(r.AccruedAt))
-	return r.Offering, Finances{Status: r.snapshot().StatusAt(now), Earned: r.EarnedPosted + pending}, nil
+	return r.Offering, Finances{Status: r.snapshot().StatusAt(now), Earned: r.EarnedPosted + pending, EarnedTotal: r.EarnedTotal + pending}, nil
 }
 
 // statusCache keeps status snapshots in memory. Changes made by this

@@ -72,6 +72,38 @@
     });
   }
 
+  // Times (<time datetime data-local>) are written in UTC by the server;
+  // here they read as people think of them: relative within a week ("in
+  // 7 days", "3 hours ago"), else the local date and time, short enough
+  // for a table cell. The title holds the full local time and the UTC
+  // text the server wrote.
+  var relUnits = [["day", 864e5], ["hour", 36e5], ["minute", 6e4]];
+  function relative(ms) {
+    if (typeof Intl === "undefined" || !Intl.RelativeTimeFormat || Math.abs(ms) >= 7 * 864e5) {
+      return "";
+    }
+    var rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+    for (var i = 0; i < relUnits.length; i++) {
+      if (Math.abs(ms) >= relUnits[i][1] || relUnits[i][0] === "minute") {
+        return rtf.format(Math.round(ms / relUnits[i][1]), relUnits[i][0]);
+      }
+    }
+    return "";
+  }
+  function setupLocalTime(el) {
+    var when = new Date(el.getAttribute("datetime"));
+    if (isNaN(when.getTime())) {
+      return;
+    }
+    var short = { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
+    if (when.getFullYear() !== new Date().getFullYear()) {
+      short.year = "numeric";
+    }
+    var utc = el.textContent.trim();
+    el.title = when.toLocaleString(undefined, { dateStyle: "full", timeStyle: "short" }) + " · " + utc;
+    el.textContent = relative(when.getTime() - Date.now()) || when.toLocaleString(undefined, short);
+  }
+
   // Typing a name for the donor wall chooses "show", unless the donor
   // has already chosen: they typed it to be seen. The choice stays one
   // click away.
@@ -311,6 +343,7 @@
     document.querySelectorAll("[data-custom-amount]").forEach(setupCustomAmount);
     document.querySelectorAll("[data-slug-from]").forEach(setupSlugSuggestion);
     document.querySelectorAll("[data-wall-name]").forEach(setupWallName);
+    document.querySelectorAll("time[data-local]").forEach(setupLocalTime);
     document.querySelectorAll("[data-poll-url]").forEach(setupPoller);
     var invoice = document.getElementById("invoice-state");
     if (invoice) {
