@@ -94,3 +94,24 @@ func TestDashboardSaysNotFundedOnce(t *testing.T) {
 		t.Fatal("a Withdraw button with nothing to withdraw")
 	}
 }
+
+// Every owner page sends a signed-out visitor to sign in and back.
+func TestOwnerPagesSendToSignInAndBack(t *testing.T) {
+	s := newSite(t, dbtest.SQLite(t))
+	_, key := createOffering(t, s, createBody)
+	b := newBrowser(t, s)
+	for _, path := range []string{"/dashboard", "/offerings/my-site/edit", "/offerings/my-site/withdraw", "/offerings/my-site/wallet"} {
+		status, _, hdr := b.get(path)
+		if status != http.StatusSeeOther || hdr.Get("Location") != "/signin?next="+url.QueryEscape(path) {
+			t.Fatalf("GET %s signed out: %d to %q", path, status, hdr.Get("Location"))
+		}
+		status, _, hdr = b.post("/signin?next="+url.QueryEscape(path), "/signin", url.Values{"manage_key": {key}, "next": {path}})
+		if status != http.StatusSeeOther || hdr.Get("Location") != path {
+			t.Fatalf("signed in from %s: %d back to %q", path, status, hdr.Get("Location"))
+		}
+		if status, _, _ := b.get(path); status != http.StatusOK {
+			t.Fatalf("GET %s signed in: %d", path, status)
+		}
+		b.post("/dashboard", "/signout", url.Values{})
+	}
+}

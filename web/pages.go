@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -295,9 +296,26 @@ func (s *Server) requireOwner(c echo.Context) (offering.Offering, error) {
 		return offering.Offering{}, err
 	}
 	if !ok {
+		if c.Request().Method == http.MethodGet || c.Request().Method == http.MethodHead {
+			// A page: sign in, then come back here.
+			return offering.Offering{}, signInFirst(c)
+		}
 		return offering.Offering{}, apperr.New(apperr.Forbidden, "Sign in with this offering's manage key to change it.")
 	}
 	return o, nil
+}
+
+// errSignInFirst is returned by a handler that has already sent the
+// browser to sign in: there is nothing left to render.
+var errSignInFirst = errors.New("web: sent to sign in")
+
+// signInFirst redirects to the sign-in page, which brings the owner back
+// to this page afterwards.
+func signInFirst(c echo.Context) error {
+	if err := c.Redirect(http.StatusSeeOther, "/signin?next="+url.QueryEscape(c.Request().URL.RequestURI())); err != nil {
+		return err
+	}
+	return errSignInFirst
 }
 
 func (s *Server) signInForm(c echo.Context) error {
@@ -350,7 +368,7 @@ func (s *Server) dashboard(c echo.Context) error {
 		return err
 	}
 	if len(owned) == 0 {
-		return c.Redirect(http.StatusSeeOther, "/signin?next=/dashboard")
+		return signInFirst(c)
 	}
 	v := templates.DashboardView{Page: s.page(c, "Dashboard")}
 	for _, o := range owned {
