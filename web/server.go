@@ -34,10 +34,10 @@ type Offerings interface {
 	Finances(ctx context.Context, o offering.Offering) (offering.Finances, error)
 	View(ctx context.Context, slug string) (offering.Offering, offering.Finances, error)
 	RotateKey(ctx context.Context, slug string) (string, error)
-	NewChallenge(ctx context.Context, action offering.AuthAction, offeringID *int64) (string, error)
+	NewChallenge(ctx context.Context, action offering.AuthAction, offeringID *int64) (offering.Challenge, error)
 	WalletSigned(ctx context.Context, k1, sig, key string) error
-	ChallengeSigned(ctx context.Context, k1 string) (bool, error)
-	CompleteLogin(ctx context.Context, k1 string) ([]offering.Offering, error)
+	ChallengeSigned(ctx context.Context, binding string) (bool, error)
+	CompleteLogin(ctx context.Context, binding string) ([]offering.Offering, error)
 	LinkedKeys(ctx context.Context, offeringID int64) ([]string, error)
 	History(ctx context.Context, offeringID int64, since time.Time) ([]offering.HistoryPoint, error)
 	PublicLedger(ctx context.Context, offeringID int64, limit int, before int64) (offering.LedgerPage, error)
