@@ -104,7 +104,9 @@ func (s *Server) signInWithWallet(c echo.Context) error {
 	}
 	c.SetCookie(&http.Cookie{Name: loginChallengeCookie, Value: "", Path: "/", MaxAge: -1})
 	for _, o := range owned {
-		s.signInTo(c, o)
+		if err := s.signInTo(c, o); err != nil {
+			return err
+		}
 	}
 	return c.Redirect(http.StatusSeeOther, "/dashboard")
 }
@@ -161,7 +163,9 @@ func (s *Server) rotateKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.signInTo(c, o) // this browser stays signed in with the new key
+	if err := s.signInTo(c, o); err != nil { // this browser stays signed in with the new key
+		return err
+	}
 	st, err := s.Offerings.Status(ctx, o.Slug)
 	if err != nil {
 		return err

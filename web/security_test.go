@@ -446,3 +446,81 @@ func TestWalletSignInCannotBeTakenOver(t *testing.T) {
 		}
 	})
 }
+
+// copyBrowser is another browser holding b's cookies, as someone who
+// copied them would.
+func copyBrowser(t *testing.T, b *browser) *browser {
+	c := newBrowser(t, b.s)
+	u, _ := url.Parse(b.s.URL)
+	c.c.Jar.SetCookies(u, b.c.Jar.Cookies(u))
+	return c
+}
+
+// Sessions end on the server: a copied cookie stops working when its
+// owner signs out, when the manage key is rotated, and when the owner
+// signs out everywhere.
+func TestSessionsAreRevocable(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newSite(t, d)
+		key := newOwner(t, s, "session-site")
+		signedIn := func(b *browser) bool {
+			status, _, _ := b.get("/offerings/session-site/edit")
+			return status == http.StatusOK
+		}
+		signIn := func() *browser {
+			b := newBrowser(t, s)
+			if status, _, _ := b.post("/signin", "/signin", url.Values{"manage_key": {key}}); status != http.StatusSeeOther {
+				t.Fatalf("sign in: %d", status)
+			}
+			return b
+		}
+
+		// Sign-out.
+		owner := signIn()
+		thief := copyBrowser(t, owner)
+		if !signedIn(thief) {
+			t.Fatal("a copied cookie does not work at all: the test proves nothing")
+		}
+		if status, _, _ := owner.post("/dashboard", "/signout", url.Values{}); status != http.StatusSeeOther {
+			t.Fatalf("sign out: %d", status)
+		}
+		if signedIn(thief) || signedIn(owner) {
+			t.Error("the session outlives its sign-out")
+		}
+
+		// Key rotation ends the other sessions; the rotating browser stays.
+		owner, other := signIn(), signIn()
+		thief = copyBrowser(t, other)
+		status, body, _ := owner.post("/dashboard", "/offerings/session-site/rotate-key", url.Values{})
+		if status != http.StatusOK {
+			t.Fatalf("rotate: %d", status)
+		}
+		key = manageKeyRe.FindString(body)
+		if !signedIn(owner) {
+			t.Error("the browser that rotated the key was signed out")
+		}
+		if signedIn(other) || signedIn(thief) {
+			t.Error("sessions made with the old key survive its rotation")
+		}
+
+		// Sign out everywhere: every session of the offering ends.
+		owner, other = signIn(), signIn()
+		thief = copyBrowser(t, other)
+		status, _, hdr := owner.post("/dashboard", "/signout/everywhere", url.Values{})
+		if status != http.StatusSeeOther || hdr.Get("Location") == "" {
+			t.Fatalf("sign out everywhere: %d", status)
+		}
+		if signedIn(owner) || signedIn(other) || signedIn(thief) {
+			t.Error("a session survived signing out everywhere")
+		}
+		// The dashboard offers it.
+		owner = signIn()
+		if _, page, _ := owner.get("/dashboard"); !strings.Contains(page, `action="/signout/everywhere"`) {
+			t.Error("the dashboard has no sign-out-everywhere action")
+		}
+		// A session cookie is an opaque token, not a statement of what it may do.
+		if v := cookieOf(owner, "ka_session"); strings.Contains(v, "session-site") || len(v) > 200 {
+			t.Errorf("session cookie %q", v)
+		}
+	})
+}

@@ -38,6 +38,10 @@ type Offerings interface {
 	WalletSigned(ctx context.Context, k1, sig, key string) error
 	ChallengeSigned(ctx context.Context, binding string) (bool, error)
 	CompleteLogin(ctx context.Context, binding string) ([]offering.Offering, error)
+	SignIn(ctx context.Context, token string, o offering.Offering) (string, error)
+	SessionOfferings(ctx context.Context, token string) ([]offering.Offering, error)
+	SignOut(ctx context.Context, token string) error
+	SignOutEverywhere(ctx context.Context, token string) error
 	LinkedKeys(ctx context.Context, offeringID int64) ([]string, error)
 	History(ctx context.Context, offeringID int64, since time.Time) ([]offering.HistoryPoint, error)
 	PublicLedger(ctx context.Context, offeringID int64, limit int, before int64) (offering.LedgerPage, error)
@@ -138,6 +142,7 @@ func New(d Deps) *Server {
 	e.GET("/signin", s.signInForm)
 	e.POST("/signin", s.signIn)
 	e.POST("/signout", s.signOut)
+	e.POST("/signout/everywhere", s.signOutEverywhere)
 	e.GET("/dashboard", s.dashboard)
 	e.POST("/signin/wallet", s.signInWithWallet)
 	e.GET("/signin/wallet/status", s.walletChallengeStatus(loginChallengeCookie))
@@ -205,7 +210,7 @@ func (s *Server) page(c echo.Context, title string) templates.Page {
 		Title:     title,
 		CSRFToken: token,
 		Demo:      s.Demo,
-		SignedIn:  len(s.readSession(c).Offerings) > 0,
+		SignedIn:  len(s.readSession(c).owned) > 0,
 		BaseURL:   s.BaseURL,
 		Path:      c.Request().URL.Path,
 	}
