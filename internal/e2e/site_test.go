@@ -46,8 +46,8 @@ type env struct {
 	// secretKey seals the site's secrets; every start of the site on
 	// this database gets the same one, as replicas would.
 	secretKey string
-	db      *db.DB
-	ledger  *ledger.Ledger
+	db        *db.DB
+	ledger    *ledger.Ledger
 
 	site          lnrpc.LightningClient
 	payer         lnrpc.LightningClient
