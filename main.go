@@ -99,7 +99,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	fund := funding.New(database, led, node, offerings, funding.Limits{MinDonation: cfg.MinDonation, MaxDonation: cfg.MaxDonation}, log, nil)
 	fund.SetResolver(&funding.LNURLResolver{Client: &lnurl.Client{HTTP: lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate)}, Node: node})
 	funding.Register(web.Registry)
-	webhooks := hooks.New(database, offerings, lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate), log, nil,
+	webhooks := hooks.New(database, offerings, fund, lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate), log, nil,
 		hooks.WithAllowPrivate(cfg.LNURLAllowPrivate))
 	var demoPayer web.DemoPayer
 	if demoNode != nil {

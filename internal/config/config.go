@@ -101,7 +101,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.BoolVar(&c.LNURLAllowPrivate, "lnurl-allow-private", env("KEEPALIVE_LNURL_ALLOW_PRIVATE", "") == "1", "let Lightning Address payouts reach private addresses (tests only) (KEEPALIVE_LNURL_ALLOW_PRIVATE=1)")
 	fs.Float64Var(&c.InvoiceRate, "invoice-rate", envFloat(env("KEEPALIVE_INVOICE_RATE", "0.5")), "invoices per second per client, burst 20x (KEEPALIVE_INVOICE_RATE)")
 	fs.Float64Var(&c.InvoiceRateTotal, "invoice-rate-total", envFloat(env("KEEPALIVE_INVOICE_RATE_TOTAL", "100")), "invoices per second for the whole site, burst 2x (KEEPALIVE_INVOICE_RATE_TOTAL)")
-	fs.DurationVar(&c.AccrualInterval, "accrual-interval", envDuration(env("KEEPALIVE_ACCRUAL_INTERVAL", "1m")), "how often earned balances are posted (KEEPALIVE_ACCRUAL_INTERVAL)")
+	fs.DurationVar(&c.AccrualInterval, "accrual-interval", envDuration(env("KEEPALIVE_ACCRUAL_INTERVAL", "1m")), "how often the daily accrual postings are looked for (KEEPALIVE_ACCRUAL_INTERVAL)")
 	fs.StringVar(&c.LogLevel, "log-level", env("KEEPALIVE_LOG_LEVEL", "info"), "debug, info, warn or error (KEEPALIVE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("KEEPALIVE_LOG_FORMAT", "text"), "text or json (KEEPALIVE_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {

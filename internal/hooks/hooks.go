@@ -67,6 +67,7 @@ import (
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/funding"
 	"github.com/keepalive/keepalive/internal/lnurl"
 	"github.com/keepalive/keepalive/internal/offering"
 )
@@ -104,7 +105,16 @@ const (
 type Offerings interface {
 	Status(ctx context.Context, slug string) (offering.Status, error)
 	GetByID(ctx context.Context, id int64) (offering.Offering, error)
+	Hold(ctx context.Context, tx db.Tx, offeringID int64) error
 }
+
+// Credits is what the hooks need from funding: the settled invoices of an
+// offering, for the funded events.
+type Credits interface {
+	CreditsSince(ctx context.Context, offeringID int64, since time.Time, after funding.Credit, limit int) ([]funding.Credit, error)
+}
+
+var _ Credits = (*funding.Service)(nil)
 
 var _ Offerings = (*offering.Service)(nil)
 
@@ -227,6 +237,7 @@ func (attemptRow) TableName() string { return "webhook_attempts" }
 type Service struct {
 	db           *db.DB
 	offerings    Offerings
+	credits      Credits
 	client       *http.Client
 	log          *slog.Logger
 	now          func() time.Time
@@ -258,7 +269,7 @@ func WithPollInterval(d time.Duration) Option { return func(s *Service) { s.poll
 // lnurl.PublicHTTPClient(allowPrivate) so that an owner's URL cannot reach
 // the operator's network; it is copied and never follows redirects. now
 // may be nil (time.Now).
-func New(d *db.DB, offerings Offerings, client *http.Client, log *slog.Logger, now func() time.Time, opts ...Option) *Service {
+func New(d *db.DB, offerings Offerings, credits Credits, client *http.Client, log *slog.Logger, now func() time.Time, opts ...Option) *Service {
 	if now == nil {
 		now = time.Now
 	}
@@ -272,7 +283,7 @@ func New(d *db.DB, offerings Offerings, client *http.Client, log *slog.Logger, n
 	// A redirect would let a public URL point the site at a private one,
 	// and Standard Webhooks receivers answer directly anyway.
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	s := &Service{db: d, offerings: offerings, client: &c, log: log, now: now, rand: rand.Reader,
+	s := &Service{db: d, offerings: offerings, credits: credits, client: &c, log: log, now: now, rand: rand.Reader,
 		poll: 2 * time.Second, workers: 4, kick: make(chan struct{}, 1), slugs: map[int64]string{}}
 	for _, o := range opts {
 		o(s)
@@ -316,11 +327,9 @@ func (s *Service) Create(ctx context.Context, offeringID int64, req CreateReques
 	row.LastState = lastStateOf(st)
 	row.CreatedAt = s.clock()
 	err = s.db.Tx(ctx, func(tx db.Tx) error {
-		if s.db.Dialect == db.Postgres {
-			// Serialises creations for one offering so the count holds.
-			if err := tx.Gorm(ctx).Exec("SELECT id FROM offerings WHERE id = ? FOR UPDATE", offeringID).Error; err != nil {
-				return fmt.Errorf("hooks: lock offering %d: %w", offeringID, err)
-			}
+		// Serialises creations for one offering so the count holds.
+		if err := s.offerings.Hold(ctx, tx, offeringID); err != nil {
+			return fmt.Errorf("hooks: hold offering %d: %w", offeringID, err)
 		}
 		var n int64
 		if err := tx.Gorm(ctx).Model(&webhookRow{}).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Count(&n).Error; err != nil {

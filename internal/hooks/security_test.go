@@ -19,7 +19,7 @@ import (
 func TestCreateRefusesSpecialPurposeAddresses(t *testing.T) {
 	d := dbtest.SQLite(t)
 	e := newEnv(t, d)
-	public := hooks.New(d, e.offerings, lnurl.PublicHTTPClient(false), nil, e.clock.Now)
+	public := hooks.New(d, e.offerings, e.funding, lnurl.PublicHTTPClient(false), nil, e.clock.Now)
 	for _, u := range []string{
 		"https://192.0.2.1/x", "https://198.51.100.1/x", "https://203.0.113.9/x", "https://198.18.0.1/x",
 		"https://100.64.0.1/x", "https://192.0.0.170/x", "https://240.0.0.1/x", "https://0.0.0.0/x", "https://224.0.0.1/x",
@@ -98,7 +98,7 @@ func TestDeliveryFailuresAreClassified(t *testing.T) {
 			}
 			s := e.hooks
 			if c.public {
-				s = hooks.New(d, e.offerings, lnurl.PublicHTTPClient(false), nil, e.clock.Now)
+				s = hooks.New(d, e.offerings, e.funding, lnurl.PublicHTTPClient(false), nil, e.clock.Now)
 			}
 			e.pay(t, burnRate)
 			round(t, s)

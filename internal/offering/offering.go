@@ -451,6 +451,14 @@ func (s *Service) GetByID(ctx context.Context, id int64) (Offering, error) {
 	return o, nil
 }
 
+// Hold locks the offering's row until tx ends, so that work another
+// package does for one offering is serialised (the count of its webhooks,
+// for one). It fails with NotFound when there is no such offering.
+func (s *Service) Hold(ctx context.Context, tx db.Tx, offeringID int64) error {
+	_, err := s.lockByID(ctx, tx, offeringID)
+	return err
+}
+
 func (s *Service) lockBySlug(ctx context.Context, tx db.Tx, slug string) (Offering, error) {
 	if !isSlug(slug) {
 		return Offering{}, notFound(slug)
