@@ -26,7 +26,7 @@ type Funding interface {
 	Settle(ctx context.Context, ni lightning.Invoice) error
 	WithdrawEarned(ctx context.Context, o offering.Offering, destination string) (funding.Payout, error)
 	Payouts(ctx context.Context, offeringID int64, limit int) ([]funding.Payout, error)
-	Subscribe() (<-chan funding.Invoice, func())
+	Settlements() (<-chan string, func())
 	RecentCredits(ctx context.Context, offeringID int64, limit int) ([]funding.Invoice, error)
 	NewWithdrawLink(ctx context.Context, o offering.Offering) (string, time.Time, error)
 	WithdrawParams(ctx context.Context, k1 string) (offering.Offering, money.Msat, error)
@@ -202,7 +202,7 @@ func (s *Server) apiWithdrawals(c echo.Context) error {
 
 // LNURL-pay (LUD-06) and Lightning Address (LUD-16) for every offering.
 
-const lnurlCommentAllowed = funding.MaxPayerMessageLen
+var lnurlCommentAllowed = funding.PayerMessageField.Max
 
 // lnurlMetadata is the metadata an offering's pay request commits to. It
 // is derived from the offering every time, so the callback computes the

@@ -101,7 +101,8 @@ func (s *Server) edge(m *metrics, ids func() string, headers map[string][]string
 				}
 				s.log.LogAttrs(req.Context(), level, "request",
 					slog.String("method", req.Method), slog.String("route", route), slog.Int("status", res.Status),
-					slog.Duration("latency", took), slog.String("request_id", rid))
+					slog.Duration("latency", took), slog.String("request_id", rid),
+					slog.String("client", c.RealIP()))
 			}()
 			return next(c)
 		}

@@ -24,7 +24,9 @@ import (
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lightning"
 	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/notify"
 	"github.com/keepalive/keepalive/internal/offering"
+	"github.com/keepalive/keepalive/internal/text"
 )
 
 // Purpose says what an invoice pays for.
@@ -101,6 +103,7 @@ type Service struct {
 	now       func() time.Time
 	rand      io.Reader
 	events    *broadcaster
+	live      *notify.Hub
 	payer     payer
 }
 
@@ -116,14 +119,14 @@ func New(d *db.DB, l *ledger.Ledger, node lightning.Node, offerings Offerings, l
 		limits.Expiry = time.Hour
 	}
 	return &Service{db: d, ledger: l, node: node, offerings: offerings, limits: limits, log: log, now: now,
-		rand: rand.Reader, events: newBroadcaster(),
+		rand: rand.Reader, events: newBroadcaster(), live: notify.Local(),
 		payer: payer{kick: make(chan struct{}, 1), inflight: map[string]bool{}}}
 }
 
-// Limits of what a donor may write.
-const (
-	MaxPayerNameLen    = 64
-	MaxPayerMessageLen = 280
+// What a donor may write.
+var (
+	PayerNameField    = text.Field{Max: 64}
+	PayerMessageField = text.Field{Max: 280, Multiline: true}
 )
 
 // DonationRequest is a donor's wish to give.
@@ -149,12 +152,12 @@ func (s *Service) Donate(ctx context.Context, r DonationRequest) (Invoice, error
 	case r.Amount > s.limits.MaxDonation:
 		problems["amount_msat"] = fmt.Sprintf("The largest donation is %s.", s.limits.MaxDonation)
 	}
-	r.Name, r.Message = strings.TrimSpace(r.Name), strings.TrimSpace(r.Message)
-	if utf8.RuneCountInString(r.Name) > MaxPayerNameLen || !printable(r.Name) {
-		problems["name"] = fmt.Sprintf("A name is at most %d printable characters.", MaxPayerNameLen)
+	var err error
+	if r.Name, err = text.Clean(r.Name, PayerNameField); err != nil {
+		problems["name"] = apperr.MessageOf(err)
 	}
-	if utf8.RuneCountInString(r.Message) > MaxPayerMessageLen || !printable(r.Message) {
-		problems["message"] = fmt.Sprintf("A message is at most %d printable characters.", MaxPayerMessageLen)
+	if r.Message, err = text.Clean(r.Message, PayerMessageField); err != nil {
+		problems["message"] = apperr.MessageOf(err)
 	}
 	if len(problems) > 0 {
 		return Invoice{}, apperr.InvalidFields(problems)
@@ -238,15 +241,6 @@ func memo(purpose, message string, public bool) string {
 		m = m[:len(m)-size]
 	}
 	return m
-}
-
-func printable(s string) bool {
-	for _, r := range s {
-		if r < 0x20 && r != '\n' || r == 0x7f {
-			return false
-		}
-	}
-	return utf8.ValidString(s)
 }
 
 // Invoice returns the invoice with that payment hash.
@@ -336,6 +330,7 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			credited := inv
 			tx.AfterCommit(func() {
 				s.events.publish(credited)
+				s.announce(ctx, credited.PaymentHash)
 				settlements.Inc()
 			})
 		} else if inv.ID == 0 {
@@ -386,7 +381,7 @@ func (s *Service) RunSettlement(ctx context.Context) {
 		if err != nil {
 			s.log.Warn("settlement stream stopped; resuming", "err", err, "in", backoff)
 		} else if !ran {
-			backoff = 2 * time.Second // another replica holds the lease
+			backoff = db.LeaseRetry // another replica holds the lease
 		}
 		select {
 		case <-ctx.Done():

@@ -69,8 +69,9 @@ func FeeLimit(amount money.Msat) money.Msat {
 	return f
 }
 
-// MaxPayable is the largest amount that, with its fee budget, fits in
-// available; zero when nothing fits.
+// MaxPayable is the largest whole number of sats that, with its fee
+// budget, fits in available; zero when nothing fits. Payouts are whole
+// sats, as people see them: the sub-sat remainder stays for later.
 func MaxPayable(available money.Msat) money.Msat {
 	if available <= minFeeLimit {
 		return 0
@@ -83,7 +84,7 @@ func MaxPayable(available money.Msat) money.Msat {
 	for amount > 0 && amount+FeeLimit(amount) > available {
 		amount--
 	}
-	return amount
+	return amount / money.MsatPerSat * money.MsatPerSat
 }
 
 // payer sends payouts. It is part of Service; its own fields keep the
@@ -93,6 +94,7 @@ type payer struct {
 	kick     chan struct{}
 	mu       sync.Mutex
 	inflight map[string]bool
+	wg       sync.WaitGroup // payouts being finished
 }
 
 // SetResolver sets how Lightning Addresses and LNURLs are paid.
@@ -150,7 +152,7 @@ func (s *Service) Pay(ctx context.Context, source string, offeringID *int64, ava
 		amount = max
 	}
 	feeLimit := FeeLimit(amount)
-	if amount+feeLimit > available {
+	if amount > max || amount+feeLimit > available {
 		return Payout{}, apperr.New(apperr.Conflict, "The invoice is for %s, more than the %s that can be withdrawn now.", amount, max)
 	}
 	p := Payout{
@@ -184,7 +186,7 @@ func (s *Service) Pay(ctx context.Context, source string, offeringID *int64, ava
 	if err != nil {
 		return Payout{}, err
 	}
-	s.Kick()
+	s.queued(ctx)
 	return p, nil
 }
 
@@ -239,13 +241,14 @@ func (s *Service) RunPayouts(ctx context.Context) {
 	t := time.NewTicker(payoutRetryPeriod)
 	defer t.Stop()
 	for {
-		_, err := s.db.WithLease(ctx, "payouts", func(ctx context.Context) error {
+		ran, err := s.db.WithLease(ctx, "payouts", func(ctx context.Context) error {
 			for {
 				if err := s.ProcessPending(ctx); err != nil {
 					s.log.Error("payouts", "err", err)
 				}
 				select {
 				case <-ctx.Done():
+					s.payer.wg.Wait() // the lease is kept until every payout in flight is booked or left
 					return nil
 				case <-s.payer.kick:
 				case <-t.C:
@@ -255,10 +258,14 @@ func (s *Service) RunPayouts(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("payout worker", "err", err)
 		}
+		wait := payoutRetryPeriod
+		if !ran {
+			wait = db.LeaseRetry // another replica holds it: ask again soon, in case it died
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
 	}
 }
@@ -280,7 +287,9 @@ func (s *Service) ProcessPending(ctx context.Context) error {
 		if busy {
 			continue
 		}
+		s.payer.wg.Add(1)
 		go func(p Payout) {
+			defer s.payer.wg.Done()
 			defer func() {
 				s.payer.mu.Lock()
 				delete(s.payer.inflight, p.PaymentHash)

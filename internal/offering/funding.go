@@ -183,6 +183,7 @@ type snapshotRow struct {
 	Offering
 	RunwayPosted money.Msat
 	EarnedPosted money.Msat
+	EarnedTotal  money.Msat // everything ever earned, withdrawn or not
 }
 
 // withBalances reads the runway and earned balances of the offerings
@@ -198,7 +199,7 @@ func (s *Service) withBalances(ctx context.Context, os []Offering) ([]snapshotRo
 	}
 	out := make([]snapshotRow, len(os))
 	for i, o := range os {
-		out[i] = snapshotRow{Offering: o, RunwayPosted: accts[o.RunwayAccountID].Balance(), EarnedPosted: accts[o.EarnedAccountID].Balance()}
+		out[i] = snapshotRow{Offering: o, RunwayPosted: accts[o.RunwayAccountID].Balance(), EarnedPosted: accts[o.EarnedAccountID].Balance(), EarnedTotal: accts[o.EarnedAccountID].CreditsPosted}
 	}
 	return out, nil
 }
@@ -305,6 +306,8 @@ type Finances struct {
 	// Earned is what the owner may withdraw now: the posted earned balance
 	// plus what has been consumed since the last posted accrual.
 	Earned money.Msat
+	// EarnedTotal is everything the owner has earned, withdrawn or not.
+	EarnedTotal money.Msat
 }
 
 // Finances returns the offering's status and earned balance now.
@@ -322,19 +325,22 @@ func (s *Service) View(ctx context.Context, slug string) (Offering, Finances, er
 	}
 	now := s.Now()
 	pending, _ := consumption(r.RunwayPosted, r.BurnRateMsatPerHour, now.Sub(r.AccruedAt))
-	return r.Offering, Finances{Status: r.snapshot().StatusAt(now), Earned: r.EarnedPosted + pending}, nil
+	return r.Offering, Finances{Status: r.snapshot().StatusAt(now), Earned: r.EarnedPosted + pending, EarnedTotal: r.EarnedTotal + pending}, nil
 }
 
 // statusCache keeps status snapshots in memory. Changes made by this
-// process invalidate their entry at once; a generation counter stops a
+// process invalidate their entry at once, and reach the other replicas'
+// caches through publish (see ShareStatus); a generation counter stops a
 // read that raced an invalidation from storing a stale snapshot; the TTL
-// bounds how long a change made by another replica goes unseen.
+// bounds how long a change whose notice was lost goes unseen.
 type statusCache struct {
-	ttl time.Duration
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[string]cacheEntry
-	gen map[string]uint64
+	ttl     time.Duration
+	now     func() time.Time
+	publish func(slug string) // tells the other replicas; nil: one process
+	mu      sync.Mutex
+	m       map[string]cacheEntry
+	gen     map[string]uint64
+	epoch   uint64 // bumped when everything is dropped
 }
 
 type cacheEntry struct {
@@ -349,7 +355,7 @@ func newStatusCache(ttl time.Duration) *statusCache {
 func (c *statusCache) get(slug string, load func() (snapshotRow, error)) (snapshotRow, error) {
 	c.mu.Lock()
 	e, ok := c.m[slug]
-	gen := c.gen[slug]
+	gen, epoch := c.gen[slug], c.epoch
 	c.mu.Unlock()
 	if ok && c.now().Sub(e.fetched) < c.ttl {
 		return e.row, nil
@@ -359,7 +365,7 @@ func (c *statusCache) get(slug string, load func() (snapshotRow, error)) (snapsh
 		return snapshotRow{}, err
 	}
 	c.mu.Lock()
-	if c.gen[slug] == gen {
+	if c.gen[slug] == gen && c.epoch == epoch {
 		if len(c.m) > 100_000 { // a crude bound against slug-guessing floods
 			c.m = map[string]cacheEntry{}
 		}
@@ -369,9 +375,26 @@ func (c *statusCache) get(slug string, load func() (snapshotRow, error)) (snapsh
 	return row, nil
 }
 
+// forget drops slug's entry here and on every other replica.
 func (c *statusCache) forget(slug string) {
+	c.drop(slug)
+	if c.publish != nil {
+		c.publish(slug)
+	}
+}
+
+// drop drops slug's entry in this process.
+func (c *statusCache) drop(slug string) {
 	c.mu.Lock()
 	delete(c.m, slug)
 	c.gen[slug]++
+	c.mu.Unlock()
+}
+
+// clear drops every entry in this process.
+func (c *statusCache) clear() {
+	c.mu.Lock()
+	c.m = map[string]cacheEntry{}
+	c.epoch++
 	c.mu.Unlock()
 }
