@@ -68,6 +68,7 @@ import (
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/lnurl"
 	"github.com/keepalive/keepalive/internal/offering"
 )
 
@@ -391,8 +392,9 @@ func (s *Service) validate(req CreateRequest) (webhookRow, error) {
 
 // checkURL accepts https URLs, and http only to loopback (a host's local
 // agent in tests and regtest). Unless private addresses are allowed,
-// addresses that are visibly private are refused here; names that resolve
-// to one are refused by the client when it dials.
+// addresses that are visibly not public (lnurl.PublicAddr, the rule the
+// client applies when it dials) are refused here; names that resolve to
+// one are refused by the client when it dials.
 func (s *Service) checkURL(raw string) (string, string) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -411,21 +413,13 @@ func (s *Service) checkURL(raw string) (string, string) {
 	if u.Scheme == "http" && !loopback {
 		return "", "Use https:// (plain http is accepted only for localhost)."
 	}
-	if !s.allowPrivate && (loopback || (isIP == nil && !publicAddr(addr))) {
+	if !s.allowPrivate && (loopback || (isIP == nil && !lnurl.PublicAddr(addr))) {
 		return "", "The address must be public: the site does not call into private networks."
 	}
 	if _, port, err := net.SplitHostPort(u.Host); err == nil && port == "" {
 		return "", "Give a port after the colon, or none."
 	}
 	return u.String(), ""
-}
-
-// publicAddr mirrors the rule of lnurl.PublicHTTPClient, for an early and
-// clear answer to the owner.
-func publicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() &&
-		!netip.MustParsePrefix("100.64.0.0/10").Contains(a) && !netip.MustParsePrefix("fc00::/7").Contains(a)
 }
 
 // Delete removes a webhook of the offering: it stops receiving events, its

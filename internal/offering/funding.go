@@ -212,6 +212,9 @@ func (r snapshotRow) snapshot() Snapshot {
 
 // cached returns the offering's row and balances, from memory when it can.
 func (s *Service) cached(ctx context.Context, slug string) (snapshotRow, error) {
+	if !isSlug(slug) {
+		return snapshotRow{}, notFound(slug)
+	}
 	return s.cache.get(slug, func() (snapshotRow, error) {
 		o, err := s.Get(ctx, slug)
 		if err != nil {
@@ -323,15 +326,18 @@ func (s *Service) View(ctx context.Context, slug string) (Offering, Finances, er
 }
 
 // statusCache keeps status snapshots in memory. Changes made by this
-// process invalidate their entry at once; a generation counter stops a
+// process invalidate their entry at once, and reach the other replicas'
+// caches through publish (see ShareStatus); a generation counter stops a
 // read that raced an invalidation from storing a stale snapshot; the TTL
-// bounds how long a change made by another replica goes unseen.
+// bounds how long a change whose notice was lost goes unseen.
 type statusCache struct {
-	ttl time.Duration
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[string]cacheEntry
-	gen map[string]uint64
+	ttl     time.Duration
+	now     func() time.Time
+	publish func(slug string) // tells the other replicas; nil: one process
+	mu      sync.Mutex
+	m       map[string]cacheEntry
+	gen     map[string]uint64
+	epoch   uint64 // bumped when everything is dropped
 }
 
 type cacheEntry struct {
@@ -346,7 +352,7 @@ func newStatusCache(ttl time.Duration) *statusCache {
 func (c *statusCache) get(slug string, load func() (snapshotRow, error)) (snapshotRow, error) {
 	c.mu.Lock()
 	e, ok := c.m[slug]
-	gen := c.gen[slug]
+	gen, epoch := c.gen[slug], c.epoch
 	c.mu.Unlock()
 	if ok && c.now().Sub(e.fetched) < c.ttl {
 		return e.row, nil
@@ -356,7 +362,7 @@ func (c *statusCache) get(slug string, load func() (snapshotRow, error)) (snapsh
 		return snapshotRow{}, err
 	}
 	c.mu.Lock()
-	if c.gen[slug] == gen {
+	if c.gen[slug] == gen && c.epoch == epoch {
 		if len(c.m) > 100_000 { // a crude bound against slug-guessing floods
 			c.m = map[string]cacheEntry{}
 		}
@@ -366,9 +372,26 @@ func (c *statusCache) get(slug string, load func() (snapshotRow, error)) (snapsh
 	return row, nil
 }
 
+// forget drops slug's entry here and on every other replica.
 func (c *statusCache) forget(slug string) {
+	c.drop(slug)
+	if c.publish != nil {
+		c.publish(slug)
+	}
+}
+
+// drop drops slug's entry in this process.
+func (c *statusCache) drop(slug string) {
 	c.mu.Lock()
 	delete(c.m, slug)
 	c.gen[slug]++
+	c.mu.Unlock()
+}
+
+// clear drops every entry in this process.
+func (c *statusCache) clear() {
+	c.mu.Lock()
+	c.m = map[string]cacheEntry{}
+	c.epoch++
 	c.mu.Unlock()
 }
