@@ -98,15 +98,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	fund := funding.New(database, led, node, offerings, funding.Limits{MinDonation: cfg.MinDonation, MaxDonation: cfg.MaxDonation}, log, nil)
 	fund.SetResolver(&funding.LNURLResolver{Client: &lnurl.Client{HTTP: lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate)}, Node: node})
 	funding.Register(web.Registry)
-	webhooks := hooks.New(database, offerings, lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate), log, nil,
+	webhooks := hooks.New(database, offerings, fund, lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate), log, nil,
 		hooks.WithAllowPrivate(cfg.LNURLAllowPrivate))
 	var demoPayer web.DemoPayer
 	if demoNode != nil {
 		demoPayer = demoNode
-	}
-	sqlDB, err := database.SQL()
-	if err != nil {
-		return err
 	}
 
 	// Background work runs until jobsCtx ends, which is after the HTTP
@@ -126,7 +122,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	// Several replicas share a PostgreSQL database: settlements and status
 	// changes reach them all through LISTEN/NOTIFY. SQLite is one process.
 	if database.Dialect == db.Postgres {
-		hub := notify.Postgres(sqlDB, cfg.DatabaseURL, log)
+		hub, err := notify.PostgresOf(database, cfg.DatabaseURL, log)
+		if err != nil {
+			return err
+		}
 		start(hub.Run)
 		fund.SetHub(hub)
 		start(fund.FollowPayouts())
@@ -180,7 +179,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	errc := make(chan error, 1)
 	go func() {
 		log.Info("serving", "addr", listener.Addr().String(), "base_url", cfg.BaseURL, "database", database.Dialect, "lightning", cfg.Lightning)
-		errc <- httpServer.Serve(listener)
+		errc <- httpServer.Serve(web.APIListener(listener))
 	}()
 	var serveErr error
 	select {

@@ -93,8 +93,11 @@ type Server struct {
 	draining  chan struct{} // closed when the server shuts down
 }
 
-// BodyLimit is the largest request body accepted anywhere.
-const BodyLimit = "64K"
+// csrfField is the form field that carries the CSRF token.
+const csrfField = "_csrf"
+
+// BodyLimit is the largest request body accepted anywhere, in bytes.
+const bodyLimit = 64 << 10
 
 // New builds the server with every route and middleware.
 func New(d Deps) *Server {
@@ -109,15 +112,7 @@ func New(d Deps) *Server {
 
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(s.edge(newMetrics(), requestIDs(), securityHeaders(d.SecureCookies)))
-	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
-		Limit: BodyLimit,
-		// Bodyless reads need no limiting reader (the status endpoint pays
-		// for every wrapper).
-		Skipper: func(c echo.Context) bool {
-			m := c.Request().Method
-			return (m == http.MethodGet || m == http.MethodHead) && c.Request().ContentLength == 0
-		},
-	}))
+	e.Use(limitBody(bodyLimit))
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
 		MinLength: 1024,
 		// Event streams must reach the browser as written, not buffered;
@@ -129,7 +124,7 @@ func New(d Deps) *Server {
 	}))
 	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
 		Skipper:        func(c echo.Context) bool { return isAPI(c) || strings.HasPrefix(c.Request().URL.Path, "/static/") },
-		TokenLookup:    "form:_csrf",
+		TokenLookup:    "header:" + echo.HeaderXCSRFToken + ",form:" + csrfField, // never the query: see limitBody
 		CookieName:     "ka_csrf",
 		CookiePath:     "/",
 		CookieHTTPOnly: true,
@@ -192,7 +187,6 @@ func New(d Deps) *Server {
 	}
 	e.GET("/.well-known/lnurlp/:slug", s.lnurlPayParams)
 	e.GET("/lnurlp/:slug/callback", s.lnurlPayCallback, invoiceLimit)
-	api.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })
 
 	s.hostRoutes(e)
 

@@ -100,7 +100,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.Float64Var(&c.InvoiceRateTotal, "invoice-rate-total", envFloat(env("KEEPALIVE_INVOICE_RATE_TOTAL", "100")), "invoices per second for the whole site, burst 2x (KEEPALIVE_INVOICE_RATE_TOTAL)")
 	proxies := fs.String("trusted-proxies", env("KEEPALIVE_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs or addresses (KEEPALIVE_TRUSTED_PROXIES)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration(env("KEEPALIVE_SHUTDOWN_TIMEOUT", "15s")), "how long a graceful shutdown may take (KEEPALIVE_SHUTDOWN_TIMEOUT)")
-	fs.DurationVar(&c.AccrualInterval, "accrual-interval", envDuration(env("KEEPALIVE_ACCRUAL_INTERVAL", "1m")), "how often earned balances are posted (KEEPALIVE_ACCRUAL_INTERVAL)")
+	fs.DurationVar(&c.AccrualInterval, "accrual-interval", envDuration(env("KEEPALIVE_ACCRUAL_INTERVAL", "1m")), "how often the daily accrual postings are looked for (KEEPALIVE_ACCRUAL_INTERVAL)")
 	fs.StringVar(&c.LogLevel, "log-level", env("KEEPALIVE_LOG_LEVEL", "info"), "debug, info, warn or error (KEEPALIVE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("KEEPALIVE_LOG_FORMAT", "text"), "text or json (KEEPALIVE_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {

@@ -171,7 +171,7 @@ func (s *Service) Donate(ctx context.Context, r DonationRequest) (Invoice, error
 	}
 	req := lightning.CreateInvoiceRequest{
 		AmountMsat: r.Amount, Expiry: s.limits.Expiry, Preimage: &preimage,
-		Memo: memo("Keep "+o.Name+" alive", r.Message), DescriptionHash: r.DescriptionHash,
+		Memo: memo("Keep "+o.Name+" alive", r.Message, r.Public), DescriptionHash: r.DescriptionHash,
 	}
 	ni, err := s.node.CreateInvoice(ctx, req)
 	if err != nil {
@@ -226,10 +226,13 @@ func expiresAt(ni lightning.Invoice, now time.Time, expiry time.Duration) time.T
 }
 
 // memo is the invoice description wallets show: the purpose, then the
-// donor's message, within BOLT11's 639-byte description limit.
-func memo(purpose, message string) string {
+// donor's message if the donor made it public, within BOLT11's 639-byte
+// description limit. A BOLT11 string is public (the invoice page shows
+// it, every wallet and node on the route may read it), so a private
+// message stays in the database.
+func memo(purpose, message string, public bool) string {
 	m := purpose
-	if message != "" {
+	if message != "" && public {
 		m += ": " + message
 	}
 	for len(m) > 600 {
