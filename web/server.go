@@ -94,6 +94,7 @@ func New(d Deps) *Server {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = echo.ExtractIPDirect() // behind a proxy, configure it there; never trust X-Forwarded-For blindly
 
+	e.Pre(headAsGet)
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(s.edge(newMetrics(), requestIDs(), securityHeaders(d.SecureCookies)))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
@@ -182,6 +183,7 @@ func New(d Deps) *Server {
 	api.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })
 
 	s.hostRoutes(e)
+	s.siteRoutes(e)
 
 	s.historyRoutes(e)
 	s.echo = e
