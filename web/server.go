@@ -114,6 +114,7 @@ func New(d Deps) *Server {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(d.TrustedProxies)
 
+	e.Pre(headAsGet)
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(s.edge(newMetrics(), requestIDs(), securityHeaders(d.SecureCookies)))
 	e.Use(limitBody(bodyLimit))
@@ -195,6 +196,7 @@ func New(d Deps) *Server {
 	e.GET("/lnurlp/:slug/callback", s.lnurlPayCallback, invoiceLimit)
 
 	s.hostRoutes(e)
+	s.siteRoutes(e)
 
 	s.historyRoutes(e)
 	s.echo = e
