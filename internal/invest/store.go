@@ -230,7 +230,7 @@ func (st store) distributionOf(ctx context.Context, tx *gorm.DB, e Event) (Distr
 	}
 	prefix := e.Key + "/investment/"
 	err := tx.WithContext(ctx).Table("transfers").Select("key", "amount_msat").
-		Where("key >= ? AND key < ?", prefix, prefix+"\xff").Order("id").Scan(&rows).Error
+		Where(`key LIKE ? ESCAPE '\'`, likePrefix(prefix)).Order("id").Scan(&rows).Error
 	if err != nil {
 		return Distribution{}, fmt.Errorf("invest: shares of %s: %w", e.Key, err)
 	}
@@ -324,4 +324,9 @@ func (st store) standing(ctx context.Context, ids []int64) ([]Investment, error)
 		out = append(out, chunk...)
 	}
 	return out, nil
+}
+
+// likePrefix is a LIKE pattern matching strings that start with prefix.
+func likePrefix(prefix string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(prefix) + "%"
 }
