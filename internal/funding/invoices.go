@@ -37,10 +37,9 @@ const (
 )
 
 // SettleFunc books a settled invoice of one purpose inside the settlement
-// transaction tx: paid is what the node says arrived. It returns the slug
-// of the offering whose cached status changed. Repeating it for the same
-// invoice must change nothing (its ledger keys see to that).
-type SettleFunc func(ctx context.Context, tx *gorm.DB, inv Invoice, paid money.Msat) (slug string, err error)
+// transaction tx: paid is what the node says arrived. Repeating it for the
+// same invoice must change nothing (its ledger keys see to that).
+type SettleFunc func(ctx context.Context, tx db.Tx, inv Invoice, paid money.Msat) error
 
 // InvoiceState is the site's view of an invoice.
 type InvoiceState string
@@ -88,7 +87,7 @@ type Offerings interface {
 	Get(ctx context.Context, slug string) (offering.Offering, error)
 	View(ctx context.Context, slug string) (offering.Offering, offering.Finances, error)
 	GetByID(ctx context.Context, id int64) (offering.Offering, error)
-	CreditRunway(ctx context.Context, tx *gorm.DB, offeringID int64, c offering.Credit) (offering.Offering, error)
+	CreditRunway(ctx context.Context, tx db.Tx, offeringID int64, c offering.Credit) (offering.Offering, error)
 	Accrue(ctx context.Context, offeringID int64) (money.Msat, error)
 	Invalidate(slug string)
 }
@@ -201,7 +200,7 @@ type IssueRequest struct {
 // the invoice row is written in a transaction together with inTx's own
 // writes (an investment row), and inTx may still refuse: then nothing is
 // recorded and the node's invoice is simply never paid.
-func (s *Service) Issue(ctx context.Context, r IssueRequest, inTx func(tx *gorm.DB, inv Invoice) error) (Invoice, error) {
+func (s *Service) Issue(ctx context.Context, r IssueRequest, inTx func(tx db.Tx, inv Invoice) error) (Invoice, error) {
 	var preimage lightning.Hash
 	if _, err := io.ReadFull(s.rand, preimage[:]); err != nil {
 		return Invoice{}, fmt.Errorf("funding: preimage: %w", err)
@@ -225,9 +224,9 @@ func (s *Service) Issue(ctx context.Context, r IssueRequest, inTx func(tx *gorm.
 		Public: r.Public, Via: via, ExpiresAt: expiresAt(ni, now, s.limits.Expiry), CreatedAt: now,
 	}
 	if inTx != nil {
-		err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+		err = s.db.Tx(ctx, func(tx db.Tx) error {
 			inv.ID = 0
-			if err := tx.Create(&inv).Error; err != nil {
+			if err := tx.Gorm(ctx).Create(&inv).Error; err != nil {
 				return fmt.Errorf("funding: record invoice %s: %w", inv.PaymentHash, err)
 			}
 			return inTx(tx, inv)
@@ -248,7 +247,7 @@ func (s *Service) Issue(ctx context.Context, r IssueRequest, inTx func(tx *gorm.
 // INSERT straight through database/sql (GORM's statement building cost
 // about a tenth of the site's CPU per invoice).
 func (s *Service) recordInvoice(ctx context.Context, inv *Invoice) error {
-	sqlDB, err := s.db.DB.DB()
+	sqlDB, err := s.db.SQL()
 	if err != nil {
 		return err
 	}
@@ -304,7 +303,7 @@ func (s *Service) Invoice(ctx context.Context, paymentHash string) (Invoice, err
 		return Invoice{}, apperr.New(apperr.Invalid, "A payment hash is 64 hex characters.")
 	}
 	var inv Invoice
-	err := s.db.WithContext(ctx).Where("payment_hash = ?", strings.ToLower(paymentHash)).Take(&inv).Error
+	err := s.db.Gorm(ctx).Where("payment_hash = ?", strings.ToLower(paymentHash)).Take(&inv).Error
 	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
 		return Invoice{}, apperr.New(apperr.NotFound, "No invoice has that payment hash.")
 	}
@@ -334,7 +333,7 @@ func (s *Service) SettleIndex(ctx context.Context) (uint64, error) { return Sett
 // it before the service exists (the demo node starts its indexes above it).
 func SettleIndex(ctx context.Context, d *db.DB) (uint64, error) {
 	var c cursor
-	err := d.WithContext(ctx).Where("name = ?", cursorName).Limit(1).Find(&c).Error
+	err := d.Gorm(ctx).Where("name = ?", cursorName).Limit(1).Find(&c).Error
 	return c.Value, err
 }
 
@@ -347,12 +346,9 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 		return nil
 	}
 	hash := ni.PaymentHash.String()
-	var credited *Invoice
-	var slug string
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		credited, slug = nil, ""
+	return s.db.Tx(ctx, func(tx db.Tx) error {
 		var inv Invoice
-		q := tx.WithContext(ctx)
+		q := tx.Gorm(ctx)
 		if s.db.Dialect == db.Postgres {
 			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 		}
@@ -370,9 +366,9 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			}
 			inv.PaidMsat = paid
 			if settle, ok := s.settlers[inv.Purpose]; ok {
-				slug, err = settle(ctx, tx, inv, paid)
+				err = settle(ctx, tx, inv, paid)
 			} else {
-				slug, err = s.CreditInvoice(ctx, tx, inv, paid)
+				err = s.CreditInvoice(ctx, tx, inv, paid)
 			}
 			if err != nil {
 				return err
@@ -382,45 +378,40 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 				settledAt = s.now().UTC()
 			}
 			idx := ni.SettleIndex
-			res := tx.Model(&Invoice{}).Where("id = ? AND state <> ?", inv.ID, InvoiceSettled).
+			res := tx.Gorm(ctx).Model(&Invoice{}).Where("id = ? AND state <> ?", inv.ID, InvoiceSettled).
 				Updates(map[string]any{"state": InvoiceSettled, "paid_msat": paid, "settled_at": settledAt, "settle_index": idx})
 			if res.Error != nil {
 				return fmt.Errorf("funding: mark %s settled: %w", hash, res.Error)
 			}
 			inv.State, inv.PaidMsat, inv.SettledAt, inv.SettleIndex = InvoiceSettled, paid, &settledAt, &idx
-			credited = &inv
+			credited := inv
+			tx.AfterCommit(func() {
+				s.events.publish(credited)
+				settlements.Inc()
+			})
 		} else if inv.ID == 0 {
 			// Normal on a node shared with other services, and the first
 			// start on a used node reads all of its past settlements: a
 			// warning each would flood the log.
 			s.log.Debug("settled invoice the site did not issue", "payment_hash", hash, "settle_index", ni.SettleIndex)
 		}
-		return advanceCursor(tx, s.db.Dialect, ni.SettleIndex)
+		return advanceCursor(tx.Gorm(ctx), ni.SettleIndex)
 	})
-	if err != nil {
-		return err
-	}
-	if credited != nil {
-		s.offerings.Invalidate(slug)
-		s.events.publish(*credited)
-		settlements.Inc()
-	}
-	return nil
 }
 
 // CreditInvoice credits a settled invoice's payment to its offering's
 // runway, as a donation, inside the settlement transaction tx, under the
 // key invoice:<payment_hash>. Other purposes' SettleFuncs call it when the
 // money buys runway too (an investment's principal).
-func (s *Service) CreditInvoice(ctx context.Context, tx *gorm.DB, inv Invoice, paid money.Msat) (string, error) {
-	o, err := s.offerings.CreditRunway(ctx, tx, inv.OfferingID, offering.Credit{
+func (s *Service) CreditInvoice(ctx context.Context, tx db.Tx, inv Invoice, paid money.Msat) error {
+	_, err := s.offerings.CreditRunway(ctx, tx, inv.OfferingID, offering.Credit{
 		Key: "invoice:" + inv.PaymentHash, Debit: ledger.Lightning, Amount: paid, Memo: string(inv.Purpose),
 	})
-	return o.Slug, err
+	return err
 }
 
 // advanceCursor moves the stored settle index up to idx, never down.
-func advanceCursor(tx *gorm.DB, dialect db.Dialect, idx uint64) error {
+func advanceCursor(tx *gorm.DB, idx uint64) error {
 	if idx == 0 {
 		return nil
 	}

@@ -23,8 +23,6 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
@@ -37,7 +35,7 @@ import (
 type Offerings interface {
 	Get(ctx context.Context, slug string) (offering.Offering, error)
 	GetByID(ctx context.Context, id int64) (offering.Offering, error)
-	CreditRunway(ctx context.Context, tx *gorm.DB, offeringID int64, c offering.Credit) (offering.Offering, error)
+	CreditRunway(ctx context.Context, tx db.Tx, offeringID int64, c offering.Credit) (offering.Offering, error)
 	Accrue(ctx context.Context, offeringID int64) (money.Msat, error)
 	Invalidate(slug string)
 }
@@ -45,16 +43,16 @@ type Offerings interface {
 // Funding is what investing needs from the funding service: invoices in,
 // payouts out.
 type Funding interface {
-	Issue(ctx context.Context, r funding.IssueRequest, inTx func(tx *gorm.DB, inv funding.Invoice) error) (funding.Invoice, error)
+	Issue(ctx context.Context, r funding.IssueRequest, inTx func(tx db.Tx, inv funding.Invoice) error) (funding.Invoice, error)
 	OnSettle(p funding.Purpose, fn funding.SettleFunc)
-	CreditInvoice(ctx context.Context, tx *gorm.DB, inv funding.Invoice, paid money.Msat) (string, error)
+	CreditInvoice(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error
 	Pay(ctx context.Context, source string, offeringID *int64, available money.Msat, destination string) (funding.Payout, error)
 }
 
 // Notifier hears of each distribution inside its transaction (webhooks
 // enqueue revenue_distributed there, so it is sent exactly once).
 type Notifier interface {
-	RevenueDistributed(ctx context.Context, tx *gorm.DB, offeringID int64, ev Event) error
+	RevenueDistributed(ctx context.Context, tx db.Tx, offeringID int64, ev Event) error
 }
 
 var (

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/clocktest"
 	"github.com/keepalive/keepalive/internal/db"
@@ -61,11 +59,11 @@ func (f *fixture) check(t *testing.T) {
 	if err := f.ledger.CheckInvariants(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := offering.CheckConsumption(ctx, f.db.DB); err != nil {
+	if err := f.db.Snapshot(ctx, func(tx db.Tx) error { return offering.CheckConsumption(ctx, tx) }); err != nil {
 		t.Fatal(err)
 	}
 	var invs []invest.Investment
-	f.db.Order("id").Find(&invs)
+	f.db.Gorm(ctx).Order("id").Find(&invs)
 	for _, inv := range invs {
 		a, err := f.ledger.Account(ctx, ledger.InvestmentPayable(inv.ID))
 		if err != nil {
@@ -80,10 +78,10 @@ func (f *fixture) check(t *testing.T) {
 	}
 	// Every revenue event moved exactly its amount.
 	var evs []invest.Event
-	f.db.Find(&evs)
+	f.db.Gorm(ctx).Find(&evs)
 	for _, e := range evs {
 		var sum int64
-		f.db.Table("transfers").Where("key LIKE ?", e.Key+"/%").Select("COALESCE(SUM(amount_msat), 0)").Scan(&sum)
+		f.db.Gorm(ctx).Table("transfers").Where("key LIKE ?", e.Key+"/%").Select("COALESCE(SUM(amount_msat), 0)").Scan(&sum)
 		if money.Msat(sum) != e.AmountMsat || e.InvestorsMsat+e.RunwayMsat != e.AmountMsat {
 			t.Fatalf("revenue event %s: %d moved of %d", e.Key, sum, e.AmountMsat)
 		}
@@ -247,7 +245,7 @@ func TestInvestorJourney(t *testing.T) {
 		}
 		// Everything that was not returned went to the runway.
 		var evs []invest.Event
-		d.Find(&evs)
+		d.Gorm(ctx).Find(&evs)
 		var total, toInvestors money.Msat
 		for _, e := range evs {
 			total += e.AmountMsat
@@ -286,7 +284,7 @@ func TestRevenueEventPostedTwiceCountsOnce(t *testing.T) {
 		var first invest.Distribution
 		for i := 0; i < 3; i++ {
 			var got invest.Distribution
-			err := d.Tx(ctx, func(tx *gorm.DB) error {
+			err := d.Tx(ctx, func(tx db.Tx) error {
 				var err error
 				got, err = f.invest.Distribute(ctx, tx, ev)
 				return err
@@ -305,7 +303,7 @@ func TestRevenueEventPostedTwiceCountsOnce(t *testing.T) {
 		}
 		// The same key with another amount is refused.
 		ev.Amount++
-		err := d.Tx(ctx, func(tx *gorm.DB) error { _, err := f.invest.Distribute(ctx, tx, ev); return err })
+		err := d.Tx(ctx, func(tx db.Tx) error { _, err := f.invest.Distribute(ctx, tx, ev); return err })
 		if apperr.CodeOf(err) != apperr.Conflict {
 			t.Fatalf("reused key: %v", err)
 		}
@@ -357,7 +355,7 @@ func TestConcurrentWithdrawalsPayOnce(t *testing.T) {
 			}
 		}
 		var payouts int64
-		d.Model(&funding.Payout{}).Where("source_account = ?", ledger.InvestmentPayable(inv.ID)).Count(&payouts)
+		d.Gorm(ctx).Model(&funding.Payout{}).Where("source_account = ?", ledger.InvestmentPayable(inv.ID)).Count(&payouts)
 		if ok != 1 || payouts != 1 {
 			t.Fatalf("%d withdrawals accepted, %d payouts recorded", ok, payouts)
 		}

@@ -7,9 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
@@ -52,11 +51,11 @@ func (s *Service) Invest(ctx context.Context, r InvestRequest) (Made, error) {
 		return Made{}, err
 	}
 	st := s.store()
-	t, err := st.terms(ctx, s.db.DB, o.ID)
+	t, err := st.terms(ctx, s.db.Gorm(ctx), o.ID)
 	if err != nil {
 		return Made{}, err
 	}
-	raised, err := st.raised(ctx, s.db.DB, o.ID, s.Now())
+	raised, err := st.raised(ctx, s.db.Gorm(ctx), o.ID, s.Now())
 	if err != nil {
 		return Made{}, err
 	}
@@ -71,7 +70,8 @@ func (s *Service) Invest(ctx context.Context, r InvestRequest) (Made, error) {
 	inv, err := s.funding.Issue(ctx, funding.IssueRequest{
 		Purpose: funding.PurposeInvestment, OfferingID: o.ID, Amount: r.Amount,
 		Memo: "Invest in " + o.Name, Name: r.Name, Public: r.Public, Via: r.Via,
-	}, func(tx *gorm.DB, inv funding.Invoice) error {
+	}, func(dtx db.Tx, inv funding.Invoice) error {
+		tx := dtx.Gorm(ctx)
 		// Checked again under the round's lock: two investments at once
 		// cannot both take the last room.
 		if err := st.lockRound(ctx, tx, o.ID); err != nil {
@@ -114,12 +114,12 @@ func printableLine(s string) bool {
 // settleInvestment books a paid investment invoice: the principal buys
 // runway like a donation, and the investment becomes active with what
 // arrived, even if the round closed or filled meanwhile (the money came).
-func (s *Service) settleInvestment(ctx context.Context, tx *gorm.DB, inv funding.Invoice, paid money.Msat) (string, error) {
-	if err := s.store().lockRound(ctx, tx, inv.OfferingID); err != nil {
-		return "", err
+func (s *Service) settleInvestment(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error {
+	if err := s.store().lockRound(ctx, tx.Gorm(ctx), inv.OfferingID); err != nil {
+		return err
 	}
-	if _, err := s.store().activate(ctx, tx, inv.PaymentHash, paid, s.Now()); err != nil {
-		return "", err
+	if _, err := s.store().activate(ctx, tx.Gorm(ctx), inv.PaymentHash, paid, s.Now()); err != nil {
+		return err
 	}
 	return s.funding.CreditInvoice(ctx, tx, inv, paid)
 }

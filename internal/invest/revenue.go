@@ -8,8 +8,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
@@ -86,7 +84,7 @@ func (s *Service) ReportRevenue(ctx context.Context, o offering.Offering, r Reve
 		key = hex.EncodeToString(b)
 	}
 	var d Distribution
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx db.Tx) error {
 		var err error
 		d, err = s.Distribute(ctx, tx, RevenueEvent{OfferingID: o.ID, Amount: r.Amount,
 			Key: fmt.Sprintf("revenue:earned:%d:%s", o.ID, key), From: ledger.OfferingEarned(o.ID), Memo: r.Note})
@@ -98,32 +96,25 @@ func (s *Service) ReportRevenue(ctx context.Context, o offering.Offering, r Reve
 		}
 		return Reported{}, err
 	}
-	s.afterDistribution(o.Slug, d)
+	s.afterDistribution(d)
 	return Reported{Distribution: &d}, nil
 }
 
 // settleRevenue distributes a paid revenue invoice.
-func (s *Service) settleRevenue(ctx context.Context, tx *gorm.DB, inv funding.Invoice, paid money.Msat) (string, error) {
+func (s *Service) settleRevenue(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error {
 	d, err := s.Distribute(ctx, tx, RevenueEvent{OfferingID: inv.OfferingID, Amount: paid,
 		Key: "revenue:" + inv.PaymentHash, From: ledger.Lightning, Memo: inv.PayerMessage})
 	if err != nil {
-		return "", err
-	}
-	o, err := s.offerings.GetByID(ctx, inv.OfferingID)
-	if err != nil {
-		return "", err
+		return err
 	}
 	// The standing payouts start once the distribution has committed.
-	db.AfterCommit(tx, func() { s.afterDistribution("", d) })
-	return o.Slug, nil
+	tx.AfterCommit(func() { s.afterDistribution(d) })
+	return nil
 }
 
-// afterDistribution runs once a distribution committed: the cached
-// status of the offering changed, and standing payouts may be due.
-func (s *Service) afterDistribution(slug string, d Distribution) {
-	if slug != "" {
-		s.offerings.Invalidate(slug)
-	}
+// afterDistribution runs once a distribution committed: standing payouts
+// may be due. (The runway's credit forgets the cached status itself.)
+func (s *Service) afterDistribution(d Distribution) {
 	if len(d.Parts) == 0 {
 		return
 	}

@@ -9,9 +9,8 @@ import (
 	"strconv"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
@@ -79,7 +78,7 @@ var ErrKeyReused = errors.New("invest: revenue event key reused with different t
 // Investments made on different shares each weigh principal × share, and
 // P is R × Σ(principal × share) / (10000 × Σ principal): with one share
 // for all, this is exactly the rule above.
-func (s *Service) Distribute(ctx context.Context, tx *gorm.DB, ev RevenueEvent) (Distribution, error) {
+func (s *Service) Distribute(ctx context.Context, tx db.Tx, ev RevenueEvent) (Distribution, error) {
 	switch {
 	case ev.Amount <= 0 || !ev.Amount.Valid():
 		return Distribution{}, apperr.New(apperr.Invalid, "A revenue event is a positive amount of at most 21 million BTC.")
@@ -88,19 +87,19 @@ func (s *Service) Distribute(ctx context.Context, tx *gorm.DB, ev RevenueEvent) 
 	case ev.From == "" || ev.From == ledger.OfferingRunway(ev.OfferingID):
 		return Distribution{}, apperr.New(apperr.Invalid, "A revenue event needs an account the money comes from, other than the runway.")
 	}
-	st := s.store()
-	if err := st.lockRound(ctx, tx, ev.OfferingID); err != nil {
+	st, g := s.store(), tx.Gorm(ctx)
+	if err := st.lockRound(ctx, g, ev.OfferingID); err != nil {
 		return Distribution{}, err
 	}
-	if prev, ok, err := st.eventByKey(ctx, tx, ev.Key); err != nil {
+	if prev, ok, err := st.eventByKey(ctx, g, ev.Key); err != nil {
 		return Distribution{}, err
 	} else if ok {
 		if prev.OfferingID != ev.OfferingID || prev.AmountMsat != ev.Amount || prev.SourceAccount != ev.From {
 			return Distribution{}, apperr.Wrap(ErrKeyReused, apperr.Conflict, "revenue event %q was posted with other terms", ev.Key)
 		}
-		return st.distributionOf(ctx, tx, prev)
+		return st.distributionOf(ctx, g, prev)
 	}
-	stakes, err := st.activeStakes(ctx, tx, ev.OfferingID)
+	stakes, err := st.activeStakes(ctx, g, ev.OfferingID)
 	if err != nil {
 		return Distribution{}, err
 	}
@@ -116,7 +115,7 @@ func (s *Service) Distribute(ctx context.Context, tx *gorm.DB, ev RevenueEvent) 
 	}
 	e := Event{OfferingID: ev.OfferingID, Key: ev.Key, SourceAccount: ev.From, AmountMsat: ev.Amount,
 		InvestorsMsat: d.Investors, RunwayMsat: d.Runway, Investments: len(d.Parts), Memo: ev.Memo, CreatedAt: s.Now()}
-	if err := st.insertEvent(ctx, tx, &e); err != nil {
+	if err := st.insertEvent(ctx, g, &e); err != nil {
 		return Distribution{}, err
 	}
 	d.EventID = e.ID
@@ -132,7 +131,7 @@ func (s *Service) Distribute(ctx context.Context, tx *gorm.DB, ev RevenueEvent) 
 	if err := s.payShares(ctx, tx, ev, d.Parts); err != nil {
 		return Distribution{}, err
 	}
-	if err := st.addReturns(ctx, tx, d.Parts); err != nil {
+	if err := st.addReturns(ctx, g, d.Parts); err != nil {
 		return Distribution{}, err
 	}
 	if s.notifier != nil {
@@ -144,7 +143,7 @@ func (s *Service) Distribute(ctx context.Context, tx *gorm.DB, ev RevenueEvent) 
 }
 
 // payShares posts each share from the event's source to its payable.
-func (s *Service) payShares(ctx context.Context, tx *gorm.DB, ev RevenueEvent, parts []Share) error {
+func (s *Service) payShares(ctx context.Context, tx db.Tx, ev RevenueEvent, parts []Share) error {
 	if len(parts) == 0 {
 		return nil
 	}

@@ -63,7 +63,7 @@ func (st store) forUpdate(q *gorm.DB) *gorm.DB {
 }
 
 func (st store) saveTerms(ctx context.Context, t Terms) error {
-	err := st.db.WithContext(ctx).Clauses(clause.OnConflict{
+	err := st.db.Gorm(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "offering_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"share_bps", "cap_bps", "min_msat", "max_msat", "raise_limit_msat", "open", "updated_at"}),
 	}).Create(&t).Error
@@ -115,7 +115,7 @@ func (st store) settledPrincipal(ctx context.Context, offeringID int64) (money.M
 		Sum   int64
 		Count int64
 	}
-	err := st.db.WithContext(ctx).Model(&Investment{}).Where("offering_id = ? AND state <> ?", offeringID, Pending).
+	err := st.db.Gorm(ctx).Model(&Investment{}).Where("offering_id = ? AND state <> ?", offeringID, Pending).
 		Select("COALESCE(SUM(principal_msat), 0) AS sum, COUNT(*) AS count").Scan(&row).Error
 	if err != nil {
 		return 0, 0, fmt.Errorf("invest: principal of %d: %w", offeringID, err)
@@ -246,7 +246,7 @@ func (st store) distributionOf(ctx context.Context, tx *gorm.DB, e Event) (Distr
 
 func (st store) investment(ctx context.Context, id int64) (Investment, bool, error) {
 	var inv Investment
-	res := st.db.WithContext(ctx).Where("id = ?", id).Limit(1).Find(&inv)
+	res := st.db.Gorm(ctx).Where("id = ?", id).Limit(1).Find(&inv)
 	if res.Error != nil {
 		return Investment{}, false, fmt.Errorf("invest: investment %d: %w", id, res.Error)
 	}
@@ -255,7 +255,7 @@ func (st store) investment(ctx context.Context, id int64) (Investment, bool, err
 
 func (st store) byClaimHash(ctx context.Context, hash string) (Investment, bool, error) {
 	var inv Investment
-	res := st.db.WithContext(ctx).Where("claim_key_hash = ?", hash).Limit(1).Find(&inv)
+	res := st.db.Gorm(ctx).Where("claim_key_hash = ?", hash).Limit(1).Find(&inv)
 	if res.Error != nil {
 		return Investment{}, false, fmt.Errorf("invest: investment by key: %w", res.Error)
 	}
@@ -265,7 +265,7 @@ func (st store) byClaimHash(ctx context.Context, hash string) (Investment, bool,
 // ofOffering lists an offering's paid investments, oldest first.
 func (st store) ofOffering(ctx context.Context, offeringID int64, limit int) ([]Investment, error) {
 	var out []Investment
-	err := st.db.WithContext(ctx).Where("offering_id = ? AND state <> ?", offeringID, Pending).
+	err := st.db.Gorm(ctx).Where("offering_id = ? AND state <> ?", offeringID, Pending).
 		Order("activated_at, id").Limit(limit).Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("invest: investments of %d: %w", offeringID, err)
@@ -275,7 +275,7 @@ func (st store) ofOffering(ctx context.Context, offeringID int64, limit int) ([]
 
 func (st store) events(ctx context.Context, offeringID int64, limit int) ([]Event, error) {
 	var out []Event
-	err := st.db.WithContext(ctx).Where("offering_id = ?", offeringID).Order("id DESC").Limit(limit).Find(&out).Error
+	err := st.db.Gorm(ctx).Where("offering_id = ?", offeringID).Order("id DESC").Limit(limit).Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("invest: revenue events of %d: %w", offeringID, err)
 	}
@@ -285,7 +285,7 @@ func (st store) events(ctx context.Context, offeringID int64, limit int) ([]Even
 // sharesOf lists the shares an investment received, oldest first.
 func (st store) sharesOf(ctx context.Context, investmentID int64, limit int) ([]ledger.Transfer, error) {
 	var out []ledger.Transfer
-	err := st.db.WithContext(ctx).Table("transfers").
+	err := st.db.Gorm(ctx).Table("transfers").
 		Joins("JOIN accounts a ON a.id = transfers.credit_account_id").
 		Where("a.name = ? AND transfers.kind = ?", ledger.InvestmentPayable(investmentID), ledger.Posted).
 		Order("transfers.id").Limit(limit).Select("transfers.*").Find(&out).Error
@@ -296,7 +296,7 @@ func (st store) sharesOf(ctx context.Context, investmentID int64, limit int) ([]
 }
 
 func (st store) setPayout(ctx context.Context, id int64, destination string, threshold money.Msat) error {
-	err := st.db.WithContext(ctx).Model(&Investment{}).Where("id = ?", id).
+	err := st.db.Gorm(ctx).Model(&Investment{}).Where("id = ?", id).
 		Updates(map[string]any{"payout_destination": destination, "payout_threshold_msat": threshold}).Error
 	if err != nil {
 		return fmt.Errorf("invest: payout address of %d: %w", id, err)
@@ -309,7 +309,7 @@ func (st store) setPayout(ctx context.Context, id int64, destination string, thr
 func (st store) standing(ctx context.Context, ids []int64) ([]Investment, error) {
 	var out []Investment
 	if ids == nil {
-		err := st.db.WithContext(ctx).Where("payout_destination <> ''").Order("id").Find(&out).Error
+		err := st.db.Gorm(ctx).Where("payout_destination <> ''").Order("id").Find(&out).Error
 		if err != nil {
 			return nil, fmt.Errorf("invest: standing payouts: %w", err)
 		}
@@ -317,7 +317,7 @@ func (st store) standing(ctx context.Context, ids []int64) ([]Investment, error)
 	}
 	for start := 0; start < len(ids); start += 1000 {
 		var chunk []Investment
-		err := st.db.WithContext(ctx).Where("id IN ? AND payout_destination <> ''", ids[start:min(start+1000, len(ids))]).Find(&chunk).Error
+		err := st.db.Gorm(ctx).Where("id IN ? AND payout_destination <> ''", ids[start:min(start+1000, len(ids))]).Find(&chunk).Error
 		if err != nil {
 			return nil, fmt.Errorf("invest: standing payouts: %w", err)
 		}

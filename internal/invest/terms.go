@@ -110,7 +110,7 @@ func (s *Service) SetOpen(ctx context.Context, offeringID int64, open bool) (Ter
 // Terms returns an offering's terms; NotFound when it never opened to
 // investment.
 func (s *Service) Terms(ctx context.Context, offeringID int64) (Terms, error) {
-	return s.store().terms(ctx, s.db.WithContext(ctx), offeringID)
+	return s.store().terms(ctx, s.db.Gorm(ctx), offeringID)
 }
 
 // Cap is what an investment of principal may earn in all under capBps.

@@ -45,9 +45,9 @@ func (l *Ledger) PostMany(ctx context.Context, entries []Entry) error {
 		list = append(list, n)
 	}
 	sort.Strings(list)
-	return l.run(ctx, func(tx *gorm.DB) error {
-		bound := l.In(tx)
-		ids, err := bound.ensureMany(ctx, list)
+	post := func(t db.Tx) error {
+		tx := t.Gorm(ctx)
+		ids, err := l.In(t).ensureMany(ctx, list)
 		if err != nil {
 			return err
 		}
@@ -93,7 +93,11 @@ func (l *Ledger) PostMany(ctx context.Context, entries []Entry) error {
 			return err
 		}
 		return addTotals(tx, "debits_posted", debits, true)
-	})
+	}
+	if l.tx != nil {
+		return post(*l.tx)
+	}
+	return l.db.Tx(ctx, post)
 }
 
 // checkRepeat makes sure an entry posted before had the same terms.
@@ -154,7 +158,7 @@ func (l *Ledger) ensureMany(ctx context.Context, names []string) (map[string]int
 	if len(missing) == 0 {
 		return ids, nil
 	}
-	q := l.tx.WithContext(ctx)
+	q := l.tx.Gorm(ctx)
 	now := l.now().UTC()
 	got := map[string]int64{}
 	for start := 0; start < len(missing); start += batchRows {
@@ -187,7 +191,7 @@ func (l *Ledger) ensureMany(ctx context.Context, names []string) (map[string]int
 		}
 		ids[n] = got[n]
 	}
-	db.AfterCommit(l.tx, func() { // only committed ids are cached
+	l.tx.AfterCommit(func() { // only committed ids are cached
 		for n, id := range got {
 			l.ids.Store(n, id)
 		}
