@@ -23,6 +23,7 @@ import (
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
 	"github.com/keepalive/keepalive/internal/hooks"
+	"github.com/keepalive/keepalive/internal/invest"
 	"github.com/keepalive/keepalive/internal/keys"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lightning"
@@ -92,6 +93,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	fund := funding.New(database, led, node, offerings, funding.Limits{MinDonation: cfg.MinDonation, MaxDonation: cfg.MaxDonation}, log, nil)
 	fund.SetResolver(&funding.LNURLResolver{Client: &lnurl.Client{HTTP: lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate)}, Node: node})
 	funding.Register(web.Registry)
+	investments := invest.New(database, led, offerings, fund, invest.WithLogger(log))
 	webhooks := hooks.New(database, offerings, lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate), log, nil,
 		hooks.WithAllowPrivate(cfg.LNURLAllowPrivate))
 	var demoPayer web.DemoPayer
@@ -109,6 +111,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 		Funding:       fund,
 		Tokens:        tokens,
 		Webhooks:      webhooks,
+		Invest:        investments,
 		DemoPayer:     demoPayer,
 		MinDonation:   cfg.MinDonation,
 		MaxDonation:   cfg.MaxDonation,
@@ -123,6 +126,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	go offerings.RunAccrual(ctx, cfg.AccrualInterval)
 	go fund.RunSettlement(ctx)
 	go fund.RunPayouts(ctx)
+	go investments.RunStandingPayouts(ctx)
 	credited, unsubscribe := fund.Subscribe()
 	defer unsubscribe()
 	go webhooks.Run(ctx, credited)

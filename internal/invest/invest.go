@@ -47,6 +47,7 @@ type Funding interface {
 	OnSettle(p funding.Purpose, fn funding.SettleFunc)
 	CreditInvoice(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error
 	Pay(ctx context.Context, source string, offeringID *int64, available money.Msat, destination string) (funding.Payout, error)
+	PayoutsFrom(ctx context.Context, source string, limit int) ([]funding.Payout, error)
 }
 
 // Notifier hears of each distribution inside its transaction (webhooks

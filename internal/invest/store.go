@@ -330,3 +330,15 @@ func (st store) standing(ctx context.Context, ids []int64) ([]Investment, error)
 func likePrefix(prefix string) string {
 	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(prefix) + "%"
 }
+
+func (st store) eventTotals(ctx context.Context, offeringID int64) (revenue, shared money.Msat, n int64, err error) {
+	var row struct {
+		Revenue, Shared, N int64
+	}
+	err = st.db.Gorm(ctx).Model(&Event{}).Where("offering_id = ?", offeringID).
+		Select("COALESCE(SUM(amount_msat), 0) AS revenue, COALESCE(SUM(investors_msat), 0) AS shared, COUNT(*) AS n").Scan(&row).Error
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("invest: revenue of %d: %w", offeringID, err)
+	}
+	return money.Msat(row.Revenue), money.Msat(row.Shared), row.N, nil
+}

@@ -25,7 +25,14 @@ func (s *Service) Withdraw(ctx context.Context, inv Investment, destination stri
 	if err != nil {
 		return funding.Payout{}, err
 	}
-	return s.funding.Pay(ctx, source, &inv.OfferingID, a.Available(), destination)
+	// No offering id: the offering's own balances do not move, and its
+	// owner's list of withdrawals is not the investor's.
+	return s.funding.Pay(ctx, source, nil, a.Available(), destination)
+}
+
+// Withdrawals lists an investment's payouts, newest first.
+func (s *Service) Withdrawals(ctx context.Context, inv Investment) ([]funding.Payout, error) {
+	return s.funding.PayoutsFrom(ctx, ledger.InvestmentPayable(inv.ID), 100)
 }
 
 // SetPayout sets (or, with an empty destination, clears) a standing
