@@ -32,7 +32,7 @@ type fixture struct {
 	offering  offering.Offering
 }
 
-func newFixture(t *testing.T, d *db.DB) *fixture {
+func newFixture(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
 	c := clocktest.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	l := ledger.New(d, c.Now)
@@ -88,7 +88,7 @@ func (f *fixture) check(t *testing.T) {
 	}
 }
 
-func (f *fixture) setTerms(t *testing.T, share, capBps int, minSats, maxSats, limitSats int64) invest.Terms {
+func (f *fixture) setTerms(t testing.TB, share, capBps int, minSats, maxSats, limitSats int64) invest.Terms {
 	t.Helper()
 	lo, hi, lim := money.MustSats(minSats), money.MustSats(maxSats), money.MustSats(limitSats)
 	terms, err := f.invest.SetTerms(context.Background(), f.offering.ID, invest.TermsInput{
