@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -227,6 +229,90 @@ func TestInvestAPIRefusesBadInput(t *testing.T) {
 		s.db.Gorm(context.Background()).Take(&got)
 		if got.ShareBps != 5000 || got.CapBps != 15000 {
 			t.Fatalf("terms changed: %+v", got)
+		}
+	})
+}
+
+// TestInvestPages: the offering page shows the terms in words and takes
+// an investment; the claim key is shown once and kept by the browser;
+// the portfolio shows the return after the owner's revenue; the owner's
+// round page closes and reopens the round; a withdrawal with nothing
+// payable is refused on the page.
+func TestInvestPages(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s, _, _ := newInvestSite(t, d)
+		_, key := createOffering(t, s, createBody)
+		auth := []string{"Authorization", "Bearer " + key}
+		if st, body, _ := s.do(t, "PUT", "/api/v1/offerings/my-site/terms", termsBody, auth...); st != http.StatusOK {
+			t.Fatalf("terms: %d %s", st, body)
+		}
+		b := newBrowser(t, s)
+		st, page, _ := b.get("/o/my-site")
+		if st != http.StatusOK || !strings.Contains(page, `data-testid="invest-terms"`) ||
+			!strings.Contains(page, "invest 100,000 sats, receive half of every revenue event pro rata until you have received 150,000 sats") {
+			t.Fatalf("offering page: %d %s", st, page)
+		}
+		st, page, _ = b.post("/o/my-site", "/o/my-site/invest", url.Values{"amount": {"500"}})
+		if st != http.StatusUnprocessableEntity || !strings.Contains(page, "The smallest investment is 1,000 sats.") {
+			t.Fatalf("too small: %d", st)
+		}
+		st, page, _ = b.post("/o/my-site", "/o/my-site/invest", url.Values{"amount": {"100000"}, "name": {"Ann <b>"}, "public": {"1"}})
+		if st != http.StatusCreated {
+			t.Fatalf("invest: %d %s", st, page)
+		}
+		m := regexp.MustCompile(`ka_ck_[A-Za-z0-9_-]{43}`).FindString(page)
+		pay := regexp.MustCompile(`/invoices/([0-9a-f]{64})`).FindStringSubmatch(page)
+		if m == "" || pay == nil {
+			t.Fatalf("no claim key or invoice link: %s", page)
+		}
+		s.demoPay(t, pay[1])
+		_, page, _ = b.get("/portfolio")
+		if !strings.Contains(page, `data-state="active"`) || !strings.Contains(page, "100,000 sats") {
+			t.Fatalf("portfolio: %s", page)
+		}
+		st, page, _ = b.post("/portfolio", "/portfolio/1/withdraw", url.Values{"destination": {"someone@example.org"}})
+		if st != http.StatusConflict || !strings.Contains(page, "nothing to withdraw") {
+			t.Fatalf("empty withdrawal: %d", st)
+		}
+		st, body, _ := s.do(t, "POST", "/api/v1/offerings/my-site/revenue", `{"amount_msat":20000000}`, auth...)
+		if st != http.StatusCreated {
+			t.Fatalf("revenue: %d %s", st, body)
+		}
+		s.demoPay(t, decode(t, body)["payment_hash"].(string))
+		_, page, _ = b.get("/portfolio")
+		if !strings.Contains(page, `data-testid="payable">10,000 sats`) || !strings.Contains(page, "<polyline") {
+			t.Fatalf("portfolio after revenue: %s", page)
+		}
+		if _, page, _ = b.get("/o/my-site"); !strings.Contains(page, "Ann &lt;b&gt;") {
+			t.Fatalf("backers list: %s", page)
+		}
+		// Another browser holds no key: no portfolio, no receipt.
+		other := newBrowser(t, s)
+		if _, page, _ := other.get("/portfolio"); !strings.Contains(page, "no-investments") {
+			t.Fatal("another browser sees the investment")
+		}
+		if st, _, _ := other.get("/portfolio/1/receipt"); st != http.StatusUnauthorized {
+			t.Fatalf("receipt without the key: %d", st)
+		}
+		if st, _, _ := b.get("/portfolio/1/receipt"); st != http.StatusOK {
+			t.Fatalf("receipt: %d", st)
+		}
+		// The owner closes the round from the dashboard's round page.
+		owner := newBrowser(t, s)
+		if st, _, _ := owner.post("/signin", "/signin", url.Values{"manage_key": {key}}); st != http.StatusSeeOther {
+			t.Fatalf("sign in: %d", st)
+		}
+		if st, page, _ := owner.get("/offerings/my-site/round"); st != http.StatusOK || !strings.Contains(page, "100,000 sats from 1 investor") {
+			t.Fatalf("round page: %d %s", st, page)
+		}
+		if st, _, _ := owner.post("/offerings/my-site/round", "/offerings/my-site/round/open", url.Values{"open": {"0"}}); st != http.StatusSeeOther {
+			t.Fatalf("close: %d", st)
+		}
+		if _, page, _ := b.get("/o/my-site"); !strings.Contains(page, "invest-closed") {
+			t.Fatal("the round is still open on the offering page")
+		}
+		if st, _, _ := b.get("/offerings/my-site/round"); st != http.StatusUnauthorized {
+			t.Fatalf("round page for a non-owner: %d", st)
 		}
 	})
 }
