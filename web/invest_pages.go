@@ -326,8 +326,16 @@ func returnsChart(inv invest.Investment, points []invest.ReturnPoint) (string, s
 	}
 	start := inv.ActivatedAt.Unix()
 	end := max(points[len(points)-1].At, start+1)
+	// Shares that came within a minute of each other (or a frozen clock)
+	// are spread evenly, so each step stays visible.
+	byIndex := end-start < 60
+	step := 0
 	xy := func(at int64, total money.Msat) string {
 		x := float64(at-start) / float64(end-start) * 300
+		if byIndex {
+			x = float64(step) / float64(len(points)) * 300
+			step++
+		}
 		y := 80 - float64(total)/float64(inv.CapMsat)*76
 		return fmt.Sprintf("%.1f,%.1f", x, y)
 	}
