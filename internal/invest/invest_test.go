@@ -59,7 +59,7 @@ func (f *fixture) check(t *testing.T) {
 	if err := f.ledger.CheckInvariants(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.Snapshot(ctx, func(tx db.Tx) error { return offering.CheckConsumption(ctx, tx) }); err != nil {
+	if err := f.db.Snapshot(ctx, func(tx db.Tx) error { return offering.CheckConsumption(ctx, f.ledger, tx) }); err != nil {
 		t.Fatal(err)
 	}
 	var invs []invest.Investment

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/keepalive/keepalive/internal/apperr"
@@ -201,15 +202,20 @@ type ReturnPoint struct {
 // Returns lists the shares an investment received, oldest first (at most
 // the last 500).
 func (s *Service) Returns(ctx context.Context, inv Investment) ([]ReturnPoint, error) {
-	ts, err := s.store().sharesOf(ctx, inv.ID, 500)
+	ids, err := s.ledger.AccountIDs(ctx, ledger.InvestmentPayable(inv.ID))
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	ts, err := s.ledger.Credits(ctx, ids[0], time.Time{}) // newest first
 	if err != nil {
 		return nil, err
 	}
+	ts = ts[:min(len(ts), 500)]
 	out := make([]ReturnPoint, len(ts))
-	var total money.Msat
+	total := inv.ReturnedMsat // every share, also those older than the last 500
 	for i, t := range ts {
-		total += t.Amount
-		out[i] = ReturnPoint{At: t.CreatedAt.Unix(), Amount: t.Amount, Total: total}
+		out[len(ts)-1-i] = ReturnPoint{At: t.CreatedAt.Unix(), Amount: t.Amount, Total: total}
+		total -= t.Amount
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"math/bits"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/keepalive/keepalive/internal/apperr"
@@ -97,7 +98,7 @@ func (s *Service) Distribute(ctx context.Context, tx db.Tx, ev RevenueEvent) (Di
 		if prev.OfferingID != ev.OfferingID || prev.AmountMsat != ev.Amount || prev.SourceAccount != ev.From {
 			return Distribution{}, apperr.Wrap(ErrKeyReused, apperr.Conflict, "revenue event %q was posted with other terms", ev.Key)
 		}
-		return st.distributionOf(ctx, g, prev)
+		return s.distributionOf(ctx, tx, prev)
 	}
 	stakes, err := st.activeStakes(ctx, g, ev.OfferingID)
 	if err != nil {
@@ -249,4 +250,22 @@ func gcd(a, b int) int {
 		a, b = b, a%b
 	}
 	return a
+}
+
+// distributionOf reads back what an earlier event distributed.
+func (s *Service) distributionOf(ctx context.Context, tx db.Tx, e Event) (Distribution, error) {
+	d := Distribution{EventID: e.ID, Investors: e.InvestorsMsat, Runway: e.RunwayMsat}
+	prefix := e.Key + "/investment/"
+	ts, err := s.ledger.In(tx).TransfersWithPrefix(ctx, prefix)
+	if err != nil {
+		return Distribution{}, err
+	}
+	for _, t := range ts {
+		id, err := strconv.ParseInt(strings.TrimPrefix(t.Key, prefix), 10, 64)
+		if err != nil {
+			return Distribution{}, fmt.Errorf("invest: share key %s: %w", t.Key, err)
+		}
+		d.Parts = append(d.Parts, Share{InvestmentID: id, Amount: t.Amount})
+	}
+	return d, nil
 }

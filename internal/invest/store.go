@@ -12,7 +12,6 @@ import (
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
-	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 )
 
@@ -221,29 +220,6 @@ func (st store) insertEvent(ctx context.Context, tx *gorm.DB, e *Event) error {
 	return nil
 }
 
-// distributionOf reads back what an earlier event distributed.
-func (st store) distributionOf(ctx context.Context, tx *gorm.DB, e Event) (Distribution, error) {
-	d := Distribution{EventID: e.ID, Investors: e.InvestorsMsat, Runway: e.RunwayMsat}
-	var rows []struct {
-		Key        string
-		AmountMsat int64
-	}
-	prefix := e.Key + "/investment/"
-	err := tx.WithContext(ctx).Table("transfers").Select("key", "amount_msat").
-		Where(`key LIKE ? ESCAPE '\'`, likePrefix(prefix)).Order("id").Scan(&rows).Error
-	if err != nil {
-		return Distribution{}, fmt.Errorf("invest: shares of %s: %w", e.Key, err)
-	}
-	for _, r := range rows {
-		var id int64
-		if _, err := fmt.Sscan(strings.TrimPrefix(r.Key, prefix), &id); err != nil {
-			return Distribution{}, fmt.Errorf("invest: share key %s: %w", r.Key, err)
-		}
-		d.Parts = append(d.Parts, Share{InvestmentID: id, Amount: money.Msat(r.AmountMsat)})
-	}
-	return d, nil
-}
-
 func (st store) investment(ctx context.Context, id int64) (Investment, bool, error) {
 	var inv Investment
 	res := st.db.Gorm(ctx).Where("id = ?", id).Limit(1).Find(&inv)
@@ -282,19 +258,6 @@ func (st store) events(ctx context.Context, offeringID int64, limit int) ([]Even
 	return out, nil
 }
 
-// sharesOf lists the shares an investment received, oldest first.
-func (st store) sharesOf(ctx context.Context, investmentID int64, limit int) ([]ledger.Transfer, error) {
-	var out []ledger.Transfer
-	err := st.db.Gorm(ctx).Table("transfers").
-		Joins("JOIN accounts a ON a.id = transfers.credit_account_id").
-		Where("a.name = ? AND transfers.kind = ?", ledger.InvestmentPayable(investmentID), ledger.Posted).
-		Order("transfers.id").Limit(limit).Select("transfers.*").Find(&out).Error
-	if err != nil {
-		return nil, fmt.Errorf("invest: returns of %d: %w", investmentID, err)
-	}
-	return out, nil
-}
-
 func (st store) setPayout(ctx context.Context, id int64, destination string, threshold money.Msat) error {
 	err := st.db.Gorm(ctx).Model(&Investment{}).Where("id = ?", id).
 		Updates(map[string]any{"payout_destination": destination, "payout_threshold_msat": threshold}).Error
@@ -324,11 +287,6 @@ func (st store) standing(ctx context.Context, ids []int64) ([]Investment, error)
 		out = append(out, chunk...)
 	}
 	return out, nil
-}
-
-// likePrefix is a LIKE pattern matching strings that start with prefix.
-func likePrefix(prefix string) string {
-	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(prefix) + "%"
 }
 
 func (st store) eventTotals(ctx context.Context, offeringID int64) (revenue, shared money.Msat, n int64, err error) {

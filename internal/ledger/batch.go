@@ -137,9 +137,6 @@ func addTotals(tx *gorm.DB, column string, amounts map[int64]money.Msat, guarded
 		}
 		res := tx.Exec(sb.String(), args...)
 		if res.Error != nil {
-			if isOverdraft(res.Error) {
-				return apperr.Wrap(ErrInsufficientFunds, apperr.Conflict, "not enough funds for that")
-			}
 			return fmt.Errorf("ledger: add to %s of %d accounts: %w", column, len(chunk), res.Error)
 		}
 		if res.RowsAffected != int64(len(chunk)) {
@@ -197,4 +194,16 @@ func (l *Ledger) ensureMany(ctx context.Context, names []string) (map[string]int
 		}
 	})
 	return ids, nil
+}
+
+// TransfersWithPrefix returns the transfers whose keys start with prefix,
+// oldest first: the parts of one batch keyed <event>/… (a revenue event
+// read back when it is posted again).
+func (l *Ledger) TransfersWithPrefix(ctx context.Context, prefix string) ([]Transfer, error) {
+	var out []Transfer
+	pattern := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(prefix) + "%"
+	if err := l.query(ctx).Where(`key LIKE ? ESCAPE '\'`, pattern).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("ledger: transfers %s…: %w", prefix, err)
+	}
+	return out, nil
 }
