@@ -3,7 +3,6 @@ package invest
 import (
 	"context"
 	"crypto/subtle"
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,10 +12,11 @@ import (
 	"github.com/keepalive/keepalive/internal/funding"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/text"
 )
 
-// MaxNameLen bounds an investor's public name.
-const MaxNameLen = 64
+// NameField is what an investor's name on the backers list may hold.
+var NameField = text.Field{Max: 64}
 
 // InvestRequest is someone's wish to invest in an offering.
 type InvestRequest struct {
@@ -40,9 +40,9 @@ type Made struct {
 // closed, the amount is outside the terms or it would pass the raise
 // limit (counting investments awaiting payment).
 func (s *Service) Invest(ctx context.Context, r InvestRequest) (Made, error) {
-	r.Name = strings.TrimSpace(r.Name)
-	if utf8.RuneCountInString(r.Name) > MaxNameLen || !printableLine(r.Name) {
-		return Made{}, apperr.InvalidFields(map[string]string{"name": fmt.Sprintf("A name is at most %d printable characters on one line.", MaxNameLen)})
+	var err error
+	if r.Name, err = text.Clean(r.Name, NameField); err != nil {
+		return Made{}, apperr.InvalidFields(map[string]string{"name": apperr.MessageOf(err)})
 	}
 	if r.Amount <= 0 || !r.Amount.Valid() {
 		return Made{}, apperr.InvalidFields(map[string]string{"amount_msat": "Give a positive amount of at most 21 million BTC."})

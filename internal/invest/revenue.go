@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
@@ -14,6 +13,7 @@ import (
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
+	"github.com/keepalive/keepalive/internal/text"
 )
 
 // Where reported revenue comes from.
@@ -22,8 +22,8 @@ const (
 	FromEarned  = "earned" // the owner shares part of the offering's earned balance
 )
 
-// MaxNoteLen bounds a revenue event's note.
-const MaxNoteLen = 280
+// NoteField is what a revenue event's note may hold.
+var NoteField = text.Field{Max: 280}
 
 // RevenueRequest is an owner reporting revenue earned elsewhere.
 type RevenueRequest struct {
@@ -49,9 +49,9 @@ func (s *Service) ReportRevenue(ctx context.Context, o offering.Offering, r Reve
 	if r.Amount < money.MsatPerSat || !r.Amount.Valid() {
 		problems["amount_msat"] = "Revenue is at least 1 sat and at most 21 million BTC."
 	}
-	r.Note = strings.TrimSpace(r.Note)
-	if utf8.RuneCountInString(r.Note) > MaxNoteLen || !printableLine(r.Note) {
-		problems["note"] = fmt.Sprintf("A note is at most %d printable characters on one line.", MaxNoteLen)
+	var err error
+	if r.Note, err = text.Clean(r.Note, NoteField); err != nil {
+		problems["note"] = apperr.MessageOf(err)
 	}
 	if r.From != FromInvoice && r.From != FromEarned {
 		problems["from"] = `From is "earned", or left out to pay a revenue invoice.`
@@ -84,7 +84,7 @@ func (s *Service) ReportRevenue(ctx context.Context, o offering.Offering, r Reve
 		key = hex.EncodeToString(b)
 	}
 	var d Distribution
-	err := s.db.Tx(ctx, func(tx db.Tx) error {
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
 		var err error
 		d, err = s.Distribute(ctx, tx, RevenueEvent{OfferingID: o.ID, Amount: r.Amount,
 			Key: fmt.Sprintf("revenue:earned:%d:%s", o.ID, key), From: ledger.OfferingEarned(o.ID), Memo: r.Note})
