@@ -88,6 +88,9 @@ func (s *Server) offeringView(c echo.Context, o offering.Offering, fin offering.
 		Donate:         s.donateForm(o),
 	}
 	s.payFromWallet(&v, o)
+	if v.Invest, err = s.investSection(c, o); err != nil {
+		return templates.OfferingView{}, err
+	}
 	if v.History, err = s.historyView(c.Request().Context(), o, fin.Status); err != nil {
 		return templates.OfferingView{}, err
 	}
