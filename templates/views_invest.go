@@ -82,6 +82,8 @@ type PortfolioItem struct {
 	ReceiptURL     string
 	ForgetAction   string
 	Standing       string // "to you@wallet.example from 10,000 sats", or ""
+	LinkAction     string // POST: make a one-time LNURL-withdraw code
+	LNURL, LNURLQR string // the code just made (QR: trusted SVG from qrsvg)
 }
 
 // RoundView is the owner's page of an offering's investment round.

@@ -28,6 +28,7 @@ func (s *Server) investPageRoutes(e *echo.Echo, invoiceLimit echo.MiddlewareFunc
 	e.POST("/portfolio/keys", s.portfolioAddKey)
 	e.POST("/portfolio/:id/withdraw", s.portfolioWithdraw)
 	e.POST("/portfolio/:id/forget", s.portfolioForget)
+	e.POST("/portfolio/:id/lnurl-withdraw", s.portfolioWithdrawLink)
 	e.GET("/portfolio/:id/receipt", s.portfolioReceipt)
 	e.GET("/offerings/:slug/round", s.roundPage)
 	e.POST("/offerings/:slug/round/terms", s.roundTerms)
@@ -286,7 +287,7 @@ func (s *Server) portfolioItem(ctx context.Context, inv invest.Investment) (temp
 	it := templates.PortfolioItem{ID: inv.ID, OfferingName: o.Name, OfferingURL: "/o/" + o.Slug, State: string(inv.State),
 		PrincipalText: sats(inv.PrincipalMsat), ReturnedText: sats(inv.ReturnedMsat), CapText: sats(inv.CapMsat),
 		PayableText: sats(p.PayableMsat), WithdrawnText: sats(p.WithdrawnMsat), WithdrawAction: "/portfolio/" + id + "/withdraw",
-		ForgetAction: "/portfolio/" + id + "/forget", CanWithdraw: p.PayableMsat > 0}
+		ForgetAction: "/portfolio/" + id + "/forget", CanWithdraw: p.PayableMsat > 0, LinkAction: "/portfolio/" + id + "/lnurl-withdraw"}
 	if inv.CapMsat > 0 {
 		it.CapPct = int(int64(inv.ReturnedMsat) * 100 / int64(inv.CapMsat))
 	}
@@ -569,4 +570,28 @@ func (s *Server) roundRevenue(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/invoices/"+rep.Invoice.PaymentHash)
 	}
 	return c.Redirect(http.StatusSeeOther, "/offerings/"+o.Slug+"/round")
+}
+
+// portfolioWithdrawLink shows the portfolio with a one-time LNURL-withdraw
+// QR code for one investment.
+func (s *Server) portfolioWithdrawLink(c echo.Context) error {
+	inv, err := s.heldInvestment(c)
+	if err != nil {
+		return err
+	}
+	code, _, _, err := s.investWithdrawLink(c.Request().Context(), inv)
+	if err != nil {
+		return err
+	}
+	v, err := s.portfolioView(c)
+	if err != nil {
+		return err
+	}
+	for i := range v.Items {
+		if v.Items[i].ID == inv.ID {
+			v.Items[i].LNURL, v.Items[i].LNURLQR = code, s.qr.svg("lightning:"+code, 240)
+		}
+	}
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return s.render(c, http.StatusOK, templates.Portfolio(v))
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/keepalive/keepalive/internal/funding"
 	"github.com/keepalive/keepalive/internal/invest"
 	"github.com/keepalive/keepalive/internal/ledger"
+	"github.com/keepalive/keepalive/internal/lightning"
 	"github.com/keepalive/keepalive/internal/lightning/demo"
 	"github.com/keepalive/keepalive/internal/offering"
 	"github.com/keepalive/keepalive/internal/statustoken"
@@ -313,6 +314,51 @@ func TestInvestPages(t *testing.T) {
 		}
 		if st, _, _ := b.get("/offerings/my-site/round"); st != http.StatusUnauthorized {
 			t.Fatalf("round page for a non-owner: %d", st)
+		}
+	})
+}
+
+// TestInvestLNURLWithdrawOnce: a one-time LNURL-withdraw code pays the
+// investor's wallet once; the code cannot be used again.
+func TestInvestLNURLWithdrawOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s, _, _ := newInvestSite(t, d)
+		_, key := createOffering(t, s, createBody)
+		auth := []string{"Authorization", "Bearer " + key}
+		s.do(t, "PUT", "/api/v1/offerings/my-site/terms", termsBody, auth...)
+		_, body, _ := s.do(t, "POST", "/api/v1/offerings/my-site/investments", `{"amount_msat":100000000}`)
+		made := decode(t, body)
+		s.demoPay(t, made["payment_hash"].(string))
+		_, body, _ = s.do(t, "POST", "/api/v1/offerings/my-site/revenue", `{"amount_msat":20000000}`, auth...)
+		s.demoPay(t, decode(t, body)["payment_hash"].(string))
+		bearer := []string{"Authorization", "Bearer " + made["claim_key"].(string)}
+		st, body, _ := s.do(t, "POST", fmt.Sprintf("/api/v1/investments/%d/lnurl-withdraw", int64(made["investment_id"].(float64))), "", bearer...)
+		if st != http.StatusCreated {
+			t.Fatalf("link: %d %s", st, body)
+		}
+		link := decode(t, body)["url"].(string)
+		path := strings.TrimPrefix(link, s.URL)
+		st, body, _ = s.do(t, "GET", path, "")
+		params := decode(t, body)
+		if st != http.StatusOK || params["tag"] != "withdrawRequest" || params["maxWithdrawable"].(float64) < 9_000_000 {
+			t.Fatalf("params: %d %s", st, body)
+		}
+		wallet := demo.New(demo.WithClock(s.clock.Now))
+		winv, err := wallet.CreateInvoice(context.Background(), lightning.CreateInvoiceRequest{AmountMsat: 9_000_000, Expiry: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cb := path + "/callback?k1=" + params["k1"].(string) + "&pr=" + winv.PaymentRequest
+		if st, body, _ := s.do(t, "GET", cb, ""); st != http.StatusOK || decode(t, body)["status"] != "OK" {
+			t.Fatalf("callback: %d %s", st, body)
+		}
+		if st, body, _ := s.do(t, "GET", cb, ""); st != http.StatusConflict {
+			t.Fatalf("second callback: %d %s", st, body)
+		}
+		var n int64
+		d.Gorm(context.Background()).Model(&funding.Payout{}).Count(&n)
+		if n != 1 {
+			t.Fatalf("%d payouts", n)
 		}
 	})
 }
