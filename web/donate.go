@@ -274,7 +274,9 @@ func wallText(inv funding.Invoice) string {
 	case inv.Public:
 		return "On the donor wall without a name, with your message and the amount."
 	case inv.PayerName != "":
-		return "Anonymous: the name “" + inv.PayerName + "” you typed is not shown."
+		// Not the name itself: this page is public to anyone who has the
+		// payment hash, and every node on the route has it.
+		return "Anonymous: the name you typed is not shown."
 	}
 	return "Anonymous: nothing about you is shown."
 }
