@@ -2,6 +2,9 @@
 //
 //	keepalive [serve] [flags]   run the site (the default)
 //	keepalive migrate [flags]   apply database migrations and exit
+//	keepalive clearing [--verify] < record.json
+//	                            clear a sponsorship period from its published
+//	                            record, or check the record's result
 //
 // Configuration comes from the environment and flags; see README.md.
 package main
@@ -30,6 +33,7 @@ import (
 	"github.com/keepalive/keepalive/internal/lightning/lnd"
 	"github.com/keepalive/keepalive/internal/lnurl"
 	"github.com/keepalive/keepalive/internal/offering"
+	"github.com/keepalive/keepalive/internal/sponsor/clearing"
 	"github.com/keepalive/keepalive/internal/statustoken"
 	"github.com/keepalive/keepalive/web"
 )
@@ -42,6 +46,9 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "clearing" {
+		return clearing.Command(args[1:], os.Stdin, os.Stdout)
+	}
 	cmd := "serve"
 	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate") {
 		cmd, args = args[0], args[1:]
