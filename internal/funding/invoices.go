@@ -102,6 +102,7 @@ type Service struct {
 	rand      io.Reader
 	events    *broadcaster
 	payer     payer
+	settlers  map[Purpose]Settler // by purpose; donations credit the runway
 }
 
 // New returns a Service.
@@ -316,15 +317,19 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			if paid <= 0 || !paid.Valid() {
 				return fmt.Errorf("funding: settle %s: node reports paid amount %d", hash, paid)
 			}
-			o, err := s.offerings.CreditRunway(ctx, tx, inv.OfferingID, offering.Credit{
-				Key: "invoice:" + hash, Debit: ledger.Lightning, Amount: paid, Memo: string(inv.Purpose),
-			})
-			if err != nil {
-				return err
-			}
 			settledAt := ni.SettledAt.UTC()
 			if ni.SettledAt.IsZero() {
 				settledAt = s.now().UTC()
+			}
+			var o offering.Offering
+			if h, ok := s.settlers[inv.Purpose]; ok {
+				if err := h.SettleInvoice(ctx, tx, inv, paid, settledAt); err != nil {
+					return err
+				}
+			} else if o, err = s.offerings.CreditRunway(ctx, tx, inv.OfferingID, offering.Credit{
+				Key: "invoice:" + hash, Debit: ledger.Lightning, Amount: paid, Memo: string(inv.Purpose),
+			}); err != nil {
+				return err
 			}
 			idx := ni.SettleIndex
 			res := tx.Model(&Invoice{}).Where("id = ? AND state <> ?", inv.ID, InvoiceSettled).
