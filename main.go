@@ -123,13 +123,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 			PerClient: rate.Limit(cfg.InvoiceRate), PerClientBurst: max(1, int(cfg.InvoiceRate*20)),
 			Total: rate.Limit(cfg.InvoiceRateTotal), TotalBurst: max(1, int(cfg.InvoiceRateTotal*2)),
 		},
-		Ready: func(ctx context.Context) error {
-			sqlDB, err := database.DB.DB()
-			if err != nil {
-				return err
-			}
-			return sqlDB.PingContext(ctx)
-		},
+		Ready:   database.Ping,
 		Metrics: web.MetricsHandler(),
 	})
 

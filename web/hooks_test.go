@@ -48,7 +48,7 @@ func newHookSite(t testing.TB, d *db.DB) (*site, *hooks.Service) {
 func (s *site) countWebhooks(t *testing.T) int64 {
 	t.Helper()
 	var n int64
-	if err := s.db.Table("webhooks").Where("disabled_at IS NULL").Count(&n).Error; err != nil {
+	if err := s.db.Gorm(context.Background()).Table("webhooks").Where("disabled_at IS NULL").Count(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n

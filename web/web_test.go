@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"gorm.io/gorm"
 
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/db/dbtest"
@@ -79,7 +78,7 @@ func (s *site) do(t testing.TB, method, path, body string, header ...string) (in
 
 func (s *site) countOfferings(t *testing.T) int64 {
 	var n int64
-	if err := s.db.Table("offerings").Count(&n).Error; err != nil {
+	if err := s.db.Gorm(context.Background()).Table("offerings").Count(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -92,7 +91,7 @@ func (s *site) donate(t testing.TB, slug, key string, amount int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
 		_, err := s.offerings.CreditRunway(ctx, tx, o.ID, offering.Credit{Key: key, Debit: ledger.Lightning, Amount: moneyMsat(amount)})
 		return err
 	})

@@ -25,7 +25,7 @@ func (d *DB) WithLease(ctx context.Context, name string, fn func(ctx context.Con
 		defer mu.Unlock()
 		return true, fn(ctx)
 	}
-	sqlDB, err := d.DB.DB()
+	sqlDB, err := d.SQL()
 	if err != nil {
 		return false, err
 	}
@@ -48,4 +48,4 @@ func (d *DB) WithLease(ctx context.Context, name string, fn func(ctx context.Con
 	return true, fn(ctx)
 }
 
-func (d *DB) leaseKey(name string) string { return fmt.Sprintf("%p/%s", d.DB, name) }
+func (d *DB) leaseKey(name string) string { return fmt.Sprintf("%p/%s", d.gorm, name) }

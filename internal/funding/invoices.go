@@ -78,7 +78,7 @@ type Offerings interface {
 	Get(ctx context.Context, slug string) (offering.Offering, error)
 	View(ctx context.Context, slug string) (offering.Offering, offering.Finances, error)
 	GetByID(ctx context.Context, id int64) (offering.Offering, error)
-	CreditRunway(ctx context.Context, tx *gorm.DB, offeringID int64, c offering.Credit) (offering.Offering, error)
+	CreditRunway(ctx context.Context, tx db.Tx, offeringID int64, c offering.Credit) (offering.Offering, error)
 	Accrue(ctx context.Context, offeringID int64) (money.Msat, error)
 	Invalidate(slug string)
 }
@@ -197,7 +197,7 @@ func (s *Service) Donate(ctx context.Context, r DonationRequest) (Invoice, error
 // INSERT straight through database/sql (GORM's statement building cost
 // about a tenth of the site's CPU per invoice).
 func (s *Service) recordInvoice(ctx context.Context, inv *Invoice) error {
-	sqlDB, err := s.db.DB.DB()
+	sqlDB, err := s.db.SQL()
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,7 @@ func (s *Service) Invoice(ctx context.Context, paymentHash string) (Invoice, err
 		return Invoice{}, apperr.New(apperr.Invalid, "A payment hash is 64 hex characters.")
 	}
 	var inv Invoice
-	err := s.db.WithContext(ctx).Where("payment_hash = ?", strings.ToLower(paymentHash)).Take(&inv).Error
+	err := s.db.Gorm(ctx).Where("payment_hash = ?", strings.ToLower(paymentHash)).Take(&inv).Error
 	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
 		return Invoice{}, apperr.New(apperr.NotFound, "No invoice has that payment hash.")
 	}
@@ -283,7 +283,7 @@ func (s *Service) SettleIndex(ctx context.Context) (uint64, error) { return Sett
 // it before the service exists (the demo node starts its indexes above it).
 func SettleIndex(ctx context.Context, d *db.DB) (uint64, error) {
 	var c cursor
-	err := d.WithContext(ctx).Where("name = ?", cursorName).Limit(1).Find(&c).Error
+	err := d.Gorm(ctx).Where("name = ?", cursorName).Limit(1).Find(&c).Error
 	return c.Value, err
 }
 
@@ -296,12 +296,9 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 		return nil
 	}
 	hash := ni.PaymentHash.String()
-	var credited *Invoice
-	var slug string
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		credited, slug = nil, ""
+	return s.db.Tx(ctx, func(tx db.Tx) error {
 		var inv Invoice
-		q := tx.WithContext(ctx)
+		q := tx.Gorm(ctx)
 		if s.db.Dialect == db.Postgres {
 			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 		}
@@ -321,45 +318,39 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			if ni.SettledAt.IsZero() {
 				settledAt = s.now().UTC()
 			}
-			var o offering.Offering
 			if h, ok := s.settlers[inv.Purpose]; ok {
 				if err := h.SettleInvoice(ctx, tx, inv, paid, settledAt); err != nil {
 					return err
 				}
-			} else if o, err = s.offerings.CreditRunway(ctx, tx, inv.OfferingID, offering.Credit{
+			} else if _, err := s.offerings.CreditRunway(ctx, tx, inv.OfferingID, offering.Credit{
 				Key: "invoice:" + hash, Debit: ledger.Lightning, Amount: paid, Memo: string(inv.Purpose),
 			}); err != nil {
 				return err
 			}
 			idx := ni.SettleIndex
-			res := tx.Model(&Invoice{}).Where("id = ? AND state <> ?", inv.ID, InvoiceSettled).
+			res := tx.Gorm(ctx).Model(&Invoice{}).Where("id = ? AND state <> ?", inv.ID, InvoiceSettled).
 				Updates(map[string]any{"state": InvoiceSettled, "paid_msat": paid, "settled_at": settledAt, "settle_index": idx})
 			if res.Error != nil {
 				return fmt.Errorf("funding: mark %s settled: %w", hash, res.Error)
 			}
 			inv.State, inv.PaidMsat, inv.SettledAt, inv.SettleIndex = InvoiceSettled, paid, &settledAt, &idx
-			credited, slug = &inv, o.Slug
+			credited := inv
+			tx.AfterCommit(func() {
+				s.events.publish(credited)
+				settlements.Inc()
+			})
 		} else if inv.ID == 0 {
 			// Normal on a node shared with other services, and the first
 			// start on a used node reads all of its past settlements: a
 			// warning each would flood the log.
 			s.log.Debug("settled invoice the site did not issue", "payment_hash", hash, "settle_index", ni.SettleIndex)
 		}
-		return advanceCursor(tx, s.db.Dialect, ni.SettleIndex)
+		return advanceCursor(tx.Gorm(ctx), ni.SettleIndex)
 	})
-	if err != nil {
-		return err
-	}
-	if credited != nil {
-		s.offerings.Invalidate(slug)
-		s.events.publish(*credited)
-		settlements.Inc()
-	}
-	return nil
 }
 
 // advanceCursor moves the stored settle index up to idx, never down.
-func advanceCursor(tx *gorm.DB, dialect db.Dialect, idx uint64) error {
+func advanceCursor(tx *gorm.DB, idx uint64) error {
 	if idx == 0 {
 		return nil
 	}

@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"gorm.io/gorm"
+	"github.com/keepalive/keepalive/internal/db"
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/lightning"
@@ -20,7 +20,7 @@ const PurposeSponsorBid Purpose = "sponsor_bid"
 // runs inside the settlement transaction tx, which also marks the invoice
 // settled and moves the cursor, so what it writes happens exactly once.
 type Settler interface {
-	SettleInvoice(ctx context.Context, tx *gorm.DB, inv Invoice, paid money.Msat, settledAt time.Time) error
+	SettleInvoice(ctx context.Context, tx db.Tx, inv Invoice, paid money.Msat, settledAt time.Time) error
 }
 
 // HandlePurpose routes settlements of invoices of purpose p to h instead
@@ -77,6 +77,6 @@ func (s *Service) PayoutsFrom(ctx context.Context, source string, limit int) ([]
 		limit = 50
 	}
 	var out []Payout
-	err := s.db.WithContext(ctx).Where("source_account = ?", source).Order("id DESC").Limit(limit).Find(&out).Error
+	err := s.db.Gorm(ctx).Where("source_account = ?", source).Order("id DESC").Limit(limit).Find(&out).Error
 	return out, err
 }

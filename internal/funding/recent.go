@@ -12,7 +12,7 @@ func (s *Service) RecentCredits(ctx context.Context, offeringID int64, limit int
 		limit = 10
 	}
 	var out []Invoice
-	err := s.db.WithContext(ctx).Where("offering_id = ? AND state = ?", offeringID, InvoiceSettled).
+	err := s.db.Gorm(ctx).Where("offering_id = ? AND state = ?", offeringID, InvoiceSettled).
 		Order("settled_at DESC, id DESC").Limit(limit).Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("funding: recent credits of %d: %w", offeringID, err)

@@ -36,7 +36,7 @@ func (s *Service) Wall(ctx context.Context, offeringID int64, limit int) ([]Wall
 		limit = 20
 	}
 	var rows []Invoice
-	err := s.db.WithContext(ctx).Select("payer_name", "payer_message", "public", "paid_msat", "settled_at").
+	err := s.db.Gorm(ctx).Select("payer_name", "payer_message", "public", "paid_msat", "settled_at").
 		Where("offering_id = ? AND state = ? AND settled_at IS NOT NULL", offeringID, InvoiceSettled).
 		Order("settled_at DESC, id DESC").Limit(limit).Find(&rows).Error
 	if err != nil {

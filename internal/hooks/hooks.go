@@ -314,30 +314,32 @@ func (s *Service) Create(ctx context.Context, offeringID int64, req CreateReques
 	// the next run, since the owner asked to hear of it.
 	row.LastState = lastStateOf(st)
 	row.CreatedAt = s.clock()
-	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
 		if s.db.Dialect == db.Postgres {
 			// Serialises creations for one offering so the count holds.
-			if err := tx.Exec("SELECT id FROM offerings WHERE id = ? FOR UPDATE", offeringID).Error; err != nil {
+			if err := tx.Gorm(ctx).Exec("SELECT id FROM offerings WHERE id = ? FOR UPDATE", offeringID).Error; err != nil {
 				return fmt.Errorf("hooks: lock offering %d: %w", offeringID, err)
 			}
 		}
 		var n int64
-		if err := tx.Model(&webhookRow{}).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Count(&n).Error; err != nil {
+		if err := tx.Gorm(ctx).Model(&webhookRow{}).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Count(&n).Error; err != nil {
 			return fmt.Errorf("hooks: count webhooks of %d: %w", offeringID, err)
 		}
 		if n >= MaxPerOffering {
 			return apperr.New(apperr.Conflict, "An offering may have at most %d webhooks; delete one first.", MaxPerOffering)
 		}
-		if err := tx.Create(&row).Error; err != nil {
+		if err := tx.Gorm(ctx).Create(&row).Error; err != nil {
 			return fmt.Errorf("hooks: insert webhook: %w", err)
 		}
+		tx.AfterCommit(func() {
+			s.rememberSlug(o.ID, o.Slug)
+			s.poke()
+		})
 		return nil
 	})
 	if err != nil {
 		return Webhook{}, "", err
 	}
-	s.rememberSlug(o.ID, o.Slug)
-	s.poke()
 	return row.webhook(), row.Secret, nil
 }
 
@@ -421,7 +423,7 @@ func publicAddr(a netip.Addr) bool {
 // pending messages are not sent, and its history goes away from the
 // owner's view. Another offering's webhook is not found.
 func (s *Service) Delete(ctx context.Context, offeringID, id int64) error {
-	res := s.db.WithContext(ctx).Model(&webhookRow{}).
+	res := s.db.Gorm(ctx).Model(&webhookRow{}).
 		Where("id = ? AND offering_id = ? AND disabled_at IS NULL", id, offeringID).
 		Update("disabled_at", s.clock())
 	if res.Error != nil {
@@ -437,13 +439,13 @@ func (s *Service) Delete(ctx context.Context, offeringID, id int64) error {
 // recent deliveries (at most perWebhook) and their attempts.
 func (s *Service) List(ctx context.Context, offeringID int64, perWebhook int) ([]WithDeliveries, error) {
 	var rows []webhookRow
-	err := s.db.WithContext(ctx).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Order("id").Find(&rows).Error
+	err := s.db.Gorm(ctx).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Order("id").Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("hooks: list webhooks of %d: %w", offeringID, err)
 	}
 	out := make([]WithDeliveries, len(rows))
 	for i, r := range rows {
-		ds, err := s.deliveries(ctx, s.db.WithContext(ctx).Where("webhook_id = ?", r.ID), perWebhook)
+		ds, err := s.deliveries(ctx, s.db.Gorm(ctx).Where("webhook_id = ?", r.ID), perWebhook)
 		if err != nil {
 			return nil, err
 		}
@@ -455,8 +457,8 @@ func (s *Service) List(ctx context.Context, offeringID int64, perWebhook int) ([
 // Recent returns the offering's most recent deliveries across its live
 // webhooks, newest first, with their attempts: the owner's dashboard.
 func (s *Service) Recent(ctx context.Context, offeringID int64, limit int) ([]Delivery, error) {
-	q := s.db.WithContext(ctx).Where("webhook_id IN (?)",
-		s.db.WithContext(ctx).Model(&webhookRow{}).Select("id").Where("offering_id = ? AND disabled_at IS NULL", offeringID))
+	q := s.db.Gorm(ctx).Where("webhook_id IN (?)",
+		s.db.Gorm(ctx).Model(&webhookRow{}).Select("id").Where("offering_id = ? AND disabled_at IS NULL", offeringID))
 	return s.deliveries(ctx, q, limit)
 }
 
@@ -476,7 +478,7 @@ func (s *Service) deliveries(ctx context.Context, q *gorm.DB, limit int) ([]Deli
 		ids[i] = r.ID
 	}
 	var atts []attemptRow
-	if err := s.db.WithContext(ctx).Where("delivery_id IN ?", ids).Order("id DESC").Find(&atts).Error; err != nil {
+	if err := s.db.Gorm(ctx).Where("delivery_id IN ?", ids).Order("id DESC").Find(&atts).Error; err != nil {
 		return nil, fmt.Errorf("hooks: attempts: %w", err)
 	}
 	byDelivery := map[int64][]Attempt{}

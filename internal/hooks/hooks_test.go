@@ -456,7 +456,7 @@ func TestCreateValidates(t *testing.T) {
 			})
 		}
 		var count int64
-		if err := d.Table("webhooks").Count(&count).Error; err != nil || count != 0 {
+		if err := d.Gorm(context.Background()).Table("webhooks").Count(&count).Error; err != nil || count != 0 {
 			t.Fatalf("%d webhooks written by bad requests (%v)", count, err)
 		}
 

@@ -54,7 +54,7 @@ func BenchmarkLedgerPost(b *testing.B) {
 func BenchmarkRawInsert(b *testing.B) {
 	d := benchDB(b)
 	ctx := context.Background()
-	if err := d.Exec(`CREATE TABLE raw_rows (id BIGSERIAL PRIMARY KEY, key TEXT NOT NULL UNIQUE, a BIGINT NOT NULL, b BIGINT NOT NULL, amount BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL)`).Error; err != nil {
+	if err := d.Gorm(ctx).Exec(`CREATE TABLE raw_rows (id BIGSERIAL PRIMARY KEY, key TEXT NOT NULL UNIQUE, a BIGINT NOT NULL, b BIGINT NOT NULL, amount BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL)`).Error; err != nil {
 		b.Fatal(err)
 	}
 	var n atomic.Int64
@@ -63,7 +63,7 @@ func BenchmarkRawInsert(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			err := d.WithContext(ctx).Exec("INSERT INTO raw_rows (key, a, b, amount, created_at) VALUES (?, ?, ?, ?, ?)",
+			err := d.Gorm(ctx).Exec("INSERT INTO raw_rows (key, a, b, amount, created_at) VALUES (?, ?, ?, ?, ?)",
 				fmt.Sprintf("bench:%d", i), 1, i%64, 1000, time.Now()).Error
 			if err != nil {
 				b.Fatal(err)

@@ -19,10 +19,7 @@ import (
 //     accounts, posts no more than was reserved, and a void releases all
 //     of it; each pending transfer is resolved at most once.
 func (l *Ledger) CheckInvariants(ctx context.Context) error {
-	q := l.db.WithContext(ctx)
-	if l.tx != nil {
-		q = l.tx.WithContext(ctx)
-	}
+	q := l.query(ctx)
 	var accounts []Account
 	if err := q.Order("id").Find(&accounts).Error; err != nil {
 		return fmt.Errorf("ledger: invariants: accounts: %w", err)

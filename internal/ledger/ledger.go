@@ -92,7 +92,7 @@ var (
 // Ledger posts transfers. The zero value is not usable; call New.
 type Ledger struct {
 	db  *db.DB
-	tx  *gorm.DB // set when bound to a caller's transaction by In
+	tx  *db.Tx // set when bound to a caller's transaction by In
 	now func() time.Time
 
 	ids *sync.Map // account name → id, only for committed accounts
@@ -110,18 +110,26 @@ func New(d *db.DB, now func() time.Time) *Ledger {
 // In returns the ledger bound to the caller's transaction tx, so that
 // transfers commit or roll back together with the caller's other writes.
 // The caller retries the transaction (db.Tx does).
-func (l *Ledger) In(tx *gorm.DB) *Ledger {
+func (l *Ledger) In(tx db.Tx) *Ledger {
 	c := *l
-	c.tx = tx
+	c.tx = &tx
 	return &c
 }
 
 // run runs fn in the bound transaction, or in a new one with retries.
 func (l *Ledger) run(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	if l.tx != nil {
-		return fn(l.tx.WithContext(ctx))
+		return fn(l.tx.Gorm(ctx))
 	}
-	return l.db.Tx(ctx, fn)
+	return l.db.Tx(ctx, func(tx db.Tx) error { return fn(tx.Gorm(ctx)) })
+}
+
+// query is the bound transaction, or the pool.
+func (l *Ledger) query(ctx context.Context) *gorm.DB {
+	if l.tx != nil {
+		return l.tx.Gorm(ctx)
+	}
+	return l.db.Gorm(ctx)
 }
 
 // Post moves e.Amount from e.Debit to e.Credit now. Posting a key again
@@ -313,7 +321,7 @@ func (l *Ledger) writeOneStatement(ctx context.Context, e Entry, kind Kind) (Tra
 		RETURNING id
 	)
 	SELECT (SELECT id FROM ins) AS id, (SELECT count(*) FROM upd) AS updated`
-	err = l.db.WithContext(ctx).Raw(q, map[string]any{"key": t.Key, "debit": t.DebitAccountID, "credit": t.CreditAccountID,
+	err = l.db.Gorm(ctx).Raw(q, map[string]any{"key": t.Key, "debit": t.DebitAccountID, "credit": t.CreditAccountID,
 		"amount": t.Amount, "kind": t.Kind, "memo": t.Memo, "at": t.CreatedAt}).Scan(&row).Error
 	if err != nil {
 		if isOverdraft(err) {
@@ -323,7 +331,7 @@ func (l *Ledger) writeOneStatement(ctx context.Context, e Entry, kind Kind) (Tra
 	}
 	if row.ID == nil {
 		var existing Transfer
-		if err := l.db.WithContext(ctx).Where("key = ?", t.Key).Take(&existing).Error; err != nil {
+		if err := l.db.Gorm(ctx).Where("key = ?", t.Key).Take(&existing).Error; err != nil {
 			return Transfer{}, fmt.Errorf("ledger: look up %s: %w", t.Key, err)
 		}
 		return sameTerms(existing, t)
@@ -339,7 +347,7 @@ func (l *Ledger) accountIDs(ctx context.Context, names ...string) (map[string]in
 	if len(missing) > 0 {
 		// Outside any transaction: once this returns, the rows are
 		// committed and their ids safe to cache.
-		got, err := ensure(l.db.WithContext(ctx), l.now(), missing)
+		got, err := ensure(l.db.Gorm(ctx), l.now(), missing)
 		if err != nil {
 			return nil, err
 		}
@@ -429,13 +437,13 @@ func (l *Ledger) withAccounts(ctx context.Context, names []string, fn func(tx *g
 		if err != nil {
 			return err
 		}
-		return fn(l.tx.WithContext(ctx), ids)
+		return fn(l.tx.Gorm(ctx), ids)
 	}
 	ids, err := l.accountIDs(ctx, names...)
 	if err != nil {
 		return err
 	}
-	return l.db.Tx(ctx, func(tx *gorm.DB) error { return fn(tx, ids) })
+	return l.db.Tx(ctx, func(tx db.Tx) error { return fn(tx.Gorm(ctx), ids) })
 }
 
 // ensure creates the named accounts that do not exist and returns the ids
@@ -482,7 +490,7 @@ func (l *Ledger) idsInTx(ctx context.Context, names []string) (map[string]int64,
 	if len(missing) == 0 {
 		return ids, nil
 	}
-	got, err := ensure(l.tx.WithContext(ctx), l.now(), missing)
+	got, err := ensure(l.tx.Gorm(ctx), l.now(), missing)
 	if err != nil {
 		return nil, err
 	}
@@ -490,7 +498,7 @@ func (l *Ledger) idsInTx(ctx context.Context, names []string) (map[string]int64,
 		ids[n] = id
 	}
 	// Once the transaction commits these rows are safe to cache.
-	db.AfterCommit(l.tx, func() {
+	l.tx.AfterCommit(func() {
 		for n, id := range got {
 			l.ids.Store(n, id)
 		}
@@ -504,7 +512,7 @@ func (l *Ledger) Ensure(ctx context.Context, names ...string) (map[string]int64,
 	if l.tx != nil {
 		return l.idsInTx(ctx, names)
 	}
-	return ensure(l.db.WithContext(ctx), l.now(), names)
+	return ensure(l.db.Gorm(ctx), l.now(), names)
 }
 
 // Lock makes sure the named accounts exist and, on PostgreSQL, locks their
@@ -524,7 +532,7 @@ func (l *Ledger) Lock(ctx context.Context, names ...string) error {
 	for _, id := range ids {
 		list = append(list, id)
 	}
-	return lockIDs(l.tx.WithContext(ctx), l.db.Dialect, list...)
+	return lockIDs(l.tx.Gorm(ctx), l.db.Dialect, list...)
 }
 
 func lockIDs(tx *gorm.DB, dialect db.Dialect, ids ...int64) error {
@@ -542,10 +550,7 @@ func lockIDs(tx *gorm.DB, dialect db.Dialect, ids ...int64) error {
 // Account returns the named account; one that was never used reads as
 // empty.
 func (l *Ledger) Account(ctx context.Context, name string) (Account, error) {
-	q := l.db.WithContext(ctx)
-	if l.tx != nil {
-		q = l.tx.WithContext(ctx)
-	}
+	q := l.query(ctx)
 	var a Account
 	err := q.Where("name = ?", name).Take(&a).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -593,10 +598,7 @@ func (l *Ledger) Balance(ctx context.Context, name string) (money.Msat, error) {
 
 // TransferByKey returns the transfer with that key.
 func (l *Ledger) TransferByKey(ctx context.Context, key string) (Transfer, error) {
-	q := l.db.WithContext(ctx)
-	if l.tx != nil {
-		q = l.tx.WithContext(ctx)
-	}
+	q := l.query(ctx)
 	var t Transfer
 	if err := q.Where("key = ?", key).Take(&t).Error; err != nil {
 		return Transfer{}, db.TranslateError(err)

@@ -10,7 +10,7 @@ import (
 // it accrued.
 func (s *Service) AccrueAll(ctx context.Context) (int, error) {
 	var ids []int64
-	err := s.db.WithContext(ctx).Table("offerings").
+	err := s.db.Gorm(ctx).Table("offerings").
 		Joins("JOIN accounts ON accounts.id = offerings.runway_account_id").
 		Where("accounts.credits_posted - accounts.debits_posted > 0").
 		Pluck("offerings.id", &ids).Error

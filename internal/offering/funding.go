@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 )
@@ -17,7 +18,7 @@ import (
 // accrueLocked posts the runway consumed since o.AccruedAt to earned and
 // moves o.AccruedAt on. The caller holds the offering's row (lockBySlug
 // or lockByID) and saves o afterwards.
-func (s *Service) accrueLocked(ctx context.Context, tx *gorm.DB, o *Offering) (money.Msat, error) {
+func (s *Service) accrueLocked(ctx context.Context, tx db.Tx, o *Offering) (money.Msat, error) {
 	l := s.ledger.In(tx)
 	runwayName, earnedName := ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID)
 	runway, err := l.Balance(ctx, runwayName)
@@ -44,7 +45,7 @@ func (s *Service) accrueLocked(ctx context.Context, tx *gorm.DB, o *Offering) (m
 		if err != nil {
 			return 0, err
 		}
-		if err := addConsumedDay(tx, o.ID, tr); err != nil {
+		if err := addConsumedDay(tx.Gorm(ctx), o.ID, tr); err != nil {
 			return 0, err
 		}
 	}
@@ -85,13 +86,11 @@ func addConsumedDay(tx *gorm.DB, offeringID int64, tr ledger.Transfer) error {
 // balance is current (before a withdrawal, and from the accrual job).
 func (s *Service) Accrue(ctx context.Context, offeringID int64) (money.Msat, error) {
 	var consumed money.Msat
-	var slug string
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx db.Tx) error {
 		o, err := s.lockByID(ctx, tx, offeringID)
 		if err != nil {
 			return err
 		}
-		slug = o.Slug
 		if err := s.ledger.In(tx).Lock(ctx, ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID)); err != nil {
 			return err
 		}
@@ -99,11 +98,11 @@ func (s *Service) Accrue(ctx context.Context, offeringID int64) (money.Msat, err
 		if err != nil {
 			return err
 		}
-		return tx.Model(&o).Update("accrued_at", o.AccruedAt).Error
+		if consumed > 0 {
+			tx.AfterCommit(func() { s.cache.forget(o.Slug) })
+		}
+		return tx.Gorm(ctx).Model(&o).Update("accrued_at", o.AccruedAt).Error
 	})
-	if err == nil && consumed > 0 {
-		s.cache.forget(slug)
-	}
 	return consumed, err
 }
 
@@ -118,9 +117,9 @@ type Credit struct {
 // CreditRunway adds money to an offering's runway inside the caller's
 // transaction tx: consumption up to now is posted first, so the new money
 // buys time from now and not from the past, and funded_until is
-// rewritten. Repeating the same key changes nothing. The caller calls
-// Invalidate after its transaction commits.
-func (s *Service) CreditRunway(ctx context.Context, tx *gorm.DB, offeringID int64, c Credit) (Offering, error) {
+// rewritten. Repeating the same key changes nothing. The offering's
+// cached status is dropped when tx commits.
+func (s *Service) CreditRunway(ctx context.Context, tx db.Tx, offeringID int64, c Credit) (Offering, error) {
 	if c.Amount <= 0 || !c.Amount.Valid() {
 		return Offering{}, apperr.New(apperr.Invalid, "A payment must be a positive amount.")
 	}
@@ -148,9 +147,10 @@ func (s *Service) CreditRunway(ctx context.Context, tx *gorm.DB, offeringID int6
 	}
 	fu := fundedUntil(o.AccruedAt, runway, o.BurnRateMsatPerHour)
 	o.FundedUntil = &fu
-	if err := tx.Model(&o).Updates(map[string]any{"accrued_at": o.AccruedAt, "funded_until": fu}).Error; err != nil {
+	if err := tx.Gorm(ctx).Model(&o).Updates(map[string]any{"accrued_at": o.AccruedAt, "funded_until": fu}).Error; err != nil {
 		return Offering{}, fmt.Errorf("offering: funded until of %d: %w", o.ID, err)
 	}
+	tx.AfterCommit(func() { s.cache.forget(o.Slug) })
 	return o, nil
 }
 
@@ -186,7 +186,7 @@ func (r snapshotRow) snapshot() Snapshot {
 func (s *Service) cached(ctx context.Context, slug string) (snapshotRow, error) {
 	return s.cache.get(slug, func() (snapshotRow, error) {
 		var r snapshotRow
-		res := snapshotQuery(s.db.WithContext(ctx)).Select(snapshotSelect).Where("offerings.slug = ?", slug).Limit(1).Find(&r)
+		res := snapshotQuery(s.db.Gorm(ctx)).Select(snapshotSelect).Where("offerings.slug = ?", slug).Limit(1).Find(&r)
 		if res.Error != nil {
 			return snapshotRow{}, fmt.Errorf("offering: status of %s: %w", slug, res.Error)
 		}
@@ -233,7 +233,7 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Listed, int64, error
 	if q.Offset < 0 {
 		q.Offset = 0
 	}
-	base := snapshotQuery(s.db.WithContext(ctx))
+	base := snapshotQuery(s.db.Gorm(ctx))
 	if term := strings.TrimSpace(q.Search); term != "" {
 		if len(term) > 100 {
 			term = term[:100]

@@ -9,6 +9,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 )
@@ -56,7 +57,7 @@ func (s *Service) History(ctx context.Context, offeringID int64, since time.Time
 	if since.After(now) {
 		since = now
 	}
-	q := s.db.WithContext(ctx)
+	q := s.db.Gorm(ctx)
 	var acct ledger.Account
 	if err := q.Where("id = ?", o.RunwayAccountID).Take(&acct).Error; err != nil {
 		return nil, fmt.Errorf("offering: runway account of %d: %w", o.ID, err)
@@ -207,7 +208,7 @@ func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int,
 	if err != nil {
 		return LedgerPage{}, err
 	}
-	q := s.db.WithContext(ctx)
+	q := s.db.Gorm(ctx)
 	var accts []ledger.Account
 	names := []string{ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID), ledger.OfferingEscrow(o.ID)}
 	if err := q.Select("id", "name").Where("name IN ?", names).Find(&accts).Error; err != nil {
@@ -368,7 +369,7 @@ func describe(offeringID int64, debit, credit string) (string, Direction) {
 // accruals and the first and last of them. Tests call it after every
 // scenario, beside the ledger's invariants (in the same transaction when
 // the site may be running); it reads every accrual.
-func CheckConsumption(ctx context.Context, tx *gorm.DB) error {
+func CheckConsumption(ctx context.Context, tx db.Tx) error {
 	type day struct {
 		Amount          money.Msat
 		Postings        int
@@ -378,7 +379,7 @@ func CheckConsumption(ctx context.Context, tx *gorm.DB) error {
 	key := func(offeringID int64, at time.Time) string {
 		return fmt.Sprintf("%d/%s", offeringID, at.UTC().Format(time.DateOnly))
 	}
-	q := tx.WithContext(ctx)
+	q := tx.Gorm(ctx)
 	var accruals []struct {
 		OfferingID int64
 		ID         int64

@@ -22,7 +22,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/keepalive/keepalive/internal/apperr"
@@ -140,9 +139,9 @@ func (s *Service) Create(ctx context.Context, in Input) (Offering, string, error
 	now := s.Now().Truncate(time.Millisecond)
 	o.ManageKeyHash = hash
 	o.AccruedAt, o.CreatedAt, o.UpdatedAt = now, now, now
-	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
 		var taken int64
-		if err := tx.Model(&Offering{}).Where("slug = ?", o.Slug).Count(&taken).Error; err != nil {
+		if err := tx.Gorm(ctx).Model(&Offering{}).Where("slug = ?", o.Slug).Count(&taken).Error; err != nil {
 			return fmt.Errorf("offering: check slug: %w", err)
 		}
 		if taken > 0 {
@@ -150,7 +149,7 @@ func (s *Service) Create(ctx context.Context, in Input) (Offering, string, error
 		}
 		// Accounts are named after the id, which the insert assigns: take
 		// placeholders first, then name them.
-		if err := tx.Omit("runway_account_id", "earned_account_id").Create(&o).Error; err != nil {
+		if err := tx.Gorm(ctx).Omit("runway_account_id", "earned_account_id").Create(&o).Error; err != nil {
 			if errors.Is(db.TranslateError(err), db.ErrDuplicate) {
 				return slugTaken(o.Slug)
 			}
@@ -161,7 +160,7 @@ func (s *Service) Create(ctx context.Context, in Input) (Offering, string, error
 			return err
 		}
 		o.RunwayAccountID, o.EarnedAccountID = ids[ledger.OfferingRunway(o.ID)], ids[ledger.OfferingEarned(o.ID)]
-		return tx.Model(&o).Updates(map[string]any{"runway_account_id": o.RunwayAccountID, "earned_account_id": o.EarnedAccountID}).Error
+		return tx.Gorm(ctx).Model(&o).Updates(map[string]any{"runway_account_id": o.RunwayAccountID, "earned_account_id": o.EarnedAccountID}).Error
 	})
 	if err != nil {
 		return Offering{}, "", err
@@ -183,7 +182,7 @@ func (s *Service) Update(ctx context.Context, slug string, in Input) (Offering, 
 		return Offering{}, apperr.InvalidFields(map[string]string{"slug": "The address of an offering cannot change."})
 	}
 	var out Offering
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx db.Tx) error {
 		o, err := s.lockBySlug(ctx, tx, slug)
 		if err != nil {
 			return err
@@ -205,15 +204,13 @@ func (s *Service) Update(ctx context.Context, slug string, in Input) (Offering, 
 			o.FundedUntil = &fu
 		}
 		o.UpdatedAt = s.Now()
-		if err := tx.Save(&o).Error; err != nil {
+		if err := tx.Gorm(ctx).Save(&o).Error; err != nil {
 			return fmt.Errorf("offering: update %s: %w", slug, err)
 		}
+		tx.AfterCommit(func() { s.cache.forget(slug) })
 		out = o
 		return nil
 	})
-	if err == nil {
-		s.cache.forget(slug)
-	}
 	return out, err
 }
 
@@ -347,7 +344,7 @@ func (s *Service) RotateKey(ctx context.Context, slug string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	res := s.db.WithContext(ctx).Model(&Offering{}).Where("slug = ?", slug).
+	res := s.db.Gorm(ctx).Model(&Offering{}).Where("slug = ?", slug).
 		Updates(map[string]any{"manage_key_hash": hash, "updated_at": s.Now()})
 	if res.Error != nil {
 		return "", fmt.Errorf("offering: rotate key of %s: %w", slug, res.Error)
@@ -383,7 +380,7 @@ func (s *Service) ByManageKey(ctx context.Context, key string) (Offering, error)
 		return Offering{}, apperr.New(apperr.Unauthorized, "That is not a manage key.")
 	}
 	var o Offering
-	err := s.db.WithContext(ctx).Where("manage_key_hash = ?", hashKey(key)).Take(&o).Error
+	err := s.db.Gorm(ctx).Where("manage_key_hash = ?", hashKey(key)).Take(&o).Error
 	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
 		return Offering{}, apperr.New(apperr.Unauthorized, "No offering has that manage key.")
 	}
@@ -404,7 +401,7 @@ func notFound(slug string) error {
 // Get returns the offering with that slug.
 func (s *Service) Get(ctx context.Context, slug string) (Offering, error) {
 	var o Offering
-	err := s.db.WithContext(ctx).Where("slug = ?", slug).Take(&o).Error
+	err := s.db.Gorm(ctx).Where("slug = ?", slug).Take(&o).Error
 	if err != nil {
 		if errors.Is(db.TranslateError(err), db.ErrNotFound) {
 			return Offering{}, notFound(slug)
@@ -417,7 +414,7 @@ func (s *Service) Get(ctx context.Context, slug string) (Offering, error) {
 // GetByID returns the offering with that id.
 func (s *Service) GetByID(ctx context.Context, id int64) (Offering, error) {
 	var o Offering
-	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&o).Error
+	err := s.db.Gorm(ctx).Where("id = ?", id).Take(&o).Error
 	if err != nil {
 		if errors.Is(db.TranslateError(err), db.ErrNotFound) {
 			return Offering{}, apperr.New(apperr.NotFound, "No such offering.")
@@ -427,20 +424,20 @@ func (s *Service) GetByID(ctx context.Context, id int64) (Offering, error) {
 	return o, nil
 }
 
-func (s *Service) lockBySlug(ctx context.Context, tx *gorm.DB, slug string) (Offering, error) {
+func (s *Service) lockBySlug(ctx context.Context, tx db.Tx, slug string) (Offering, error) {
 	return s.lock(ctx, tx, "slug = ?", slug, notFound(slug))
 }
 
-func (s *Service) lockByID(ctx context.Context, tx *gorm.DB, id int64) (Offering, error) {
+func (s *Service) lockByID(ctx context.Context, tx db.Tx, id int64) (Offering, error) {
 	return s.lock(ctx, tx, "id = ?", id, apperr.New(apperr.NotFound, "No such offering."))
 }
 
 // lock reads one offering in tx and, on PostgreSQL, locks its row for the
 // rest of the transaction (SQLite's immediate transactions already hold
 // the whole file).
-func (s *Service) lock(ctx context.Context, tx *gorm.DB, where string, arg any, missing error) (Offering, error) {
+func (s *Service) lock(ctx context.Context, tx db.Tx, where string, arg any, missing error) (Offering, error) {
 	var o Offering
-	q := tx.WithContext(ctx)
+	q := tx.Gorm(ctx)
 	if s.db.Dialect == db.Postgres {
 		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}

@@ -15,8 +15,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
@@ -103,12 +101,12 @@ func (s *Service) PlaceBid(ctx context.Context, r BidRequest) (Placed, error) {
 	now := s.Now()
 	b := Bid{PublicID: publicID, OfferingID: o.ID, PeriodStart: start, PeriodEnd: st.Period.Next(start), ClaimKeyHash: hashKey(key),
 		State: BidPending, DisplayName: d.Name, DisplayURL: d.URL, DisplayTagline: d.Tagline, CreatedAt: now}
-	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
 		b.ID = 0
-		if err := tx.Create(&b).Error; err != nil {
+		if err := tx.Gorm(ctx).Create(&b).Error; err != nil {
 			return fmt.Errorf("sponsor: record bid: %w", err)
 		}
-		return tx.Create(&bidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: r.Amount, CreatedAt: now}).Error
+		return tx.Gorm(ctx).Create(&bidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: r.Amount, CreatedAt: now}).Error
 	})
 	if err != nil {
 		return Placed{}, err
@@ -219,7 +217,7 @@ func hashKey(key string) string {
 // key that opens no bid at all is Unauthorized, another bid's key is
 // Forbidden.
 func (s *Service) Authorize(ctx context.Context, publicID, claimKey string) (Bid, error) {
-	b, err := s.store.bidByPublicID(ctx, s.db.DB, publicID, false)
+	b, err := s.store.bidByPublicID(ctx, s.db.Gorm(ctx), publicID, false)
 	if err != nil {
 		return Bid{}, err
 	}
@@ -269,7 +267,7 @@ func (s *Service) Raise(ctx context.Context, publicID, claimKey string, total mo
 	if err != nil {
 		return funding.Invoice{}, err
 	}
-	if err := s.db.WithContext(ctx).Create(&bidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: diff, CreatedAt: s.Now()}).Error; err != nil {
+	if err := s.db.Gorm(ctx).Create(&bidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: diff, CreatedAt: s.Now()}).Error; err != nil {
 		return funding.Invoice{}, fmt.Errorf("sponsor: record raise: %w", err)
 	}
 	return inv, nil
@@ -299,7 +297,7 @@ func (s *Service) EditDisplay(ctx context.Context, publicID, claimKey string, d 
 	if len(problems) > 0 {
 		return Bid{}, apperr.InvalidFields(problems)
 	}
-	res := s.db.WithContext(ctx).Model(&Bid{}).Where("id = ? AND state IN ?", b.ID, []BidState{BidPending, BidActive}).
+	res := s.db.Gorm(ctx).Model(&Bid{}).Where("id = ? AND state IN ?", b.ID, []BidState{BidPending, BidActive}).
 		Updates(map[string]any{"display_name": d.Name, "display_url": d.URL, "display_tagline": d.Tagline})
 	if res.Error != nil {
 		return Bid{}, fmt.Errorf("sponsor: edit display: %w", res.Error)
@@ -328,7 +326,7 @@ func (s *Service) Reject(ctx context.Context, offeringID int64, publicID, reason
 	if reason == "" || utf8.RuneCountInString(reason) > MaxReasonLen || !plainText(reason) {
 		return Bid{}, apperr.InvalidFields(map[string]string{"reason": fmt.Sprintf("Say why, in at most %d characters.", MaxReasonLen)})
 	}
-	b, err := s.store.bidByPublicID(ctx, s.db.DB, publicID, false)
+	b, err := s.store.bidByPublicID(ctx, s.db.Gorm(ctx), publicID, false)
 	if err != nil {
 		return Bid{}, err
 	}
@@ -343,7 +341,7 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 	if err := s.checkOpen(b); err != nil {
 		return Bid{}, err
 	}
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx db.Tx) error {
 		cur, err := s.store.lockBid(ctx, tx, b.ID)
 		if err != nil {
 			return err
@@ -360,7 +358,7 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 		}
 		now := s.Now()
 		b, b.State, b.RejectReason, b.ClosedAt = cur, state, reason, &now
-		return tx.Model(&Bid{}).Where("id = ?", cur.ID).
+		return tx.Gorm(ctx).Model(&Bid{}).Where("id = ?", cur.ID).
 			Updates(map[string]any{"state": state, "reject_reason": reason, "closed_at": now}).Error
 	})
 	if err != nil {
@@ -373,7 +371,7 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 // transaction: into the offering's escrow while the bid is open and was
 // paid before its period started; otherwise (withdrawn, rejected, or paid
 // too late) straight to the bid's refund.
-func (s *Service) SettleInvoice(ctx context.Context, tx *gorm.DB, inv funding.Invoice, paid money.Msat, settledAt time.Time) error {
+func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat, settledAt time.Time) error {
 	bi, err := s.store.bidInvoice(ctx, tx, inv.PaymentHash)
 	if err != nil {
 		return err
@@ -395,7 +393,7 @@ func (s *Service) SettleInvoice(ctx context.Context, tx *gorm.DB, inv funding.In
 	if err != nil {
 		return err
 	}
-	return tx.Model(&Bid{}).Where("id = ?", b.ID).
+	return tx.Gorm(ctx).Model(&Bid{}).Where("id = ?", b.ID).
 		Updates(map[string]any{"amount_msat": total, "state": BidActive, "settled_at": settledAt.UTC()}).Error
 }
 

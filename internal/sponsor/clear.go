@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
@@ -89,7 +87,7 @@ func (s *Service) ClearPeriod(ctx context.Context, offeringID int64, start time.
 		return Record{}, false, err
 	}
 	var rec Record
-	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
 		bids, err := s.store.periodBids(ctx, tx, offeringID, start)
 		if err != nil {
 			return err
@@ -108,7 +106,7 @@ func (s *Service) ClearPeriod(ctx context.Context, offeringID int64, start time.
 			return err
 		}
 		row := periodRow{OfferingID: offeringID, PeriodStart: start, PeriodEnd: rec.End, Record: string(data), ClearedAt: rec.ClearedAt}
-		if err := tx.Create(&row).Error; err != nil {
+		if err := tx.Gorm(ctx).Create(&row).Error; err != nil {
 			if isDuplicate(err) {
 				return errAlreadyCleared
 			}
@@ -152,7 +150,7 @@ func (s *Service) decide(o offering.Offering, st Settings, start time.Time, bids
 }
 
 // settle posts the period's transfers and writes each bid's outcome.
-func (s *Service) settle(ctx context.Context, tx *gorm.DB, offeringID int64, start time.Time, bids []Bid, out clearing.Outcome) error {
+func (s *Service) settle(ctx context.Context, tx db.Tx, offeringID int64, start time.Time, bids []Bid, out clearing.Outcome) error {
 	byPublic := make(map[string]Bid, len(bids))
 	for _, b := range bids {
 		byPublic[b.PublicID] = b
@@ -186,7 +184,7 @@ func (s *Service) settle(ctx context.Context, tx *gorm.DB, offeringID int64, sta
 		if err := post(key(b)+":refund", ledger.BidRefund(b.ID), w.Refund, "change of a winning bid"); err != nil {
 			return err
 		}
-		if err := tx.Model(&Bid{}).Where("id = ?", b.ID).
+		if err := tx.Gorm(ctx).Model(&Bid{}).Where("id = ?", b.ID).
 			Updates(map[string]any{"state": BidWon, "slot": w.Slot, "charge_msat": w.Charge, "closed_at": now}).Error; err != nil {
 			return err
 		}
@@ -196,11 +194,11 @@ func (s *Service) settle(ctx context.Context, tx *gorm.DB, offeringID int64, sta
 		if err := post(key(b), ledger.BidRefund(b.ID), lo.Refund, "losing bid"); err != nil {
 			return err
 		}
-		if err := tx.Model(&Bid{}).Where("id = ?", b.ID).Updates(map[string]any{"state": BidLost, "closed_at": now}).Error; err != nil {
+		if err := tx.Gorm(ctx).Model(&Bid{}).Where("id = ?", b.ID).Updates(map[string]any{"state": BidLost, "closed_at": now}).Error; err != nil {
 			return err
 		}
 	}
-	return tx.Model(&Bid{}).Where("offering_id = ? AND period_start = ? AND state = ?", offeringID, start, BidPending).
+	return tx.Gorm(ctx).Model(&Bid{}).Where("offering_id = ? AND period_start = ? AND state = ?", offeringID, start, BidPending).
 		Updates(map[string]any{"state": BidUnpaid, "closed_at": now}).Error
 }
 
@@ -299,17 +297,12 @@ func (s *Service) shown(ctx context.Context, bids []Bid) ([]Shown, error) {
 // runway. It stands in until the investors' split is wired.
 type RunwayRevenue struct {
 	Offerings interface {
-		CreditRunway(ctx context.Context, tx *gorm.DB, offeringID int64, c offering.Credit) (offering.Offering, error)
-		Invalidate(slug string)
+		CreditRunway(ctx context.Context, tx db.Tx, offeringID int64, c offering.Credit) (offering.Offering, error)
 	}
 }
 
 // Distribute credits the whole event to the offering's runway.
-func (r RunwayRevenue) Distribute(ctx context.Context, tx *gorm.DB, ev RevenueEvent) error {
-	o, err := r.Offerings.CreditRunway(ctx, tx, ev.OfferingID, offering.Credit{Key: ev.Key, Debit: ev.From, Amount: ev.Amount, Memo: ev.Memo})
-	if err != nil {
-		return err
-	}
-	db.AfterCommit(tx, func() { r.Offerings.Invalidate(o.Slug) })
-	return nil
+func (r RunwayRevenue) Distribute(ctx context.Context, tx db.Tx, ev RevenueEvent) error {
+	_, err := r.Offerings.CreditRunway(ctx, tx, ev.OfferingID, offering.Credit{Key: ev.Key, Debit: ev.From, Amount: ev.Amount, Memo: ev.Memo})
+	return err
 }

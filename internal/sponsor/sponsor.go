@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
@@ -50,7 +48,7 @@ type RevenueEvent struct {
 // Revenue is the investors' one door for revenue, inside the caller's
 // transaction.
 type Revenue interface {
-	Distribute(ctx context.Context, tx *gorm.DB, ev RevenueEvent) error
+	Distribute(ctx context.Context, tx db.Tx, ev RevenueEvent) error
 }
 
 // Events hears of periods that started with winners (for webhooks).
@@ -163,7 +161,7 @@ func (st Settings) Validate() error {
 
 // Settings returns an offering's terms (the defaults if none were set).
 func (s *Service) Settings(ctx context.Context, offeringID int64) (Settings, error) {
-	return s.store.settings(ctx, s.db.DB, offeringID)
+	return s.store.settings(ctx, s.db.Gorm(ctx), offeringID)
 }
 
 // SettingsInput is what an owner sends; nil fields keep their value.

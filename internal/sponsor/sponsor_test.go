@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/clocktest"
 	"github.com/keepalive/keepalive/internal/db"
@@ -39,7 +37,7 @@ type splitRevenue struct {
 	events    []sponsor.RevenueEvent
 }
 
-func (r *splitRevenue) Distribute(ctx context.Context, tx *gorm.DB, ev sponsor.RevenueEvent) error {
+func (r *splitRevenue) Distribute(ctx context.Context, tx db.Tx, ev sponsor.RevenueEvent) error {
 	l := r.ledger.In(tx)
 	quarter := ev.Amount / 4
 	for i, inv := range []int64{101, 102} {
@@ -50,7 +48,7 @@ func (r *splitRevenue) Distribute(ctx context.Context, tx *gorm.DB, ev sponsor.R
 	}
 	_, err := r.offerings.CreditRunway(ctx, tx, ev.OfferingID, offering.Credit{Key: ev.Key + ":runway", Debit: ev.From, Amount: ev.Amount - 2*quarter, Memo: ev.Memo})
 	if err == nil {
-		db.AfterCommit(tx, func() {
+		tx.AfterCommit(func() {
 			r.mu.Lock()
 			r.events = append(r.events, ev)
 			r.mu.Unlock()
@@ -150,7 +148,7 @@ func (f *fixture) check(t *testing.T) {
 func (f *fixture) bidRow(t *testing.T, publicID string) sponsor.Bid {
 	t.Helper()
 	var b sponsor.Bid
-	if err := f.db.Where("public_id = ?", publicID).Take(&b).Error; err != nil {
+	if err := f.db.Gorm(context.Background()).Where("public_id = ?", publicID).Take(&b).Error; err != nil {
 		t.Fatal(err)
 	}
 	return b
@@ -497,13 +495,13 @@ func (f *fixture) counts(t *testing.T) string {
 	var out []string
 	for _, table := range []string{"sponsor_bids", "sponsor_bid_invoices", "invoices", "transfers", "sponsorship_settings", "payouts"} {
 		var n int64
-		if err := f.db.Table(table).Count(&n).Error; err != nil {
+		if err := f.db.Gorm(context.Background()).Table(table).Count(&n).Error; err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, fmt.Sprintf("%s=%d", table, n))
 	}
 	var states []string
-	f.db.Table("sponsor_bids").Order("id").Pluck("state || display_name || amount_msat", &states)
+	f.db.Gorm(context.Background()).Table("sponsor_bids").Order("id").Pluck("state || display_name || amount_msat", &states)
 	return strings.Join(append(out, states...), " ")
 }
 

@@ -55,7 +55,7 @@ func (st store) saveSettings(ctx context.Context, s Settings, now time.Time) err
 	}
 	row := settingsRow{OfferingID: s.OfferingID, Enabled: s.Enabled, Slots: s.Slots, Period: string(s.Period),
 		ReserveMsat: s.Reserve, WeightsBps: string(w), OpenPeriods: s.OpenPeriods, UpdatedAt: now}
-	err = st.db.WithContext(ctx).Clauses(clause.OnConflict{
+	err = st.db.Gorm(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "offering_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"enabled", "slots", "period", "reserve_msat", "weights_bps", "open_periods", "updated_at"}),
 	}).Create(&row).Error
@@ -142,8 +142,8 @@ func (st store) bidByPublicID(ctx context.Context, q *gorm.DB, publicID string, 
 	return b, nil
 }
 
-func (st store) lockBid(ctx context.Context, tx *gorm.DB, id int64) (Bid, error) {
-	q := tx.WithContext(ctx)
+func (st store) lockBid(ctx context.Context, tx db.Tx, id int64) (Bid, error) {
+	q := tx.Gorm(ctx)
 	if st.db.Dialect == db.Postgres {
 		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
@@ -156,19 +156,19 @@ func (st store) lockBid(ctx context.Context, tx *gorm.DB, id int64) (Bid, error)
 
 func (st store) claimKeyKnown(ctx context.Context, hash string) (bool, error) {
 	var n int64
-	err := st.db.WithContext(ctx).Model(&Bid{}).Where("claim_key_hash = ?", hash).Limit(1).Count(&n).Error
+	err := st.db.Gorm(ctx).Model(&Bid{}).Where("claim_key_hash = ?", hash).Limit(1).Count(&n).Error
 	return n > 0, err
 }
 
 func (st store) bidsByClaimKey(ctx context.Context, hash string) ([]Bid, error) {
 	var out []Bid
-	err := st.db.WithContext(ctx).Where("claim_key_hash = ?", hash).Order("period_start DESC, id DESC").Limit(200).Find(&out).Error
+	err := st.db.Gorm(ctx).Where("claim_key_hash = ?", hash).Order("period_start DESC, id DESC").Limit(200).Find(&out).Error
 	return out, err
 }
 
-func (st store) bidInvoice(ctx context.Context, tx *gorm.DB, hash string) (bidInvoice, error) {
+func (st store) bidInvoice(ctx context.Context, tx db.Tx, hash string) (bidInvoice, error) {
 	var bi bidInvoice
-	err := tx.WithContext(ctx).Where("payment_hash = ?", hash).Take(&bi).Error
+	err := tx.Gorm(ctx).Where("payment_hash = ?", hash).Take(&bi).Error
 	if err != nil {
 		return bidInvoice{}, fmt.Errorf("sponsor: bid of invoice %s: %w", hash, err)
 	}
@@ -177,7 +177,7 @@ func (st store) bidInvoice(ctx context.Context, tx *gorm.DB, hash string) (bidIn
 
 func (st store) bidInvoices(ctx context.Context, bidID int64) ([]bidInvoice, error) {
 	var out []bidInvoice
-	err := st.db.WithContext(ctx).Where("bid_id = ?", bidID).Order("created_at").Find(&out).Error
+	err := st.db.Gorm(ctx).Where("bid_id = ?", bidID).Order("created_at").Find(&out).Error
 	return out, err
 }
 
@@ -188,7 +188,7 @@ func (st store) bidCounts(ctx context.Context, offeringID int64, from, to time.T
 		PeriodStart time.Time
 		N           int
 	}
-	err := st.db.WithContext(ctx).Model(&Bid{}).Select("period_start, COUNT(*) AS n").
+	err := st.db.Gorm(ctx).Model(&Bid{}).Select("period_start, COUNT(*) AS n").
 		Where("offering_id = ? AND period_start BETWEEN ? AND ? AND state IN ?", offeringID, from.UTC(), to.UTC(), []BidState{BidPending, BidActive}).
 		Group("period_start").Scan(&rows).Error
 	if err != nil {
@@ -203,8 +203,8 @@ func (st store) bidCounts(ctx context.Context, offeringID int64, from, to time.T
 
 // periodBids returns every bid of a period, locked on PostgreSQL so that a
 // settlement and the clearing of the same period take turns.
-func (st store) periodBids(ctx context.Context, tx *gorm.DB, offeringID int64, start time.Time) ([]Bid, error) {
-	q := tx.WithContext(ctx)
+func (st store) periodBids(ctx context.Context, tx db.Tx, offeringID int64, start time.Time) ([]Bid, error) {
+	q := tx.Gorm(ctx)
 	if st.db.Dialect == db.Postgres {
 		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
@@ -224,7 +224,7 @@ type duePeriod struct {
 // duePeriods lists periods that started by cutoff and still have open bids.
 func (st store) duePeriods(ctx context.Context, cutoff time.Time, limit int) ([]duePeriod, error) {
 	var out []duePeriod
-	err := st.db.WithContext(ctx).Model(&Bid{}).Distinct("offering_id", "period_start").
+	err := st.db.Gorm(ctx).Model(&Bid{}).Distinct("offering_id", "period_start").
 		Where("state IN ? AND period_start <= ?", []BidState{BidPending, BidActive}, cutoff.UTC()).
 		Order("period_start").Limit(limit).Scan(&out).Error
 	if err != nil {
@@ -235,7 +235,7 @@ func (st store) duePeriods(ctx context.Context, cutoff time.Time, limit int) ([]
 
 func (st store) periodRecord(ctx context.Context, offeringID int64, start time.Time) (periodRow, bool, error) {
 	var rows []periodRow
-	err := st.db.WithContext(ctx).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Limit(1).Find(&rows).Error
+	err := st.db.Gorm(ctx).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Limit(1).Find(&rows).Error
 	if err != nil || len(rows) == 0 {
 		return periodRow{}, false, err
 	}
@@ -243,16 +243,16 @@ func (st store) periodRecord(ctx context.Context, offeringID int64, start time.T
 }
 
 // cleared reports, inside tx, whether the period has its record.
-func (st store) cleared(ctx context.Context, tx *gorm.DB, offeringID int64, start time.Time) (bool, error) {
+func (st store) cleared(ctx context.Context, tx db.Tx, offeringID int64, start time.Time) (bool, error) {
 	var n int64
-	err := tx.WithContext(ctx).Model(&periodRow{}).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Count(&n).Error
+	err := tx.Gorm(ctx).Model(&periodRow{}).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Count(&n).Error
 	return n > 0, err
 }
 
 // winnersAt returns the bids winning a period that holds t, across
 // offerings (offeringID 0) or for one, by offering then slot.
 func (st store) winnersAt(ctx context.Context, offeringID int64, t time.Time) ([]Bid, error) {
-	q := st.db.WithContext(ctx).Where("state = ? AND period_start <= ? AND period_end > ?", BidWon, t.UTC(), t.UTC())
+	q := st.db.Gorm(ctx).Where("state = ? AND period_start <= ? AND period_end > ?", BidWon, t.UTC(), t.UTC())
 	if offeringID != 0 {
 		q = q.Where("offering_id = ?", offeringID)
 	}
@@ -264,7 +264,7 @@ func (st store) winnersAt(ctx context.Context, offeringID int64, t time.Time) ([
 // pastWinners returns won bids of periods that ended by t, newest first.
 func (st store) pastWinners(ctx context.Context, t time.Time, limit int) ([]Bid, error) {
 	var out []Bid
-	err := st.db.WithContext(ctx).Where("state = ? AND period_end <= ?", BidWon, t.UTC()).
+	err := st.db.Gorm(ctx).Where("state = ? AND period_end <= ?", BidWon, t.UTC()).
 		Order("period_start DESC, offering_id, slot").Limit(limit).Find(&out).Error
 	return out, err
 }
