@@ -33,6 +33,7 @@ import (
 	"github.com/keepalive/keepalive/internal/lightning/lnd"
 	"github.com/keepalive/keepalive/internal/lnurl"
 	"github.com/keepalive/keepalive/internal/offering"
+	"github.com/keepalive/keepalive/internal/sponsor"
 	"github.com/keepalive/keepalive/internal/sponsor/clearing"
 	"github.com/keepalive/keepalive/internal/statustoken"
 	"github.com/keepalive/keepalive/web"
@@ -99,6 +100,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	fund := funding.New(database, led, node, offerings, funding.Limits{MinDonation: cfg.MinDonation, MaxDonation: cfg.MaxDonation}, log, nil)
 	fund.SetResolver(&funding.LNURLResolver{Client: &lnurl.Client{HTTP: lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate)}, Node: node})
 	funding.Register(web.Registry)
+	// Winners' charges go through the revenue door; with no investors
+	// wired yet, all of it buys runway.
+	sponsors := sponsor.New(database, led, offerings, fund, sponsor.RunwayRevenue{Offerings: offerings},
+		sponsor.Config{PlatformFeeBps: cfg.PlatformFeeBps}, log, nil)
+	fund.OnSettle(funding.PurposeBid, sponsors.SettleInvoice)
 	webhooks := hooks.New(database, offerings, lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate), log, nil,
 		hooks.WithAllowPrivate(cfg.LNURLAllowPrivate))
 	var demoPayer web.DemoPayer
@@ -116,6 +122,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 		Funding:       fund,
 		Tokens:        tokens,
 		Webhooks:      webhooks,
+		Sponsors:      sponsors,
 		DemoPayer:     demoPayer,
 		MinDonation:   cfg.MinDonation,
 		MaxDonation:   cfg.MaxDonation,
@@ -130,6 +137,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	go offerings.RunAccrual(ctx, cfg.AccrualInterval)
 	go fund.RunSettlement(ctx)
 	go fund.RunPayouts(ctx)
+	go sponsors.RunClearing(ctx, cfg.ClearingInterval)
 	credited, unsubscribe := fund.Subscribe()
 	defer unsubscribe()
 	go webhooks.Run(ctx, credited)

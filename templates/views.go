@@ -55,6 +55,7 @@ type OfferingView struct {
 	LNURL            string     // "LNURL1..." (upper case)
 	LNURLQR          string     // trusted SVG markup from qrsvg, rendered raw
 	History          HistoryView
+	Sponsors         SponsorsBox
 }
 
 // DonatePreset is one of the amounts offered on the donate form.

@@ -68,7 +68,8 @@ type Deps struct {
 	// Tokens signs status tokens for hosts; nil leaves the token and JWKS
 	// endpoints out.
 	Tokens   TokenSigner
-	Webhooks Webhooks // the owner's webhook API; nil leaves it out
+	Webhooks Webhooks    // the owner's webhook API; nil leaves it out
+	Sponsors Sponsorship // sponsorship; nil leaves it out
 }
 
 // Server is the site's HTTP server.
@@ -178,6 +179,7 @@ func New(d Deps) *Server {
 	}
 	e.GET("/.well-known/lnurlp/:slug", s.lnurlPayParams)
 	e.GET("/lnurlp/:slug/callback", s.lnurlPayCallback, invoiceLimit)
+	s.sponsorRoutes(e, api, invoiceLimit)
 	api.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })
 
 	s.hostRoutes(e)

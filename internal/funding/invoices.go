@@ -102,7 +102,7 @@ type Service struct {
 	rand      io.Reader
 	events    *broadcaster
 	payer     payer
-	settlers  map[Purpose]Settler // by purpose; donations credit the runway
+	settlers  map[Purpose]SettleFunc
 }
 
 // New returns a Service.
@@ -314,18 +314,18 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			if paid <= 0 || !paid.Valid() {
 				return fmt.Errorf("funding: settle %s: node reports paid amount %d", hash, paid)
 			}
+			inv.PaidMsat = paid
+			if settle, ok := s.settlers[inv.Purpose]; ok {
+				err = settle(ctx, tx, inv, paid)
+			} else {
+				err = s.CreditInvoice(ctx, tx, inv, paid)
+			}
+			if err != nil {
+				return err
+			}
 			settledAt := ni.SettledAt.UTC()
 			if ni.SettledAt.IsZero() {
 				settledAt = s.now().UTC()
-			}
-			if h, ok := s.settlers[inv.Purpose]; ok {
-				if err := h.SettleInvoice(ctx, tx, inv, paid, settledAt); err != nil {
-					return err
-				}
-			} else if _, err := s.offerings.CreditRunway(ctx, tx, inv.OfferingID, offering.Credit{
-				Key: "invoice:" + hash, Debit: ledger.Lightning, Amount: paid, Memo: string(inv.Purpose),
-			}); err != nil {
-				return err
 			}
 			idx := ni.SettleIndex
 			res := tx.Gorm(ctx).Model(&Invoice{}).Where("id = ? AND state <> ?", inv.ID, InvoiceSettled).
@@ -347,6 +347,17 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 		}
 		return advanceCursor(tx.Gorm(ctx), ni.SettleIndex)
 	})
+}
+
+// CreditInvoice credits a settled invoice's payment to its offering's
+// runway, as a donation, inside the settlement transaction tx, under the
+// key invoice:<payment_hash>. Other purposes' SettleFuncs call it when the
+// money buys runway too (an investment's principal).
+func (s *Service) CreditInvoice(ctx context.Context, tx db.Tx, inv Invoice, paid money.Msat) error {
+	_, err := s.offerings.CreditRunway(ctx, tx, inv.OfferingID, offering.Credit{
+		Key: "invoice:" + inv.PaymentHash, Debit: ledger.Lightning, Amount: paid, Memo: string(inv.Purpose),
+	})
+	return err
 }
 
 // advanceCursor moves the stored settle index up to idx, never down.

@@ -13,23 +13,22 @@ import (
 	"github.com/keepalive/keepalive/internal/money"
 )
 
-// PurposeSponsorBid is an invoice paying (part of) a sponsor's bid.
-const PurposeSponsorBid Purpose = "sponsor_bid"
+// PurposeBid is an invoice paying (part of) a sponsor's bid.
+const PurposeBid Purpose = "bid"
 
-// Settler credits the invoices of one purpose that is not a donation. It
-// runs inside the settlement transaction tx, which also marks the invoice
-// settled and moves the cursor, so what it writes happens exactly once.
-type Settler interface {
-	SettleInvoice(ctx context.Context, tx db.Tx, inv Invoice, paid money.Msat, settledAt time.Time) error
-}
+// SettleFunc books a settled invoice of one purpose inside the settlement
+// transaction tx: paid is what the node says arrived. Repeating it for the
+// same invoice must change nothing (its ledger keys see to that).
+type SettleFunc func(ctx context.Context, tx db.Tx, inv Invoice, paid money.Msat) error
 
-// HandlePurpose routes settlements of invoices of purpose p to h instead
-// of the offering's runway. Call it while wiring, before settlement runs.
-func (s *Service) HandlePurpose(p Purpose, h Settler) {
+// OnSettle makes fn book the settled invoices of purpose p, instead of
+// crediting the offering's runway as a donation is. Call it while wiring,
+// before settlement runs.
+func (s *Service) OnSettle(p Purpose, fn SettleFunc) {
 	if s.settlers == nil {
-		s.settlers = map[Purpose]Settler{}
+		s.settlers = map[Purpose]SettleFunc{}
 	}
-	s.settlers[p] = h
+	s.settlers[p] = fn
 }
 
 // InvoiceRequest asks for an invoice with a purpose other than a

@@ -92,7 +92,7 @@ func (s *Service) PlaceBid(ctx context.Context, r BidRequest) (Placed, error) {
 		return Placed{}, err
 	}
 	inv, err := s.payments.IssueInvoice(ctx, funding.InvoiceRequest{
-		Purpose: funding.PurposeSponsorBid, OfferingID: o.ID, Amount: r.Amount,
+		Purpose: funding.PurposeBid, OfferingID: o.ID, Amount: r.Amount,
 		Memo: fmt.Sprintf("Sponsor bid on %s for the period from %s", o.Name, FormatStart(start)), Expiry: s.invoiceExpiry(start),
 	})
 	if err != nil {
@@ -261,7 +261,7 @@ func (s *Service) Raise(ctx context.Context, publicID, claimKey string, total mo
 	}
 	diff := total - b.Amount
 	inv, err := s.payments.IssueInvoice(ctx, funding.InvoiceRequest{
-		Purpose: funding.PurposeSponsorBid, OfferingID: b.OfferingID, Amount: diff,
+		Purpose: funding.PurposeBid, OfferingID: b.OfferingID, Amount: diff,
 		Memo: fmt.Sprintf("Raise of a sponsor bid on %s to %s", o.Name, total), Expiry: s.invoiceExpiry(b.PeriodStart),
 	})
 	if err != nil {
@@ -371,7 +371,8 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 // transaction: into the offering's escrow while the bid is open and was
 // paid before its period started; otherwise (withdrawn, rejected, or paid
 // too late) straight to the bid's refund.
-func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat, settledAt time.Time) error {
+func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error {
+	settledAt := s.Now()
 	bi, err := s.store.bidInvoice(ctx, tx, inv.PaymentHash)
 	if err != nil {
 		return err
@@ -397,7 +398,7 @@ func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoi
 		Updates(map[string]any{"amount_msat": total, "state": BidActive, "settled_at": settledAt.UTC()}).Error
 }
 
-var _ funding.Settler = (*Service)(nil)
+var _ funding.SettleFunc = (*Service)(nil).SettleInvoice
 
 // BidView is a bid as its sponsor sees it.
 type BidView struct {

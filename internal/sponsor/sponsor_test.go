@@ -78,7 +78,7 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 	f := funding.New(d, l, node, offerings, funding.Limits{MinDonation: 1_000, MaxDonation: 100_000_000_000}, nil, c.Now)
 	rev := &splitRevenue{ledger: l, offerings: offerings}
 	s := sponsor.New(d, l, offerings, f, rev, sponsor.Config{PlatformFeeBps: 100}, nil, c.Now)
-	f.HandlePurpose(funding.PurposeSponsorBid, s)
+	f.OnSettle(funding.PurposeBid, s.SettleInvoice)
 	name, slug, url := "Game server", "game", "https://game.example"
 	burn := money.Msat(1_000_000)
 	o, _, err := offerings.Create(context.Background(), offering.Input{Name: &name, Slug: &slug, URL: &url, BurnRateMsatPerHour: &burn})

@@ -1,7 +1,8 @@
 -- +goose Up
--- Invoices may now pay for investments and sponsor bids too.
+-- Invoices may now pay for investments, revenue, sponsor bids and passes
+-- (the same set as the investments migration, whichever runs first).
 ALTER TABLE invoices DROP CONSTRAINT invoices_purpose_check;
-ALTER TABLE invoices ADD CONSTRAINT invoices_purpose_check CHECK (purpose IN ('donation', 'investment', 'sponsor_bid'));
+ALTER TABLE invoices ADD CONSTRAINT invoices_purpose_check CHECK (purpose IN ('donation', 'investment', 'revenue', 'bid', 'pass'));
 
 -- An offering's sponsorship terms, set by its owner.
 CREATE TABLE sponsorship_settings (

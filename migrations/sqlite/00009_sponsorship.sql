@@ -1,12 +1,13 @@
 -- +goose Up
--- Invoices may now pay for investments and sponsor bids too. SQLite
+-- Invoices may now pay for investments, revenue, sponsor bids and passes
+-- (the same set as the investments migration, whichever runs first). SQLite
 -- cannot change a CHECK in place: the table is rebuilt (nothing
 -- references it).
 CREATE TABLE invoices_new (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     payment_hash    TEXT    NOT NULL UNIQUE,
     payment_request TEXT    NOT NULL,
-    purpose         TEXT    NOT NULL CHECK (purpose IN ('donation', 'investment', 'sponsor_bid')),
+    purpose         TEXT    NOT NULL CHECK (purpose IN ('donation', 'investment', 'revenue', 'bid', 'pass')),
     offering_id     INTEGER NOT NULL REFERENCES offerings (id),
     amount_msat     BIGINT  NOT NULL CHECK (amount_msat > 0),
     paid_msat       BIGINT  NOT NULL DEFAULT 0 CHECK (paid_msat >= 0),
@@ -20,7 +21,8 @@ CREATE TABLE invoices_new (
     settled_at      TIMESTAMP,
     created_at      TIMESTAMP NOT NULL
 );
-INSERT INTO invoices_new SELECT * FROM invoices;
+INSERT INTO invoices_new SELECT id, payment_hash, payment_request, purpose, offering_id, amount_msat, paid_msat, state,
+    payer_name, payer_message, public, via, settle_index, expires_at, settled_at, created_at FROM invoices;
 DROP TABLE invoices;
 ALTER TABLE invoices_new RENAME TO invoices;
 CREATE INDEX invoices_offering ON invoices (offering_id, settled_at);
