@@ -315,8 +315,8 @@ func (l *Ledger) writeOneStatement(ctx context.Context, e Entry, kind Kind) (Tra
 		VALUES (@key, @debit, @credit, @amount, @kind, @memo, @at) ON CONFLICT (key) DO NOTHING RETURNING id
 	), upd AS (
 		UPDATE accounts SET
-			` + debitCol + ` = ` + debitCol + ` + CASE WHEN id = @debit THEN @amount ELSE 0 END,
-			` + creditCol + ` = ` + creditCol + ` + CASE WHEN id = @credit THEN @amount ELSE 0 END
+			` + debitCol + ` = ` + debitCol + ` + CASE WHEN id = @debit THEN CAST(@amount AS BIGINT) ELSE 0 END,
+			` + creditCol + ` = ` + creditCol + ` + CASE WHEN id = @credit THEN CAST(@amount AS BIGINT) ELSE 0 END
 		WHERE id IN (@debit, @credit) AND NOT allow_negative AND EXISTS (SELECT 1 FROM ins)
 		RETURNING id
 	)

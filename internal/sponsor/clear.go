@@ -155,15 +155,13 @@ func (s *Service) settle(ctx context.Context, tx db.Tx, offeringID int64, start 
 	for _, b := range bids {
 		byPublic[b.PublicID] = b
 	}
-	l := s.ledger.In(tx)
 	escrow := ledger.OfferingEscrow(offeringID)
 	key := func(b Bid) string { return fmt.Sprintf("clear:%d:%s:%d", offeringID, FormatStart(start), b.ID) }
-	post := func(k, credit string, amount money.Msat, memo string) error {
-		if amount == 0 {
-			return nil
+	var entries []ledger.Entry
+	add := func(k, credit string, amount money.Msat, memo string) {
+		if amount > 0 {
+			entries = append(entries, ledger.Entry{Key: k, Debit: escrow, Credit: credit, Amount: amount, Memo: memo})
 		}
-		_, err := l.Post(ctx, ledger.Entry{Key: k, Debit: escrow, Credit: credit, Amount: amount, Memo: memo})
-		return err
 	}
 	now := s.Now()
 	for _, w := range out.Winners {
@@ -172,34 +170,43 @@ func (s *Service) settle(ctx context.Context, tx db.Tx, offeringID int64, start 
 		if err != nil {
 			return err
 		}
-		if err := post(key(b)+":fee", ledger.PlatformFees, fee, "platform fee on a sponsorship"); err != nil {
-			return err
-		}
+		add(key(b)+":fee", ledger.PlatformFees, fee, "platform fee on a sponsorship")
 		if revenue := w.Charge - fee; revenue > 0 {
 			if err := s.revenue.Distribute(ctx, tx, RevenueEvent{OfferingID: offeringID, Amount: revenue, Key: key(b), From: escrow,
 				Memo: fmt.Sprintf("sponsorship, slot %d from %s", w.Slot, FormatStart(start))}); err != nil {
 				return err
 			}
 		}
-		if err := post(key(b)+":refund", ledger.BidRefund(b.ID), w.Refund, "change of a winning bid"); err != nil {
-			return err
-		}
+		add(key(b)+":refund", ledger.BidRefund(b.ID), w.Refund, "change of a winning bid")
 		if err := tx.Gorm(ctx).Model(&Bid{}).Where("id = ?", b.ID).
 			Updates(map[string]any{"state": BidWon, "slot": w.Slot, "charge_msat": w.Charge, "closed_at": now}).Error; err != nil {
 			return err
 		}
 	}
+	losers := make([]int64, 0, len(out.Losers))
 	for _, lo := range out.Losers {
 		b := byPublic[lo.Bid]
-		if err := post(key(b), ledger.BidRefund(b.ID), lo.Refund, "losing bid"); err != nil {
-			return err
-		}
-		if err := tx.Gorm(ctx).Model(&Bid{}).Where("id = ?", b.ID).Updates(map[string]any{"state": BidLost, "closed_at": now}).Error; err != nil {
-			return err
-		}
+		add(key(b), ledger.BidRefund(b.ID), lo.Refund, "losing bid")
+		losers = append(losers, b.ID)
+	}
+	if err := postAll(ctx, s.ledger.In(tx), entries); err != nil {
+		return err
+	}
+	if err := s.store.closeBids(ctx, tx, losers, BidLost, now); err != nil {
+		return err
 	}
 	return tx.Gorm(ctx).Model(&Bid{}).Where("offering_id = ? AND period_start = ? AND state = ?", offeringID, start, BidPending).
 		Updates(map[string]any{"state": BidUnpaid, "closed_at": now}).Error
+}
+
+// postAll posts a period's refunds and fees.
+func postAll(ctx context.Context, l *ledger.Ledger, entries []ledger.Entry) error {
+	for _, e := range entries {
+		if _, err := l.Post(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PeriodRecord returns a cleared period's published record. A period that

@@ -69,7 +69,7 @@ type fixture struct {
 	offering  offering.Offering
 }
 
-func newFixture(t *testing.T, d *db.DB) *fixture {
+func newFixture(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
 	c := clocktest.New(t0)
 	l := ledger.New(d, c.Now)

@@ -268,3 +268,14 @@ func (st store) pastWinners(ctx context.Context, t time.Time, limit int) ([]Bid,
 		Order("period_start DESC, offering_id, slot").Limit(limit).Find(&out).Error
 	return out, err
 }
+
+// closeBids sets many bids to a final state, a thousand per statement.
+func (st store) closeBids(ctx context.Context, tx db.Tx, ids []int64, state BidState, now time.Time) error {
+	for start := 0; start < len(ids); start += 1000 {
+		chunk := ids[start:min(start+1000, len(ids))]
+		if err := tx.Gorm(ctx).Model(&Bid{}).Where("id IN ?", chunk).Updates(map[string]any{"state": state, "closed_at": now}).Error; err != nil {
+			return fmt.Errorf("sponsor: close %d bids: %w", len(chunk), err)
+		}
+	}
+	return nil
+}
