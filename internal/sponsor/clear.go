@@ -189,7 +189,7 @@ func (s *Service) settle(ctx context.Context, tx db.Tx, offeringID int64, start 
 		add(key(b), ledger.BidRefund(b.ID), lo.Refund, "losing bid")
 		losers = append(losers, b.ID)
 	}
-	if err := postAll(ctx, s.ledger.In(tx), entries); err != nil {
+	if err := s.ledger.In(tx).PostMany(ctx, entries); err != nil {
 		return err
 	}
 	if err := s.store.closeBids(ctx, tx, losers, BidLost, now); err != nil {
@@ -197,16 +197,6 @@ func (s *Service) settle(ctx context.Context, tx db.Tx, offeringID int64, start 
 	}
 	return tx.Gorm(ctx).Model(&Bid{}).Where("offering_id = ? AND period_start = ? AND state = ?", offeringID, start, BidPending).
 		Updates(map[string]any{"state": BidUnpaid, "closed_at": now}).Error
-}
-
-// postAll posts a period's refunds and fees.
-func postAll(ctx context.Context, l *ledger.Ledger, entries []ledger.Entry) error {
-	for _, e := range entries {
-		if _, err := l.Post(ctx, e); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // PeriodRecord returns a cleared period's published record. A period that
