@@ -103,7 +103,7 @@ func (s *Server) sponsorBidView(c echo.Context, o offering.Offering) (templates.
 	v.Terms = fmt.Sprintf("%d slot(s) a %s; reserve %s; slot weights %s.", st.Slots, st.Period, st.Reserve, strings.Join(weights, " / "))
 	for _, p := range open {
 		v.Periods = append(v.Periods, templates.SponsorPeriod{Start: sponsor.FormatStart(p.Start),
-			Label: fmt.Sprintf("%s (%d bids)", periodText(p.Start, p.End), p.Bids)})
+			Label: fmt.Sprintf("From %s UTC · %d bids", p.Start.UTC().Format("Mon 2 Jan 15:04"), p.Bids)})
 	}
 	return v, nil
 }

@@ -128,6 +128,10 @@ func TestSponsorshipAPI(t *testing.T) {
 		if !strings.Contains(body, `"bids":4`) || strings.Contains(body, "10000000") {
 			t.Fatalf("public sponsorship shows counts only: %s", body)
 		}
+		// Bids are sealed: not on the donor wall, amounts nowhere public.
+		if _, page, _ := s.do(t, "GET", "/o/my-site", ""); strings.Contains(page, "Anonymous") || strings.Contains(page, "8,000 sats") {
+			t.Fatalf("a bid shows on the offering page before clearing:\n%s", page)
+		}
 		status, body, _ = s.do(t, "GET", "/api/v1/bids/"+a.BidID, "", "Authorization", "Bearer "+a.ClaimKey)
 		if status != 200 || !strings.Contains(body, `"state":"active"`) || !strings.Contains(body, `"amount_msat":10000000`) {
 			t.Fatalf("bid: %d %s", status, body)

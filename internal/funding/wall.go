@@ -23,7 +23,9 @@ const AnonymousName = "Anonymous"
 // MaxWallEntries is the most entries the wall returns at once.
 const MaxWallEntries = 100
 
-// Wall returns the settled payments to an offering, newest first.
+// Wall returns the settled payments to an offering, newest first. Sponsor
+// bids are not payments to it (they wait in escrow) and are sealed until
+// their period clears: they are never on the wall.
 //
 // A donor who did not tick "public" gave anonymously, not invisibly: the
 // payment is listed as "Anonymous" with its amount and time, and never
@@ -37,7 +39,7 @@ func (s *Service) Wall(ctx context.Context, offeringID int64, limit int) ([]Wall
 	}
 	var rows []Invoice
 	err := s.db.Gorm(ctx).Select("payer_name", "payer_message", "public", "paid_msat", "settled_at").
-		Where("offering_id = ? AND state = ? AND settled_at IS NOT NULL", offeringID, InvoiceSettled).
+		Where("offering_id = ? AND state = ? AND settled_at IS NOT NULL AND purpose <> ?", offeringID, InvoiceSettled, PurposeBid).
 		Order("settled_at DESC, id DESC").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("funding: donor wall of %d: %w", offeringID, err)
