@@ -5,4 +5,5 @@ package templates
 type WidgetView struct {
 	Page
 	Offering OfferingCard
+	Sponsors []SponsorSlot // this period's winners, by slot
 }

@@ -237,5 +237,8 @@ func (s *Server) widget(c echo.Context) error {
 		Page:     templates.Page{Title: o.Name, Demo: s.Demo, BaseURL: s.BaseURL, Path: c.Request().URL.Path},
 		Offering: card(o, fin.Status),
 	}
+	if v.Sponsors, err = s.widgetSponsors(c.Request().Context(), o); err != nil {
+		return err
+	}
 	return s.render(c, http.StatusOK, templates.Widget(v))
 }

@@ -46,6 +46,15 @@ func (s *Server) sponsorsBox(ctx context.Context, o offering.Offering) (template
 	return templates.SponsorsBox{Enabled: st.Enabled, Slug: o.Slug, Slots: sponsorSlots(shown, nil)}, nil
 }
 
+// widgetSponsors is the widget's sponsor line.
+func (s *Server) widgetSponsors(ctx context.Context, o offering.Offering) ([]templates.SponsorSlot, error) {
+	if s.Sponsors == nil {
+		return nil, nil
+	}
+	shown, err := s.Sponsors.Showing(ctx, o.ID)
+	return sponsorSlots(shown, nil), err
+}
+
 func sponsorSlots(shown []sponsor.Shown, slugs map[int64]string) []templates.SponsorSlot {
 	out := make([]templates.SponsorSlot, len(shown))
 	for i, w := range shown {

@@ -204,6 +204,10 @@ func TestSponsorshipAPI(t *testing.T) {
 		if iA < 0 || iB < iA || !strings.Contains(page, `rel="sponsored noopener"`) || strings.Contains(page, "delta.example") {
 			t.Fatalf("offering page sponsors wrong:\n%s", page)
 		}
+		_, page, _ = s.do(t, "GET", "/o/my-site/widget", "")
+		if !strings.Contains(page, `data-testid="widget-sponsors"`) || !strings.Contains(page, "https://alpha.example") {
+			t.Fatalf("widget lacks the sponsor line:\n%s", page)
+		}
 		_, page, _ = s.do(t, "GET", "/sponsors", "")
 		if !strings.Contains(page, "https://gamma.example") {
 			t.Fatalf("directory lacks the winners")
