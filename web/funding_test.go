@@ -27,7 +27,7 @@ func (s *site) checkLedger(t *testing.T) {
 	if err := s.ledger.CheckInvariants(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.db.Snapshot(context.Background(), func(tx db.Tx) error { return offering.CheckConsumption(context.Background(), tx) }); err != nil {
+	if err := s.db.Snapshot(context.Background(), func(tx db.Tx) error { return offering.CheckConsumption(context.Background(), s.ledger, tx) }); err != nil {
 		t.Fatal(err)
 	}
 }

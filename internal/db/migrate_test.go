@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/db/dbtest"
 )

@@ -477,7 +477,7 @@ func (e *env) checkInvariants() {
 		if err := e.ledger.In(tx).CheckInvariants(ctx); err != nil {
 			return err
 		}
-		return offering.CheckConsumption(ctx, tx)
+		return offering.CheckConsumption(ctx, e.ledger, tx)
 	})
 	if err != nil {
 		e.t.Error(err)

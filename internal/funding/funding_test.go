@@ -49,7 +49,7 @@ func (f *fixture) check(t *testing.T) {
 	if err := f.ledger.CheckInvariants(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.Snapshot(context.Background(), func(tx db.Tx) error { return offering.CheckConsumption(context.Background(), tx) }); err != nil {
+	if err := f.db.Snapshot(context.Background(), func(tx db.Tx) error { return offering.CheckConsumption(context.Background(), f.ledger, tx) }); err != nil {
 		t.Fatal(err)
 	}
 	// Every settled invoice is credited exactly once, with what was paid.

@@ -24,6 +24,7 @@ import (
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lightning"
 	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/notify"
 	"github.com/keepalive/keepalive/internal/offering"
 )
 
@@ -101,6 +102,7 @@ type Service struct {
 	now       func() time.Time
 	rand      io.Reader
 	events    *broadcaster
+	live      *notify.Hub
 	payer     payer
 	settlers  map[Purpose]SettleFunc
 }
@@ -117,7 +119,7 @@ func New(d *db.DB, l *ledger.Ledger, node lightning.Node, offerings Offerings, l
 		limits.Expiry = time.Hour
 	}
 	return &Service{db: d, ledger: l, node: node, offerings: offerings, limits: limits, log: log, now: now,
-		rand: rand.Reader, events: newBroadcaster(),
+		rand: rand.Reader, events: newBroadcaster(), live: notify.Local(),
 		payer: payer{kick: make(chan struct{}, 1), inflight: map[string]bool{}}}
 }
 
@@ -170,7 +172,7 @@ func (s *Service) Donate(ctx context.Context, r DonationRequest) (Invoice, error
 	}
 	req := lightning.CreateInvoiceRequest{
 		AmountMsat: r.Amount, Expiry: s.limits.Expiry, Preimage: &preimage,
-		Memo: memo("Keep "+o.Name+" alive", r.Message), DescriptionHash: r.DescriptionHash,
+		Memo: memo("Keep "+o.Name+" alive", r.Message, r.Public), DescriptionHash: r.DescriptionHash,
 	}
 	ni, err := s.node.CreateInvoice(ctx, req)
 	if err != nil {
@@ -225,10 +227,13 @@ func expiresAt(ni lightning.Invoice, now time.Time, expiry time.Duration) time.T
 }
 
 // memo is the invoice description wallets show: the purpose, then the
-// donor's message, within BOLT11's 639-byte description limit.
-func memo(purpose, message string) string {
+// donor's message if the donor made it public, within BOLT11's 639-byte
+// description limit. A BOLT11 string is public (the invoice page shows
+// it, every wallet and node on the route may read it), so a private
+// message stays in the database.
+func memo(purpose, message string, public bool) string {
 	m := purpose
-	if message != "" {
+	if message != "" && public {
 		m += ": " + message
 	}
 	for len(m) > 600 {
@@ -337,6 +342,7 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			credited := inv
 			tx.AfterCommit(func() {
 				s.events.publish(credited)
+				s.announce(ctx, credited.PaymentHash)
 				settlements.Inc()
 			})
 		} else if inv.ID == 0 {
@@ -398,7 +404,7 @@ func (s *Service) RunSettlement(ctx context.Context) {
 		if err != nil {
 			s.log.Warn("settlement stream stopped; resuming", "err", err, "in", backoff)
 		} else if !ran {
-			backoff = 2 * time.Second // another replica holds the lease
+			backoff = db.LeaseRetry // another replica holds the lease
 		}
 		select {
 		case <-ctx.Done():

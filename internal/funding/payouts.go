@@ -93,6 +93,7 @@ type payer struct {
 	kick     chan struct{}
 	mu       sync.Mutex
 	inflight map[string]bool
+	wg       sync.WaitGroup // payouts being finished
 }
 
 // SetResolver sets how Lightning Addresses and LNURLs are paid.
@@ -184,7 +185,7 @@ func (s *Service) Pay(ctx context.Context, source string, offeringID *int64, ava
 	if err != nil {
 		return Payout{}, err
 	}
-	s.Kick()
+	s.queued(ctx)
 	return p, nil
 }
 
@@ -239,13 +240,14 @@ func (s *Service) RunPayouts(ctx context.Context) {
 	t := time.NewTicker(payoutRetryPeriod)
 	defer t.Stop()
 	for {
-		_, err := s.db.WithLease(ctx, "payouts", func(ctx context.Context) error {
+		ran, err := s.db.WithLease(ctx, "payouts", func(ctx context.Context) error {
 			for {
 				if err := s.ProcessPending(ctx); err != nil {
 					s.log.Error("payouts", "err", err)
 				}
 				select {
 				case <-ctx.Done():
+					s.payer.wg.Wait() // the lease is kept until every payout in flight is booked or left
 					return nil
 				case <-s.payer.kick:
 				case <-t.C:
@@ -255,10 +257,14 @@ func (s *Service) RunPayouts(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("payout worker", "err", err)
 		}
+		wait := payoutRetryPeriod
+		if !ran {
+			wait = db.LeaseRetry // another replica holds it: ask again soon, in case it died
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
 	}
 }
@@ -280,7 +286,9 @@ func (s *Service) ProcessPending(ctx context.Context) error {
 		if busy {
 			continue
 		}
+		s.payer.wg.Add(1)
 		go func(p Payout) {
+			defer s.payer.wg.Done()
 			defer func() {
 				s.payer.mu.Lock()
 				delete(s.payer.inflight, p.PaymentHash)

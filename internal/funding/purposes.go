@@ -54,7 +54,7 @@ func (s *Service) IssueInvoice(ctx context.Context, r InvoiceRequest) (Invoice, 
 	if _, err := io.ReadFull(s.rand, preimage[:]); err != nil {
 		return Invoice{}, fmt.Errorf("funding: preimage: %w", err)
 	}
-	ni, err := s.node.CreateInvoice(ctx, lightning.CreateInvoiceRequest{AmountMsat: r.Amount, Expiry: expiry, Preimage: &preimage, Memo: memo(r.Memo, "")})
+	ni, err := s.node.CreateInvoice(ctx, lightning.CreateInvoiceRequest{AmountMsat: r.Amount, Expiry: expiry, Preimage: &preimage, Memo: memo(r.Memo, "", false)})
 	if err != nil {
 		return Invoice{}, apperr.Wrap(err, apperr.Unavailable, "The Lightning node could not make an invoice right now. Try again in a moment.")
 	}

@@ -187,23 +187,42 @@ func (s *Service) catchUpFunded(ctx context.Context, r webhookRow, st offering.S
 	if floor := s.clock().Add(-FundedLookback); since.Before(floor) {
 		since = floor
 	}
-	var credits []struct {
-		PaymentHash string     `gorm:"column:payment_hash"`
-		PaidMsat    money.Msat `gorm:"column:paid_msat"`
-		SettledAt   time.Time  `gorm:"column:settled_at"`
-	}
-	err := s.db.Gorm(ctx).Raw(`SELECT i.payment_hash, i.paid_msat, i.settled_at FROM `+funding.Invoice{}.TableName()+` i
-		WHERE i.offering_id = ? AND i.state = ? AND i.settled_at >= ?
-		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = ? AND d.event_key = 'funded:' || i.payment_hash)
-		ORDER BY i.settled_at, i.id LIMIT 100`, r.OfferingID, funding.InvoiceSettled, since, r.ID).Scan(&credits).Error
-	if err != nil {
-		return fmt.Errorf("hooks: credits for webhook %d: %w", r.ID, err)
-	}
-	for _, c := range credits {
-		p := newPayload(Funded, c.SettledAt, st, &credit{amount: c.PaidMsat, hash: c.PaymentHash})
-		if err := s.enqueue(s.db.Gorm(ctx), r.ID, Funded, "funded:"+c.PaymentHash, p); err != nil {
-			return err
+	// Funding lists the credits page by page; the webhook's deliveries say
+	// which of them already have a message. At most 100 are enqueued a
+	// run, as the rest will be the next time.
+	const page, perRun = 200, 100
+	enqueued := 0
+	var after funding.Credit
+	for enqueued < perRun {
+		credits, err := s.credits.CreditsSince(ctx, r.OfferingID, since, after, page)
+		if err != nil {
+			return fmt.Errorf("hooks: credits for webhook %d: %w", r.ID, err)
 		}
+		keys := make([]string, len(credits))
+		for i, c := range credits {
+			keys[i] = "funded:" + c.PaymentHash
+		}
+		var have []string
+		if len(keys) > 0 {
+			err := s.db.Gorm(ctx).Model(&deliveryRow{}).Where("webhook_id = ? AND event_key IN ?", r.ID, keys).Pluck("event_key", &have).Error
+			if err != nil {
+				return fmt.Errorf("hooks: deliveries of webhook %d: %w", r.ID, err)
+			}
+		}
+		for _, c := range credits {
+			if slices.Contains(have, "funded:"+c.PaymentHash) || enqueued == perRun {
+				continue
+			}
+			p := newPayload(Funded, c.SettledAt, st, &credit{amount: c.Paid, hash: c.PaymentHash})
+			if err := s.enqueue(s.db.Gorm(ctx), r.ID, Funded, "funded:"+c.PaymentHash, p); err != nil {
+				return err
+			}
+			enqueued++
+		}
+		if len(credits) < page {
+			return nil
+		}
+		after = credits[len(credits)-1]
 	}
 	return nil
 }

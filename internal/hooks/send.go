@@ -40,7 +40,11 @@ const perWebhookPerRound = 10
 // detection and sending run on the one holding the "webhooks" lease.
 func (s *Service) Run(ctx context.Context, credited <-chan funding.Invoice) {
 	if credited != nil {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			for {
 				select {
 				case <-ctx.Done():

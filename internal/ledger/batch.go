@@ -137,9 +137,6 @@ func addTotals(tx *gorm.DB, column string, amounts map[int64]money.Msat, guarded
 		}
 		res := tx.Exec(sb.String(), args...)
 		if res.Error != nil {
-			if isOverdraft(res.Error) {
-				return apperr.Wrap(ErrInsufficientFunds, apperr.Conflict, "not enough funds for that")
-			}
 			return fmt.Errorf("ledger: add to %s of %d accounts: %w", column, len(chunk), res.Error)
 		}
 		if res.RowsAffected != int64(len(chunk)) {

@@ -8,7 +8,7 @@ import (
 	"github.com/keepalive/keepalive/internal/money"
 )
 
-// CheckInvariants verifies the ledger's invariants (DESIGN.md) against
+// CheckInvariants verifies the ledger's invariants (docs/design.md) against
 // the database and returns every violation found, joined. Tests call it
 // after every scenario; it reads everything, so it is not for hot paths.
 //

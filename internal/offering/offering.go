@@ -74,6 +74,20 @@ const (
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$`)
 
+// isSlug is slugPattern without the regexp, for lookups on the hot path
+// (the status endpoint) that only need to know a lookup is pointless.
+func isSlug(s string) bool {
+	if len(s) < 3 || len(s) > 40 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // reservedSlugs would collide with the site's own paths or confuse people.
 var reservedSlugs = map[string]bool{
 	"api": true, "admin": true, "new": true, "static": true, "dashboard": true, "signin": true,
@@ -400,6 +414,11 @@ func notFound(slug string) error {
 
 // Get returns the offering with that slug.
 func (s *Service) Get(ctx context.Context, slug string) (Offering, error) {
+	if !isSlug(slug) {
+		// Not a slug (a path segment may hold any byte, NUL included,
+		// which PostgreSQL refuses): no query needed to know it is absent.
+		return Offering{}, notFound(slug)
+	}
 	var o Offering
 	err := s.db.Gorm(ctx).Where("slug = ?", slug).Take(&o).Error
 	if err != nil {
@@ -424,7 +443,18 @@ func (s *Service) GetByID(ctx context.Context, id int64) (Offering, error) {
 	return o, nil
 }
 
+// Hold locks the offering's row until tx ends, so that work another
+// package does for one offering is serialised (the count of its webhooks,
+// for one). It fails with NotFound when there is no such offering.
+func (s *Service) Hold(ctx context.Context, tx db.Tx, offeringID int64) error {
+	_, err := s.lockByID(ctx, tx, offeringID)
+	return err
+}
+
 func (s *Service) lockBySlug(ctx context.Context, tx db.Tx, slug string) (Offering, error) {
+	if !isSlug(slug) {
+		return Offering{}, notFound(slug)
+	}
 	return s.lock(ctx, tx, "slug = ?", slug, notFound(slug))
 }
 
