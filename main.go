@@ -117,10 +117,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	if demoNode != nil {
 		demoPayer = demoNode
 	}
-	sqlDB, err := database.SQL()
-	if err != nil {
-		return err
-	}
 
 	// Background work runs until jobsCtx ends, which is after the HTTP
 	// server has drained; every goroutine is waited for before the node
@@ -139,7 +135,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	// Several replicas share a PostgreSQL database: settlements and status
 	// changes reach them all through LISTEN/NOTIFY. SQLite is one process.
 	if database.Dialect == db.Postgres {
-		hub := notify.Postgres(sqlDB, cfg.DatabaseURL, log)
+		hub, err := notify.PostgresOf(database, cfg.DatabaseURL, log)
+		if err != nil {
+			return err
+		}
 		start(hub.Run)
 		fund.SetHub(hub)
 		start(fund.FollowPayouts())

@@ -193,8 +193,8 @@ func (s *Server) withdrawView(c echo.Context, o offering.Offering) (templates.Wi
 	}
 	withdrawable := funding.MaxPayable(fin.Earned)
 	v := templates.WithdrawView{
-		Page: s.page(c, "Withdraw"), Offering: card(o, fin.Status), EarnedText: fin.Earned.String(),
-		WithdrawableText: withdrawable.String(),
+		Page: s.page(c, "Withdraw"), Offering: card(o, fin.Status), EarnedText: fin.EarnedTotal.Display(),
+		WithdrawableText: withdrawable.Display(),
 		FeeNote:          "Up to 0.5% (at least 5 sats) is kept aside for routing fees; what is not used stays yours.",
 		Action:           "/offerings/" + url.PathEscape(o.Slug) + "/withdraw",
 	}
@@ -212,10 +212,10 @@ func (s *Server) withdrawView(c echo.Context, o offering.Offering) (templates.Wi
 		return v, err
 	}
 	for _, p := range payouts {
-		row := templates.PayoutRow{When: p.CreatedAt, AmountText: p.AmountMsat.String(), State: string(p.State),
+		row := templates.PayoutRow{When: p.CreatedAt, AmountText: p.AmountMsat.Display(), State: string(p.State),
 			Destination: p.Destination, FailureReason: p.FailureReason}
 		if p.State == funding.PayoutSucceeded {
-			row.FeeText = p.FeeMsat.String()
+			row.FeeText = p.FeeMsat.Display()
 		}
 		v.Payouts = append(v.Payouts, row)
 	}

@@ -114,6 +114,7 @@ func New(d Deps) *Server {
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(s.edge(newMetrics(), requestIDs(), securityHeaders(d.SecureCookies)))
 	e.Use(limitBody(bodyLimit))
+	e.Use(validUTF8)
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
 		MinLength: 1024,
 		// Event streams must reach the browser as written, not buffered;

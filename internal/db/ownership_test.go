@@ -31,6 +31,10 @@ var owners = map[string]string{
 	"webhook_deliveries":    "internal/hooks",
 	"webhook_attempts":      "internal/hooks",
 	"site_secrets":          "internal/keys",
+	"sponsorship_settings":  "internal/sponsor",
+	"sponsor_bids":          "internal/sponsor",
+	"sponsor_bid_invoices":  "internal/sponsor",
+	"sponsor_periods":       "internal/sponsor",
 }
 
 // TestEachTableHasOneOwner reads the site's Go code (tests aside) and

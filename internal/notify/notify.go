@@ -63,6 +63,16 @@ func Postgres(pool *sql.DB, databaseURL string, log *slog.Logger) *Hub {
 	return newHub(pool, databaseURL, log)
 }
 
+// PostgresOf is Postgres on the pool of an open database, so that the
+// wiring in main never holds a pool it could run SQL on.
+func PostgresOf(d interface{ SQL() (*sql.DB, error) }, databaseURL string, log *slog.Logger) (*Hub, error) {
+	pool, err := d.SQL()
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	return Postgres(pool, databaseURL, log), nil
+}
+
 func newHub(pool *sql.DB, url string, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
