@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -81,11 +83,15 @@ func run(args []string) error {
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *db.DB) error {
-	cookieKey, err := keys.Secret(ctx, database, "cookie-hmac", 32, nil)
+	sealer, err := openSealer(cfg, log, database.Dialect)
 	if err != nil {
 		return err
 	}
-	tokenSeed, err := keys.Secret(ctx, database, "status-token-ed25519", 32, nil)
+	cookieKey, err := keys.Secret(ctx, database, sealer, "cookie-hmac", 32, nil)
+	if err != nil {
+		return err
+	}
+	tokenSeed, err := keys.Secret(ctx, database, sealer, "status-token-ed25519", 32, nil)
 	if err != nil {
 		return err
 	}
@@ -250,6 +256,30 @@ func nodeReady(node lightning.Node) func(ctx context.Context) error {
 		return p.Ping
 	}
 	return nil
+}
+
+// openSealer loads the key that seals the site's secrets: given, read
+// from its file, or (SQLite) made on first run beside the database.
+func openSealer(cfg config.Config, log *slog.Logger, dialect db.Dialect) (*keys.Sealer, error) {
+	key := cfg.SecretKey
+	if key == nil {
+		path := cfg.SecretKeyFile
+		if path == "" {
+			if dialect == db.Postgres {
+				return nil, errors.New("with PostgreSQL, set KEEPALIVE_SECRET_KEY (32 random bytes, base64 or hex) or KEEPALIVE_SECRET_KEY_FILE, the same for every replica: it seals the site's secrets in the database")
+			}
+			path = filepath.Join(filepath.Dir(db.SQLiteFile(cfg.DatabaseURL)), "keepalive.secret-key")
+		}
+		var created bool
+		var err error
+		if key, created, err = keys.LoadKeyFile(path, rand.Reader); err != nil {
+			return nil, err
+		}
+		if created {
+			log.Warn("created the key that seals the site's secrets; back it up with the database, which is useless to the site without it", "path", path)
+		}
+	}
+	return keys.NewSealer(key, nil)
 }
 
 // openLightning connects to the node the config names. The demo node is

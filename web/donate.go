@@ -251,6 +251,7 @@ func (s *Server) invoicePage(c echo.Context) error {
 	}
 	if inv.Purpose == funding.PurposeDonation {
 		v.WallText = wallText(inv)
+		v.ShareURL = s.BaseURL + v.OfferingURL
 	}
 	switch state {
 	case funding.InvoiceOpen:
@@ -274,7 +275,9 @@ func wallText(inv funding.Invoice) string {
 	case inv.Public:
 		return "On the donor wall without a name, with your message and the amount."
 	case inv.PayerName != "":
-		return "Anonymous: the name “" + inv.PayerName + "” you typed is not shown."
+		// The invoice page is public to whoever has its link: the
+		// private name is not repeated here either.
+		return "Anonymous: the name you typed is kept private and not shown."
 	}
 	return "Anonymous: nothing about you is shown."
 }
