@@ -2,6 +2,9 @@
 //
 //	keepalive [serve] [flags]   run the site (the default)
 //	keepalive migrate [flags]   apply database migrations and exit
+//	keepalive clearing [--verify] < record.json
+//	                            clear a sponsorship period from its published
+//	                            record, or check the record's result
 //
 // Configuration comes from the environment and flags; see README.md.
 package main
@@ -36,6 +39,8 @@ import (
 	"github.com/keepalive/keepalive/internal/lnurl"
 	"github.com/keepalive/keepalive/internal/notify"
 	"github.com/keepalive/keepalive/internal/offering"
+	"github.com/keepalive/keepalive/internal/sponsor"
+	"github.com/keepalive/keepalive/internal/sponsor/clearing"
 	"github.com/keepalive/keepalive/internal/statustoken"
 	"github.com/keepalive/keepalive/web"
 )
@@ -48,6 +53,9 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "clearing" {
+		return clearing.Command(args[1:], os.Stdin, os.Stdout)
+	}
 	cmd := "serve"
 	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate") {
 		cmd, args = args[0], args[1:]
@@ -108,6 +116,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	webhooks := hooks.New(database, offerings, fund, lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate), log, nil,
 		hooks.WithAllowPrivate(cfg.LNURLAllowPrivate))
 	investments := invest.New(database, led, offerings, fund, invest.WithLogger(log), invest.WithNotifier(webhooks))
+	// Winners' charges are revenue events through the investors' one door.
+	sponsors := sponsor.New(database, led, offerings, fund, sponsor.InvestorsRevenue{Investments: investments},
+		sponsor.Config{PlatformFeeBps: cfg.PlatformFeeBps}, log, nil)
+	fund.OnSettle(funding.PurposeBid, sponsors.SettleInvoice)
 	var demoPayer web.DemoPayer
 	if demoNode != nil {
 		demoPayer = demoNode
@@ -151,6 +163,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 		Tokens:        tokens,
 		Webhooks:      webhooks,
 		Invest:        investments,
+		Sponsors:      sponsors,
 		DemoPayer:     demoPayer,
 		MinDonation:   cfg.MinDonation,
 		MaxDonation:   cfg.MaxDonation,
@@ -168,6 +181,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	start(fund.RunSettlement)
 	start(fund.RunPayouts)
 	start(investments.RunStandingPayouts)
+	start(func(ctx context.Context) { sponsors.RunClearing(ctx, cfg.ClearingInterval) })
 	credited, unsubscribe := fund.Subscribe()
 	defer unsubscribe()
 	start(func(ctx context.Context) { webhooks.Run(ctx, credited) })

@@ -283,7 +283,7 @@ func Layout(p Page) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</main><footer class=\"site-footer\"><div class=\"container site-footer__inner\"><p>Keepalive keeps hosted things running for as long as people fund them, with Lightning payments. No accounts, no ads.</p><p><a href=\"/api/v1/offerings\">Status API</a></p></div></footer></body></html>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</main><footer class=\"site-footer\"><div class=\"container site-footer__inner\"><p>Keepalive keeps hosted things running for as long as people fund them, with Lightning payments. No accounts, no ad networks, no tracking: the only sponsors are the ones who bid openly for a labelled slot on an offering.</p><p><a href=\"/api/v1/offerings\">Status API</a></p></div></footer></body></html>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

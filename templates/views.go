@@ -65,6 +65,7 @@ type OfferingView struct {
 	LNURLQR          string     // trusted SVG markup from qrsvg, rendered raw
 	History          HistoryView
 	Invest           *InvestSection // nil when the offering takes no investment
+	Sponsors         SponsorsBox
 }
 
 // DonatePreset is one of the amounts offered on the donate form.

@@ -5,5 +5,6 @@ package templates
 type WidgetView struct {
 	Page
 	Offering OfferingCard
-	Theme    string // "light", "dark" or "" (follow the visitor's preference)
+	Theme    string        // "light", "dark" or "" (follow the visitor's preference)
+	Sponsors []SponsorSlot // this period's winners, by slot
 }

@@ -243,6 +243,9 @@ func (s *Server) widget(c echo.Context) error {
 	case "light", "dark":
 		v.Theme = theme
 	}
+	if v.Sponsors, err = s.widgetSponsors(c.Request().Context(), o); err != nil {
+		return err
+	}
 	return s.render(c, http.StatusOK, templates.Widget(v))
 }
 

@@ -91,6 +91,9 @@ func (s *Server) offeringView(c echo.Context, o offering.Offering, fin offering.
 	if v.Invest, err = s.investSection(c, o); err != nil {
 		return templates.OfferingView{}, err
 	}
+	if v.Sponsors, err = s.sponsorsBox(c.Request().Context(), o); err != nil {
+		return templates.OfferingView{}, err
+	}
 	if v.History, err = s.historyView(c.Request().Context(), o, fin.Status); err != nil {
 		return templates.OfferingView{}, err
 	}

@@ -84,6 +84,7 @@ type Deps struct {
 	Tokens   TokenSigner
 	Webhooks Webhooks    // the owner's webhook API; nil leaves it out
 	Invest   Investments // investing; nil leaves it out
+	Sponsors Sponsorship // sponsorship; nil leaves it out
 }
 
 // Server is the site's HTTP server.
@@ -196,6 +197,7 @@ func New(d Deps) *Server {
 	}
 	e.GET("/.well-known/lnurlp/:slug", s.lnurlPayParams)
 	e.GET("/lnurlp/:slug/callback", s.lnurlPayCallback, invoiceLimit)
+	s.sponsorRoutes(e, api, invoiceLimit)
 
 	s.hostRoutes(e)
 	s.siteRoutes(e)

@@ -66,9 +66,15 @@ type Config struct {
 	ShutdownTimeout time.Duration
 
 	AccrualInterval time.Duration // KEEPALIVE_ACCRUAL_INTERVAL
-	LogLevel        string        // KEEPALIVE_LOG_LEVEL: debug, info, warn, error
-	LogFormat       string        // KEEPALIVE_LOG_FORMAT: text or json
-	SecureCookies   bool          // derived: true when BaseURL is https
+	// PlatformFeeBps is the operator's share of sponsorship charges, in
+	// basis points (KEEPALIVE_PLATFORM_FEE_BPS, default 0).
+	PlatformFeeBps int
+	// ClearingInterval is how often due sponsorship periods are looked
+	// for (KEEPALIVE_CLEARING_INTERVAL).
+	ClearingInterval time.Duration
+	LogLevel         string // KEEPALIVE_LOG_LEVEL: debug, info, warn, error
+	LogFormat        string // KEEPALIVE_LOG_FORMAT: text or json
+	SecureCookies    bool   // derived: true when BaseURL is https
 }
 
 // LND is how to reach the lnd node.
@@ -113,6 +119,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	proxies := fs.String("trusted-proxies", env("KEEPALIVE_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs or addresses (KEEPALIVE_TRUSTED_PROXIES)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration(env("KEEPALIVE_SHUTDOWN_TIMEOUT", "15s")), "how long a graceful shutdown may take (KEEPALIVE_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.AccrualInterval, "accrual-interval", envDuration(env("KEEPALIVE_ACCRUAL_INTERVAL", "1m")), "how often the daily accrual postings are looked for (KEEPALIVE_ACCRUAL_INTERVAL)")
+	fs.IntVar(&c.PlatformFeeBps, "platform-fee-bps", int(envInt(env("KEEPALIVE_PLATFORM_FEE_BPS", "0"))), "operator's share of sponsorship charges, basis points (KEEPALIVE_PLATFORM_FEE_BPS)")
+	fs.DurationVar(&c.ClearingInterval, "clearing-interval", envDuration(env("KEEPALIVE_CLEARING_INTERVAL", "5s")), "how often due sponsorship periods are cleared (KEEPALIVE_CLEARING_INTERVAL)")
 	fs.StringVar(&c.LogLevel, "log-level", env("KEEPALIVE_LOG_LEVEL", "info"), "debug, info, warn or error (KEEPALIVE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("KEEPALIVE_LOG_FORMAT", "text"), "text or json (KEEPALIVE_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -158,6 +166,12 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}
 	if c.InvoiceRate <= 0 || c.InvoiceRateTotal <= 0 {
 		errs = append(errs, fmt.Errorf("KEEPALIVE_INVOICE_RATE and KEEPALIVE_INVOICE_RATE_TOTAL must be positive"))
+	}
+	if c.PlatformFeeBps < 0 || c.PlatformFeeBps > 10000 {
+		errs = append(errs, fmt.Errorf("KEEPALIVE_PLATFORM_FEE_BPS must be between 0 and 10000"))
+	}
+	if c.ClearingInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("KEEPALIVE_CLEARING_INTERVAL must be at least 100ms"))
 	}
 	if c.TrustedProxies, err = parseProxies(*proxies); err != nil {
 		errs = append(errs, err)

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"log/slog"
 
@@ -38,7 +39,16 @@ func (d *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 	}
 	var opts []goose.ProviderOption
 	if d.Dialect == Postgres {
-		locker, err := lock.NewPostgresSessionLocker()
+		// goose's default lock id is one for the whole server: sites (and
+		// tests) migrating separate schemas would wait on each other. The
+		// lock is per schema instead.
+		var schema string
+		if err := sqlDB.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+			return fmt.Errorf("db: migration lock: %w", err)
+		}
+		h := fnv.New64a()
+		h.Write([]byte("keepalive-migrate:" + schema))
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64() >> 1)))
 		if err != nil {
 			return fmt.Errorf("db: migration lock: %w", err)
 		}

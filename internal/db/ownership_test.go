@@ -35,6 +35,10 @@ var owners = map[string]string{
 	"investments":               "internal/invest",
 	"revenue_events":            "internal/invest",
 	"investment_withdraw_links": "internal/invest",
+	"sponsorship_settings":      "internal/sponsor",
+	"sponsor_bids":              "internal/sponsor",
+	"sponsor_bid_invoices":      "internal/sponsor",
+	"sponsor_periods":           "internal/sponsor",
 }
 
 // TestEachTableHasOneOwner reads the site's Go code (tests aside) and

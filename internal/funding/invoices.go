@@ -197,6 +197,7 @@ type IssueRequest struct {
 	Public          bool
 	Via             string // web, api, lnurl
 	DescriptionHash []byte
+	Expiry          time.Duration // zero means the service's default
 }
 
 // Issue asks the node for an invoice and records it. When inTx is given,
@@ -208,8 +209,12 @@ func (s *Service) Issue(ctx context.Context, r IssueRequest, inTx func(tx db.Tx,
 	if _, err := io.ReadFull(s.rand, preimage[:]); err != nil {
 		return Invoice{}, fmt.Errorf("funding: preimage: %w", err)
 	}
+	expiry := r.Expiry
+	if expiry <= 0 {
+		expiry = s.limits.Expiry
+	}
 	req := lightning.CreateInvoiceRequest{
-		AmountMsat: r.Amount, Expiry: s.limits.Expiry, Preimage: &preimage,
+		AmountMsat: r.Amount, Expiry: expiry, Preimage: &preimage,
 		Memo: r.Memo, DescriptionHash: r.DescriptionHash,
 	}
 	ni, err := s.node.CreateInvoice(ctx, req)
@@ -224,7 +229,7 @@ func (s *Service) Issue(ctx context.Context, r IssueRequest, inTx func(tx db.Tx,
 	inv := Invoice{
 		PaymentHash: ni.PaymentHash.String(), PaymentRequest: ni.PaymentRequest, Purpose: r.Purpose,
 		OfferingID: r.OfferingID, AmountMsat: r.Amount, State: InvoiceOpen, PayerName: r.Name, PayerMessage: r.Message,
-		Public: r.Public, Via: via, ExpiresAt: expiresAt(ni, now, s.limits.Expiry), CreatedAt: now,
+		Public: r.Public, Via: via, ExpiresAt: expiresAt(ni, now, expiry), CreatedAt: now,
 	}
 	if inTx != nil {
 		err = s.db.Tx(ctx, func(tx db.Tx) error {

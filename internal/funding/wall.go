@@ -23,7 +23,9 @@ const AnonymousName = "Anonymous"
 // MaxWallEntries is the most entries the wall returns at once.
 const MaxWallEntries = 100
 
-// Wall returns the settled payments to an offering, newest first.
+// Wall returns the settled payments to an offering, newest first. Sponsor
+// bids are not payments to it (they wait in escrow) and are sealed until
+// their period clears: they are never on the wall.
 //
 // A donor who did not tick "public" gave anonymously, not invisibly: the
 // payment is listed as "Anonymous" with its amount and time, and never

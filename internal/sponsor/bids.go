@@ -1,0 +1,482 @@
+package sponsor
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/ledger"
+	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering"
+	"github.com/keepalive/keepalive/internal/sponsor/clearing"
+)
+
+// ClaimKeyPrefix starts every sponsor's claim key.
+const ClaimKeyPrefix = "ka_ck_"
+
+// Limits of a bid's display.
+const (
+	MaxNameLen    = 40
+	MaxTaglineLen = 80
+	MaxURLLen     = 300
+	MaxReasonLen  = 200
+)
+
+// Display is what a winner shows: text only.
+type Display = clearing.Display
+
+// BidRequest is a sponsor's bid.
+type BidRequest struct {
+	Slug    string
+	Start   string // the period's name: its start, RFC 3339 UTC
+	Amount  money.Msat
+	Display Display
+	// ClaimKey, when set, files the bid under a claim key the sponsor
+	// already holds; otherwise a new one is made.
+	ClaimKey string
+}
+
+// Placed is a new bid: its claim key (shown once) and first invoice.
+type Placed struct {
+	Bid      Bid
+	ClaimKey string
+	Invoice  funding.Invoice
+}
+
+// PlaceBid records a bid and issues the invoice that pays it into the
+// offering's escrow. The bid counts once that invoice settles.
+func (s *Service) PlaceBid(ctx context.Context, r BidRequest) (Placed, error) {
+	o, st, err := s.enabledOffering(ctx, r.Slug)
+	if err != nil {
+		return Placed{}, err
+	}
+	start, err := s.openStart(st, r.Start)
+	if err != nil {
+		return Placed{}, err
+	}
+	problems := map[string]string{}
+	if r.Amount < st.Reserve || !r.Amount.Valid() {
+		problems["amount_msat"] = fmt.Sprintf("A bid is at least the reserve, %s, and at most 21,000,000 BTC.", st.Reserve)
+	}
+	d, displayProblems := cleanDisplay(r.Display)
+	for k, v := range displayProblems {
+		problems[k] = v
+	}
+	if r.ClaimKey != "" && !validClaimKey(r.ClaimKey) {
+		problems["claim_key"] = "That is not a claim key."
+	}
+	if len(problems) > 0 {
+		return Placed{}, apperr.InvalidFields(problems)
+	}
+	key := r.ClaimKey
+	if key == "" {
+		if key, err = newClaimKey(s.rand); err != nil {
+			return Placed{}, err
+		}
+	}
+	publicID, err := newPublicID(s.rand)
+	if err != nil {
+		return Placed{}, err
+	}
+	inv, err := s.payments.IssueInvoice(ctx, funding.InvoiceRequest{
+		Purpose: funding.PurposeBid, OfferingID: o.ID, Amount: r.Amount,
+		Memo: fmt.Sprintf("Sponsor bid on %s for the period from %s", o.Name, FormatStart(start)), Expiry: s.invoiceExpiry(start),
+	})
+	if err != nil {
+		return Placed{}, err
+	}
+	now := s.Now()
+	b := Bid{PublicID: publicID, OfferingID: o.ID, PeriodStart: start, PeriodEnd: st.Period.Next(start), ClaimKeyHash: hashKey(key),
+		State: BidPending, DisplayName: d.Name, DisplayURL: d.URL, DisplayTagline: d.Tagline, CreatedAt: now}
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
+		b.ID = 0
+		if err := tx.Gorm(ctx).Create(&b).Error; err != nil {
+			return fmt.Errorf("sponsor: record bid: %w", err)
+		}
+		return tx.Gorm(ctx).Create(&bidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: r.Amount, CreatedAt: now}).Error
+	})
+	if err != nil {
+		return Placed{}, err
+	}
+	return Placed{Bid: b, ClaimKey: key, Invoice: inv}, nil
+}
+
+// enabledOffering returns an offering that takes sponsors, and its terms.
+func (s *Service) enabledOffering(ctx context.Context, slug string) (offering.Offering, Settings, error) {
+	o, err := s.offerings.Get(ctx, slug)
+	if err != nil {
+		return offering.Offering{}, Settings{}, err
+	}
+	st, err := s.Settings(ctx, o.ID)
+	if err != nil {
+		return offering.Offering{}, Settings{}, err
+	}
+	if !st.Enabled {
+		return offering.Offering{}, Settings{}, apperr.New(apperr.Conflict, "%s does not take sponsors.", o.Name)
+	}
+	return o, st, nil
+}
+
+// openStart parses a period's name and checks that it takes bids now.
+func (s *Service) openStart(st Settings, name string) (time.Time, error) {
+	start, err := ParseStart(st.Period, name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	open := st.Period.Open(s.Now(), st.OpenPeriods)
+	switch {
+	case !start.After(s.Now()):
+		return time.Time{}, apperr.New(apperr.Conflict, "The period from %s has started: its bids are closed.", FormatStart(start))
+	case start.After(open[len(open)-1]):
+		return time.Time{}, apperr.New(apperr.Conflict, "The period from %s does not take bids yet: the last open one starts %s.",
+			FormatStart(start), FormatStart(open[len(open)-1]))
+	}
+	return start, nil
+}
+
+// invoiceExpiry keeps a bid invoice payable until the period starts at
+// the latest.
+func (s *Service) invoiceExpiry(start time.Time) time.Duration {
+	return max(min(s.cfg.BidExpiry, start.Sub(s.Now())), time.Second)
+}
+
+func cleanDisplay(d Display) (Display, map[string]string) {
+	problems := map[string]string{}
+	d.Name, d.URL, d.Tagline = strings.TrimSpace(d.Name), strings.TrimSpace(d.URL), strings.TrimSpace(d.Tagline)
+	switch {
+	case d.Name == "":
+		problems["name"] = "Give the name to show."
+	case utf8.RuneCountInString(d.Name) > MaxNameLen || !plainText(d.Name):
+		problems["name"] = fmt.Sprintf("A name is at most %d characters, with no control or direction characters.", MaxNameLen)
+	}
+	if u, err := url.Parse(d.URL); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil ||
+		len(d.URL) > MaxURLLen || !plainText(d.URL) || strings.ContainsAny(d.URL, " \"'<>") {
+		problems["url"] = "Give an https:// link."
+	}
+	if utf8.RuneCountInString(d.Tagline) > MaxTaglineLen || !plainText(d.Tagline) {
+		problems["tagline"] = fmt.Sprintf("A tagline is at most %d characters, with no control or direction characters.", MaxTaglineLen)
+	}
+	return d, problems
+}
+
+// plainText accepts valid UTF-8 on one line with no control characters
+// and no bidirectional overrides or marks, which could disguise a link.
+func plainText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+	}
+	return true
+}
+
+func newClaimKey(r io.Reader) (string, error) {
+	b := make([]byte, 32)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("sponsor: claim key: %w", err)
+	}
+	return ClaimKeyPrefix + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func validClaimKey(k string) bool {
+	return strings.HasPrefix(k, ClaimKeyPrefix) && len(k) == len(ClaimKeyPrefix)+43
+}
+
+func newPublicID(r io.Reader) (string, error) {
+	b := make([]byte, 8)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("sponsor: bid id: %w", err)
+	}
+	return "b" + hex.EncodeToString(b), nil
+}
+
+// hashKey hashes a claim key for storage: 256 random bits need no
+// stretching.
+func hashKey(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(h[:])
+}
+
+// Authorize returns the bid with that public id if claimKey is its key: a
+// key that opens no bid at all is Unauthorized, another bid's key is
+// Forbidden.
+func (s *Service) Authorize(ctx context.Context, publicID, claimKey string) (Bid, error) {
+	b, err := s.store.bidByPublicID(ctx, s.db.Gorm(ctx), publicID, false)
+	if err != nil {
+		return Bid{}, err
+	}
+	return b, s.checkKey(ctx, b, claimKey)
+}
+
+func (s *Service) checkKey(ctx context.Context, b Bid, claimKey string) error {
+	h := hashKey(claimKey)
+	if claimKey != "" && subtle.ConstantTimeCompare([]byte(h), []byte(b.ClaimKeyHash)) == 1 {
+		return nil
+	}
+	if claimKey != "" {
+		if known, err := s.store.claimKeyKnown(ctx, h); err != nil {
+			return err
+		} else if known {
+			return apperr.New(apperr.Forbidden, "That claim key is for another bid.")
+		}
+	}
+	return apperr.New(apperr.Unauthorized, "Give the bid's claim key.")
+}
+
+// Raise asks for more on an active bid: total is the new bid, and the
+// invoice is for the difference. The bid grows when it is paid.
+func (s *Service) Raise(ctx context.Context, publicID, claimKey string, total money.Msat) (funding.Invoice, error) {
+	b, err := s.Authorize(ctx, publicID, claimKey)
+	if err != nil {
+		return funding.Invoice{}, err
+	}
+	if err := s.checkOpen(b); err != nil {
+		return funding.Invoice{}, err
+	}
+	if b.State != BidActive {
+		return funding.Invoice{}, apperr.New(apperr.Conflict, "Pay the bid's first invoice before raising it.")
+	}
+	if total <= b.Amount || !total.Valid() {
+		return funding.Invoice{}, apperr.InvalidFields(map[string]string{"amount_msat": fmt.Sprintf("A raise is to more than the %s already bid.", b.Amount)})
+	}
+	o, err := s.offerings.GetByID(ctx, b.OfferingID)
+	if err != nil {
+		return funding.Invoice{}, err
+	}
+	diff := total - b.Amount
+	inv, err := s.payments.IssueInvoice(ctx, funding.InvoiceRequest{
+		Purpose: funding.PurposeBid, OfferingID: b.OfferingID, Amount: diff,
+		Memo: fmt.Sprintf("Raise of a sponsor bid on %s to %s", o.Name, total), Expiry: s.invoiceExpiry(b.PeriodStart),
+	})
+	if err != nil {
+		return funding.Invoice{}, err
+	}
+	if err := s.db.Gorm(ctx).Create(&bidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: diff, CreatedAt: s.Now()}).Error; err != nil {
+		return funding.Invoice{}, fmt.Errorf("sponsor: record raise: %w", err)
+	}
+	return inv, nil
+}
+
+// checkOpen fails when the bid's period has started or the bid is closed.
+func (s *Service) checkOpen(b Bid) error {
+	if !b.Open() {
+		return apperr.New(apperr.Conflict, "This bid is %s: it can no longer change.", b.State)
+	}
+	if !s.Now().Before(b.PeriodStart) {
+		return apperr.New(apperr.Conflict, "The bid's period has started: its bids are closed.")
+	}
+	return nil
+}
+
+// EditDisplay changes what the bid shows, before its period.
+func (s *Service) EditDisplay(ctx context.Context, publicID, claimKey string, d Display) (Bid, error) {
+	b, err := s.Authorize(ctx, publicID, claimKey)
+	if err != nil {
+		return Bid{}, err
+	}
+	if err := s.checkOpen(b); err != nil {
+		return Bid{}, err
+	}
+	d, problems := cleanDisplay(d)
+	if len(problems) > 0 {
+		return Bid{}, apperr.InvalidFields(problems)
+	}
+	res := s.db.Gorm(ctx).Model(&Bid{}).Where("id = ? AND state IN ?", b.ID, []BidState{BidPending, BidActive}).
+		Updates(map[string]any{"display_name": d.Name, "display_url": d.URL, "display_tagline": d.Tagline})
+	if res.Error != nil {
+		return Bid{}, fmt.Errorf("sponsor: edit display: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return Bid{}, apperr.New(apperr.Conflict, "This bid can no longer change.")
+	}
+	b.DisplayName, b.DisplayURL, b.DisplayTagline = d.Name, d.URL, d.Tagline
+	return b, nil
+}
+
+// WithdrawBid takes a bid back before its period starts: what it paid
+// becomes a refund.
+func (s *Service) WithdrawBid(ctx context.Context, publicID, claimKey string) (Bid, error) {
+	b, err := s.Authorize(ctx, publicID, claimKey)
+	if err != nil {
+		return Bid{}, err
+	}
+	return s.close(ctx, b, BidWithdrawn, "withdraw:", "")
+}
+
+// Reject is the owner refusing a bid's display before its period: the
+// whole bid is refunded and the sponsor sees the reason.
+func (s *Service) Reject(ctx context.Context, offeringID int64, publicID, reason string) (Bid, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || utf8.RuneCountInString(reason) > MaxReasonLen || !plainText(reason) {
+		return Bid{}, apperr.InvalidFields(map[string]string{"reason": fmt.Sprintf("Say why, in at most %d characters.", MaxReasonLen)})
+	}
+	b, err := s.store.bidByPublicID(ctx, s.db.Gorm(ctx), publicID, false)
+	if err != nil {
+		return Bid{}, err
+	}
+	if b.OfferingID != offeringID {
+		return Bid{}, errNoBid
+	}
+	return s.close(ctx, b, BidRejected, "reject:", reason)
+}
+
+// close ends an open bid before its period, refunding what it paid.
+func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, reason string) (Bid, error) {
+	if err := s.checkOpen(b); err != nil {
+		return Bid{}, err
+	}
+	err := s.db.Tx(ctx, func(tx db.Tx) error {
+		cur, err := s.store.lockBid(ctx, tx, b.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.checkOpen(cur); err != nil {
+			return err
+		}
+		if cur.Amount > 0 {
+			_, err := s.ledger.In(tx).Post(ctx, ledger.Entry{Key: fmt.Sprintf("%s%d", keyPrefix, cur.ID),
+				Debit: ledger.OfferingEscrow(cur.OfferingID), Credit: ledger.BidRefund(cur.ID), Amount: cur.Amount, Memo: "bid " + string(state)})
+			if err != nil {
+				return err
+			}
+		}
+		now := s.Now()
+		b, b.State, b.RejectReason, b.ClosedAt = cur, state, reason, &now
+		return tx.Gorm(ctx).Model(&Bid{}).Where("id = ?", cur.ID).
+			Updates(map[string]any{"state": state, "reject_reason": reason, "closed_at": now}).Error
+	})
+	if err != nil {
+		return Bid{}, err
+	}
+	return b, nil
+}
+
+// SettleInvoice credits a paid bid invoice inside the settlement
+// transaction: into the offering's escrow while the bid is open and was
+// paid before its period started; otherwise (withdrawn, rejected, or paid
+// too late) straight to the bid's refund.
+func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error {
+	settledAt := s.Now()
+	bi, err := s.store.bidInvoice(ctx, tx, inv.PaymentHash)
+	if err != nil {
+		return err
+	}
+	b, err := s.store.lockBid(ctx, tx, bi.BidID)
+	if err != nil {
+		return err
+	}
+	l := s.ledger.In(tx)
+	key := "invoice:" + inv.PaymentHash
+	if !b.Open() || !settledAt.Before(b.PeriodStart) {
+		_, err := l.Post(ctx, ledger.Entry{Key: key, Debit: ledger.Lightning, Credit: ledger.BidRefund(b.ID), Amount: paid, Memo: "bid paid after it closed"})
+		return err
+	}
+	if _, err := l.Post(ctx, ledger.Entry{Key: key, Debit: ledger.Lightning, Credit: ledger.OfferingEscrow(b.OfferingID), Amount: paid, Memo: "sponsor bid"}); err != nil {
+		return err
+	}
+	total, err := money.Add(b.Amount, paid)
+	if err != nil {
+		return err
+	}
+	return tx.Gorm(ctx).Model(&Bid{}).Where("id = ?", b.ID).
+		Updates(map[string]any{"amount_msat": total, "state": BidActive, "settled_at": settledAt.UTC()}).Error
+}
+
+var _ funding.SettleFunc = (*Service)(nil).SettleInvoice
+
+// BidView is a bid as its sponsor sees it.
+type BidView struct {
+	Bid
+	Slug          string
+	OfferingName  string
+	RefundPayable money.Msat // withdrawable now (before the routing fee budget)
+	Withdrawals   []funding.Payout
+	Invoices      []string // payment hashes of its invoices, oldest first
+}
+
+// PayoutLister lists payouts from one account (funding).
+type PayoutLister interface {
+	PayoutsFrom(ctx context.Context, source string, limit int) ([]funding.Payout, error)
+}
+
+// View returns a bid with its money, for its sponsor.
+func (s *Service) View(ctx context.Context, b Bid) (BidView, error) {
+	v := BidView{Bid: b}
+	o, err := s.offerings.GetByID(ctx, b.OfferingID)
+	if err != nil {
+		return BidView{}, err
+	}
+	v.Slug, v.OfferingName = o.Slug, o.Name
+	acct, err := s.ledger.Account(ctx, ledger.BidRefund(b.ID))
+	if err != nil && apperr.CodeOf(err) != apperr.NotFound {
+		return BidView{}, err
+	}
+	v.RefundPayable = acct.Available()
+	if pl, ok := s.payments.(PayoutLister); ok {
+		if v.Withdrawals, err = pl.PayoutsFrom(ctx, ledger.BidRefund(b.ID), 50); err != nil {
+			return BidView{}, err
+		}
+	}
+	invs, err := s.store.bidInvoices(ctx, b.ID)
+	if err != nil {
+		return BidView{}, err
+	}
+	for _, bi := range invs {
+		v.Invoices = append(v.Invoices, bi.PaymentHash)
+	}
+	return v, nil
+}
+
+// BidsOf lists every bid filed under a claim key, newest period first.
+func (s *Service) BidsOf(ctx context.Context, claimKey string) ([]Bid, error) {
+	if !validClaimKey(claimKey) {
+		return nil, apperr.New(apperr.Unauthorized, "Give your claim key.")
+	}
+	bids, err := s.store.bidsByClaimKey(ctx, hashKey(claimKey))
+	if err != nil {
+		return nil, err
+	}
+	if len(bids) == 0 {
+		return nil, apperr.New(apperr.Unauthorized, "No bid has that claim key.")
+	}
+	return bids, nil
+}
+
+// WithdrawRefund pays what the bid is owed back to destination (BOLT11,
+// Lightning Address or LNURL-pay), with the payout machinery.
+func (s *Service) WithdrawRefund(ctx context.Context, publicID, claimKey, destination string) (funding.Payout, error) {
+	b, err := s.Authorize(ctx, publicID, claimKey)
+	if err != nil {
+		return funding.Payout{}, err
+	}
+	source := ledger.BidRefund(b.ID)
+	acct, err := s.ledger.Account(ctx, source)
+	if err != nil && apperr.CodeOf(err) != apperr.NotFound {
+		return funding.Payout{}, err
+	}
+	if acct.Available() <= 0 {
+		return funding.Payout{}, apperr.New(apperr.Conflict, "This bid has no refund to withdraw (yet: refunds are paid when the bid is withdrawn, rejected or its period clears).")
+	}
+	return s.payments.Pay(ctx, source, &b.OfferingID, acct.Available(), destination)
+}
+
+// errAlreadyCleared rolls back a clearing that found its period cleared.
+var errAlreadyCleared = errors.New("sponsor: period already cleared")
+
+func isDuplicate(err error) bool { return errors.Is(db.TranslateError(err), db.ErrDuplicate) }
