@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/keepalive/keepalive/internal/db"
 )
@@ -44,8 +45,8 @@ func Secret(ctx context.Context, d *db.DB, name string, size int, r io.Reader) (
 	if _, err := io.ReadFull(r, v); err != nil {
 		return nil, fmt.Errorf("keys: generate %s: %w", name, err)
 	}
-	err = d.Gorm(ctx).Exec("INSERT INTO site_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
-		name, v, time.Now().UTC()).Error
+	err = d.Gorm(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "name"}}, DoNothing: true}).
+		Create(&secret{Name: name, Value: v, CreatedAt: time.Now().UTC()}).Error
 	if err != nil {
 		return nil, fmt.Errorf("keys: store %s: %w", name, err)
 	}
