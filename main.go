@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -73,11 +75,15 @@ func run(args []string) error {
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *db.DB) error {
-	cookieKey, err := keys.Secret(ctx, database, "cookie-hmac", 32, nil)
+	sealer, err := openSealer(cfg, log, database.Dialect)
 	if err != nil {
 		return err
 	}
-	tokenSeed, err := keys.Secret(ctx, database, "status-token-ed25519", 32, nil)
+	cookieKey, err := keys.Secret(ctx, database, sealer, "cookie-hmac", 32, nil)
+	if err != nil {
+		return err
+	}
+	tokenSeed, err := keys.Secret(ctx, database, sealer, "status-token-ed25519", 32, nil)
 	if err != nil {
 		return err
 	}
@@ -104,10 +110,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	if demoNode != nil {
 		demoPayer = demoNode
 	}
-	sqlDB, err := database.SQL()
-	if err != nil {
-		return err
-	}
 
 	// Background work runs until jobsCtx ends, which is after the HTTP
 	// server has drained; every goroutine is waited for before the node
@@ -126,7 +128,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	// Several replicas share a PostgreSQL database: settlements and status
 	// changes reach them all through LISTEN/NOTIFY. SQLite is one process.
 	if database.Dialect == db.Postgres {
-		hub := notify.Postgres(sqlDB, cfg.DatabaseURL, log)
+		hub, err := notify.PostgresOf(database, cfg.DatabaseURL, log)
+		if err != nil {
+			return err
+		}
 		start(hub.Run)
 		fund.SetHub(hub)
 		start(fund.FollowPayouts())
@@ -236,6 +241,30 @@ func nodeReady(node lightning.Node) func(ctx context.Context) error {
 		return p.Ping
 	}
 	return nil
+}
+
+// openSealer loads the key that seals the site's secrets: given, read
+// from its file, or (SQLite) made on first run beside the database.
+func openSealer(cfg config.Config, log *slog.Logger, dialect db.Dialect) (*keys.Sealer, error) {
+	key := cfg.SecretKey
+	if key == nil {
+		path := cfg.SecretKeyFile
+		if path == "" {
+			if dialect == db.Postgres {
+				return nil, errors.New("with PostgreSQL, set KEEPALIVE_SECRET_KEY (32 random bytes, base64 or hex) or KEEPALIVE_SECRET_KEY_FILE, the same for every replica: it seals the site's secrets in the database")
+			}
+			path = filepath.Join(filepath.Dir(db.SQLiteFile(cfg.DatabaseURL)), "keepalive.secret-key")
+		}
+		var created bool
+		var err error
+		if key, created, err = keys.LoadKeyFile(path, rand.Reader); err != nil {
+			return nil, err
+		}
+		if created {
+			log.Warn("created the key that seals the site's secrets; back it up with the database, which is useless to the site without it", "path", path)
+		}
+	}
+	return keys.NewSealer(key, nil)
 }
 
 // openLightning connects to the node the config names. The demo node is

@@ -263,3 +263,18 @@ func payoutFee(p PayoutRow) string {
 	}
 	return p.FeeText
 }
+
+// maxLength is a field's maxlength attribute, when it has a limit.
+func maxLength(f FormField) templ.Attributes {
+	if f.Max <= 0 {
+		return nil
+	}
+	return templ.Attributes{"maxlength": strconv.Itoa(f.Max)}
+}
+
+func historyHeading(h HistoryView) string {
+	if h.Heading == "" {
+		return "Runway, last 30 days"
+	}
+	return h.Heading
+}

@@ -292,6 +292,7 @@ func TestOffering(t *testing.T) {
 	expired.State, expired.RunwaySeconds, expired.RunwayPercent = "expired", 0, 0
 	grace := expired
 	grace.State = "grace"
+	grace.GraceEndsAt = grace.FundedUntil.Add(24 * time.Hour)
 	cases := []struct {
 		name     string
 		card     OfferingCard
@@ -299,7 +300,7 @@ func TestOffering(t *testing.T) {
 		headline string
 	}{
 		{"alive visitor", aliveCard(), false, "Alive until 2 Jan 2027 15:04 UTC"},
-		{"grace owner", grace, true, "Runway ran out on 2 Jan 2027 15:04 UTC. It is in its grace period"},
+		{"grace owner", grace, true, "Runway ran out on 2 Jan 2027 15:04 UTC. It keeps running in its grace period until 3 Jan 2027 15:04 UTC"},
 		{"expired", expired, false, "Expired on 2 Jan 2027 15:04 UTC. A payment will revive it."},
 	}
 	for _, c := range cases {
@@ -609,14 +610,17 @@ func TestOfferingDonate(t *testing.T) {
 		if got := d.checkedAmount(); got != "17000" {
 			t.Errorf("checked amount = %q, want the second preset", got)
 		}
-		if typ, _ := attr(d.input("public"), "type"); typ != "checkbox" {
+		if typ, _ := attr(d.byID("donor-public"), "type"); typ != "radio" {
 			t.Errorf("public is a %q", typ)
 		}
-		if v, _ := attr(d.input("public"), "value"); v != "1" {
+		if v, _ := attr(d.byID("donor-public"), "value"); v != "1" {
 			t.Errorf("public value = %q", v)
 		}
-		if _, on := attr(d.input("public"), "checked"); on {
+		if _, on := attr(d.byID("donor-public"), "checked"); on {
 			t.Error("donations must be anonymous by default")
+		}
+		if _, on := attr(d.byID("donor-anonymous"), "checked"); !on {
+			t.Error("the anonymous choice must be checked by default")
 		}
 		if d.input("message").Data != "textarea" {
 			t.Error("message should be a textarea")
@@ -678,7 +682,7 @@ func TestOfferingDonate(t *testing.T) {
 		if got := text(d.input("message")); got != `</textarea><script>alert(1)</script>` {
 			t.Errorf("message not kept: %q", got)
 		}
-		if _, on := attr(d.input("public"), "checked"); !on {
+		if _, on := attr(d.byID("donor-public"), "checked"); !on {
 			t.Error("public choice not kept")
 		}
 		if _, af := attr(d.input("custom_amount"), "autofocus"); !af {

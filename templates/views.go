@@ -27,9 +27,10 @@ type OfferingCard struct {
 	State                        string    // "alive" | "grace" | "expired"
 	FundedUntil                  time.Time // zero = never funded
 	RunwaySeconds                int64
-	RunwayText                   string // e.g. "23 days"
-	BurnPerDay                   string // "2,400 sats/day"
-	RunwayPercent                int    // 0..100 for the bar, of a 30-day scale
+	RunwayText                   string    // e.g. "23 days"
+	BurnPerDay                   string    // "2,400 sats/day"
+	RunwayPercent                int       // 0..100 for the bar, of a 30-day scale
+	GraceEndsAt                  time.Time // when it stops running (FundedUntil + grace); zero = never funded
 }
 
 // HomeView is the list of offerings, with search and pagination.
@@ -96,10 +97,16 @@ type InvoiceView struct {
 	DemoPayAction string // when set (demo mode, open): the "Pay it (simulated)" form's target
 	EventsURL     string // SSE stream of "paid" / "expired": "/invoices/{hash}/events"
 	OfferingURL   string // back link
+	WallText      string // how the gift shows on the donor wall, said before paying
 }
 
 // FormField is one form value and what is wrong with it ("" when fine).
-type FormField struct{ Value, Error string }
+// Max, when set, is the most characters it holds (the input's
+// maxlength, the same limit the server checks).
+type FormField struct {
+	Value, Error string
+	Max          int
+}
 
 // OfferingForm creates or edits an offering.
 type OfferingForm struct {

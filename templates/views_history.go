@@ -8,6 +8,7 @@ type HistoryView struct {
 	Chart     RunwayChart
 	Wall      []WallRow // newest first
 	LedgerURL string    // "/o/{slug}/ledger"; "" hides the history sections
+	Heading   string    // "Runway, last 30 days", or since when when the chart starts later
 }
 
 // RunwayChart is a server-drawn chart of the runway over a window. The
@@ -22,7 +23,7 @@ type RunwayChart struct {
 	Area    string // path data of the area under it
 	Markers []ChartMarker
 	YTicks  []string // labels from the top gridline down: max, half, "0"
-	XTicks  []string // labels from left to right: "30 days ago", …, "now"
+	XTicks  []string // labels from left to right: the times at start, middle and end
 }
 
 // ChartMarker is one payment on the chart: a stem from the baseline up to

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,50 +56,90 @@ func (q *qrCache) svg(text string, size int) string {
 	return svg
 }
 
-// presetDays are the runway the preset amounts buy, so each preset means
-// something for this offering.
+// Presets run from a tip to something generous: a tip-sized amount, and
+// a day, a week and a month of the offering's running cost, each rounded
+// to a friendly number (1, 2 or 5 times a power of ten). What each buys
+// is shown under it.
+const (
+	tipSats = 2_000
+	// modestSats is the most the pre-selected preset asks for: the
+	// largest preset up to it is the default, a few dollars' worth.
+	modestSats = 10_000
+	maxPresets = 4
+)
+
 var presetDays = []int64{1, 7, 30}
 
-// donateForm builds the donation form for o: presets worth a day, a week
-// and a month of its running cost (rounded to friendly amounts).
+// donateForm builds the donation form for o.
 func (s *Server) donateForm(o offering.Offering) templates.DonateForm {
 	f := templates.DonateForm{Action: "/o/" + url.PathEscape(o.Slug) + "/donate",
-		MinText: s.MinDonation.String(), MaxText: s.MaxDonation.String()}
-	seen := map[int64]bool{}
-	for _, days := range presetDays {
-		cost, err := money.MulDiv(o.BurnRateMsatPerHour, 24*days, 1)
-		if err != nil {
-			continue
-		}
-		sats := friendlySats(int64(cost / money.MsatPerSat))
+		MinText: s.MinDonation.Display(), MaxText: s.MaxDonation.Display()}
+	f.Name.Max, f.Message.Max = funding.PayerNameField.Max, funding.PayerMessageField.Max
+	for _, sats := range presetSats(o.BurnRateMsatPerHour, s.MinDonation, s.MaxDonation) {
 		amount := money.Msat(sats) * money.MsatPerSat
-		if sats <= 0 || seen[sats] || amount < s.MinDonation || amount > s.MaxDonation {
-			continue
-		}
-		seen[sats] = true
-		f.Presets = append(f.Presets, templates.DonatePreset{Sats: sats, Label: amount.String(), Buys: "≈ " + buys(o, amount)})
+		f.Presets = append(f.Presets, templates.DonatePreset{Sats: sats, Label: amount.Display(), Buys: "≈ " + buys(o, amount)})
 	}
-	if len(f.Presets) > 1 {
-		f.Selected = strconv.FormatInt(f.Presets[1].Sats, 10)
-	} else if len(f.Presets) == 1 {
-		f.Selected = strconv.FormatInt(f.Presets[0].Sats, 10)
-	} else {
-		f.Selected = "custom"
+	f.Selected = "custom"
+	for i, p := range f.Presets {
+		if i == 0 || p.Sats <= modestSats {
+			f.Selected = strconv.FormatInt(p.Sats, 10)
+		}
 	}
 	return f
 }
 
-// friendlySats rounds up to two significant digits: 2,400 → 2,400;
-// 16,800 → 17,000; 3 → 3.
+// presetSats are the preset amounts, ascending, for an offering that
+// burns perHour, within [min, max].
+func presetSats(perHour, min, max money.Msat) []int64 {
+	targets := []int64{tipSats}
+	for _, days := range presetDays {
+		cost, err := money.MulDiv(perHour, 24*days, 1)
+		if err == nil {
+			targets = append(targets, int64(cost/money.MsatPerSat))
+		}
+	}
+	var out []int64
+	for _, t := range targets {
+		sats := friendlySats(t)
+		amount := money.Msat(sats) * money.MsatPerSat
+		if sats <= 0 || slices.Contains(out, sats) || amount < min || amount > max || sats > money.MaxMsat.Sats() {
+			continue
+		}
+		out = append(out, sats)
+	}
+	slices.Sort(out)
+	if len(out) > maxPresets {
+		out = out[:maxPresets]
+	}
+	return out
+}
+
+// friendlySats rounds n to the nearest of 1, 2 or 5 times a power of
+// ten (on a log scale): 240,000 → 200,000; 1,680,000 → 2,000,000;
+// 7,200,000 → 10,000,000; 3 → 2.
 func friendlySats(n int64) int64 {
-	if n < 100 {
-		return max(n, 1)
+	if n < 1 {
+		return 1
 	}
-	unit := int64(1)
-	for n/unit >= 100 {
-		unit *= 10
+	best := int64(1)
+	for unit := int64(1); unit <= n*10 && unit < 1e17; unit *= 10 {
+		for _, m := range []int64{1, 2, 5} {
+			c := unit * m
+			// Compare ratios: c/n against n/best, without floats.
+			if ratio(c, n) < ratio(best, n) {
+				best = c
+			}
+		}
 	}
-	return (n + unit - 1) / unit * unit
+	return best
+}
+
+// ratio is how far apart a and b are, as max/min scaled by 1000.
+func ratio(a, b int64) int64 {
+	if a < b {
+		a, b = b, a
+	}
+	return a/b*1000 + a%b*1000/b
 }
 
 // buys says how much runway amount buys at o's burn rate.
@@ -141,7 +182,7 @@ func (s *Server) donate(c echo.Context) error {
 	if choice == "custom" || choice == "" {
 		if form.Custom.Value == "" {
 			form.Custom.Error = "Say how many sats to give."
-		} else if amount, err = money.Parse(form.Custom.Value); err != nil {
+		} else if amount, err = money.ParseWholeSats(form.Custom.Value); err != nil {
 			form.Custom.Error = apperr.MessageOf(err)
 		}
 	} else if sats, perr := strconv.ParseInt(choice, 10, 64); perr != nil || sats <= 0 {
@@ -203,10 +244,13 @@ func (s *Server) invoicePage(c echo.Context) error {
 	}
 	state := inv.StateAt(s.Funding.Now())
 	v := templates.InvoiceView{
-		Page: s.page(c, "Pay "+inv.AmountMsat.String()), Offering: card(o, st),
-		PaymentHash: inv.PaymentHash, PaymentRequest: inv.PaymentRequest, AmountText: inv.AmountMsat.String(),
+		Page: s.page(c, "Pay "+inv.AmountMsat.Display()), Offering: card(o, st),
+		PaymentHash: inv.PaymentHash, PaymentRequest: inv.PaymentRequest, AmountText: inv.AmountMsat.Display(),
 		State: string(state), ExpiresAt: inv.ExpiresAt, Now: s.Funding.Now(), LightningURI: "lightning:" + inv.PaymentRequest,
 		EventsURL: "/invoices/" + inv.PaymentHash + "/events", OfferingURL: "/o/" + url.PathEscape(o.Slug),
+	}
+	if inv.Purpose == funding.PurposeDonation {
+		v.WallText = wallText(inv)
 	}
 	switch state {
 	case funding.InvoiceOpen:
@@ -220,6 +264,21 @@ func (s *Server) invoicePage(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return s.render(c, http.StatusOK, templates.Invoice(v))
+}
+
+// wallText says how a donation shows on the donor wall.
+func wallText(inv funding.Invoice) string {
+	switch {
+	case inv.Public && inv.PayerName != "":
+		return "On the donor wall as “" + inv.PayerName + "”, with your message and the amount."
+	case inv.Public:
+		return "On the donor wall without a name, with your message and the amount."
+	case inv.PayerName != "":
+		// The invoice page is public to whoever has its link: the
+		// private name is not repeated here either.
+		return "Anonymous: the name you typed is kept private and not shown."
+	}
+	return "Anonymous: nothing about you is shown."
 }
 
 func paidText(o offering.Offering, st offering.Status) string {

@@ -26,6 +26,7 @@ func card(o offering.Offering, st offering.Status) templates.OfferingCard {
 		State: string(st.State), FundedUntil: st.FundedUntil, RunwaySeconds: st.RunwaySeconds,
 		RunwayText: humanDuration(time.Duration(st.RunwaySeconds) * time.Second),
 		BurnPerDay: perDay(o.BurnRateMsatPerHour), RunwayPercent: pct,
+		GraceEndsAt: graceEnds(st.FundedUntil, o.GraceSeconds),
 	}
 }
 
@@ -39,21 +40,24 @@ func roundSats(m money.Msat) money.Msat {
 	return (m + money.MsatPerSat/2) / money.MsatPerSat * money.MsatPerSat
 }
 
-// humanDuration says how long in the largest unit that fits.
+// humanDuration says how long, rounded to the nearest of the largest
+// unit that reads well: a week bought just now is "7 days", not the
+// "6 days" that flooring 6 days 23:59:59 would say.
 func humanDuration(d time.Duration) string {
+	const day = 24 * time.Hour
 	switch {
 	case d <= 0:
 		return "no runway"
 	case d < time.Minute:
 		return "less than a minute"
-	case d < time.Hour:
-		return plural(int64(d/time.Minute), "minute")
-	case d < 48*time.Hour:
-		return plural(int64(d/time.Hour), "hour")
-	case d < 365*24*time.Hour:
-		return plural(int64(d/(24*time.Hour)), "day")
+	case d < time.Hour-30*time.Second:
+		return plural(int64((d+30*time.Second)/time.Minute), "minute")
+	case d < 47*time.Hour+30*time.Minute:
+		return plural(int64((d+30*time.Minute)/time.Hour), "hour")
+	case d < 730*day:
+		return plural(int64((d+12*time.Hour)/day), "day")
 	}
-	return plural(int64(d/(365*24*time.Hour)), "year")
+	return plural(int64((d+day*365/2)/(365*day)), "year")
 }
 
 func plural(n int64, unit string) string {
@@ -64,3 +68,11 @@ func plural(n int64, unit string) string {
 }
 
 func secondsDuration(sec int64) time.Duration { return time.Duration(sec) * time.Second }
+
+// graceEnds is when an offering funded until fundedUntil stops running.
+func graceEnds(fundedUntil time.Time, graceSeconds int64) time.Time {
+	if fundedUntil.IsZero() {
+		return time.Time{}
+	}
+	return fundedUntil.Add(secondsDuration(graceSeconds))
+}

@@ -202,7 +202,7 @@ func (s *Server) apiWithdrawals(c echo.Context) error {
 
 // LNURL-pay (LUD-06) and Lightning Address (LUD-16) for every offering.
 
-const lnurlCommentAllowed = funding.MaxPayerMessageLen
+var lnurlCommentAllowed = funding.PayerMessageField.Max
 
 // lnurlMetadata is the metadata an offering's pay request commits to. It
 // is derived from the offering every time, so the callback computes the

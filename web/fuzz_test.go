@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/keepalive/keepalive/internal/db/dbtest"
+	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/offering"
+	"github.com/keepalive/keepalive/internal/text"
 )
 
 // The fuzz targets drive the handlers with arbitrary bodies: whatever
@@ -43,6 +46,9 @@ func FuzzDonationJSON(f *testing.F) {
 	f.Add(`{"amount_msat":5000,"name":"Ann","message":"hi","public":true}`)
 	f.Add(`{"amount_msat":-1}`)
 	f.Add(`{"amount_msat":18446744073709551616}`)
+	f.Add(`{"amount_msat":5000,"name":"\u202eAnn","public":true}`)
+	f.Add(`{"amount_msat":5000,"name":"\u3164","message":"\u200b"}`)
+	f.Add("{\"amount_msat\":5000,\"name\":\"\xff\"}")
 	f.Fuzz(func(t *testing.T, body string) {
 		s := newSite(t, dbtest.SQLite(t))
 		createOffering(t, s, createBody)
@@ -55,7 +61,46 @@ func FuzzDonationJSON(f *testing.F) {
 		if (status == http.StatusCreated) != (n == 1) {
 			t.Fatalf("status %d with %d invoices for %q", status, n, body)
 		}
+		s.storedTextIsClean(t, "invoices", "payer_name", funding.PayerNameField)
+		s.storedTextIsClean(t, "invoices", "payer_message", funding.PayerMessageField)
 	})
+}
+
+// FuzzDonationForm drives the offering page's form with arbitrary names
+// and messages: never a 5xx, and whatever is stored is what the text
+// validator would keep.
+func FuzzDonationForm(f *testing.F) {
+	f.Add("Ann", "thanks", "100")
+	f.Add("Ann\u202e", "", "100")
+	f.Add("\xff", "\xc3\x28", "1")
+	f.Add("\u2800", "a\r\nb", "1234.5")
+	f.Fuzz(func(t *testing.T, name, message, amount string) {
+		s := newSite(t, dbtest.SQLite(t))
+		createOffering(t, s, createBody)
+		b := newBrowser(t, s)
+		status, _, _ := b.post("/o/my-site", "/o/my-site/donate", url.Values{
+			"amount": {"custom"}, "custom_amount": {amount}, "name": {name}, "message": {message}, "public": {"1"}})
+		if status >= 500 {
+			t.Fatalf("%d for %q %q %q", status, name, message, amount)
+		}
+		s.storedTextIsClean(t, "invoices", "payer_name", funding.PayerNameField)
+		s.storedTextIsClean(t, "invoices", "payer_message", funding.PayerMessageField)
+	})
+}
+
+// storedTextIsClean checks that every value of table.column is one the
+// text validator leaves as it is.
+func (s *site) storedTextIsClean(t *testing.T, table, column string, f text.Field) {
+	t.Helper()
+	var values []string
+	if err := s.db.Gorm(context.Background()).Table(table).Pluck(column, &values).Error; err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range values {
+		if got, err := text.Clean(v, f); err != nil || got != v {
+			t.Fatalf("%s.%s holds %q, which the validator makes %q, %v", table, column, v, got, err)
+		}
+	}
 }
 
 func FuzzOfferingForm(f *testing.F) {
@@ -63,6 +108,8 @@ func FuzzOfferingForm(f *testing.F) {
 	f.Add("", "", "", "", "", "", "")
 	f.Add("x", "ab-", "ftp://x", "\x00", "1e9", "week", "-1")
 	f.Add("x", "abc", "https://x.y", "", "0.001", "hour", "2161")
+	f.Add("\xffname", "abc", "https://x.y", "\u202e", "1", "day", "1")
+	f.Add("\u3164", "abc", "wiki.example.org", "a\u200bb", "1", "day", "1")
 	f.Fuzz(func(t *testing.T, name, slug, u, desc, burn, unit, grace string) {
 		s := newSite(t, dbtest.SQLite(t))
 		srv := s.Config.Handler
@@ -89,5 +136,7 @@ func FuzzOfferingForm(f *testing.F) {
 		if n := s.countOfferings(t); (n == 1) != created {
 			t.Fatalf("status %d with %d offerings for %q", rec.Code, n, form)
 		}
+		s.storedTextIsClean(t, "offerings", "name", offering.NameField)
+		s.storedTextIsClean(t, "offerings", "description", offering.DescriptionField)
 	})
 }

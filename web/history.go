@@ -55,6 +55,11 @@ func (s *Server) loadHistory(ctx context.Context, o offering.Offering) (template
 		return templates.HistoryView{}, err
 	}
 	h := templates.HistoryView{Chart: runwayChart(o.Name, points), LedgerURL: ledgerPath(o.Slug)}
+	h.Heading = "Runway, last 30 days"
+	if len(points) > 0 && points[0].At.After(now.Add(-historyWindow+time.Hour)) {
+		// The chart starts at the first payment, not 30 days back.
+		h.Heading = "Runway since " + points[0].At.UTC().Format("2 Jan 2006 15:04") + " UTC"
+	}
 	if s.Funding == nil {
 		return h, nil
 	}
@@ -64,7 +69,7 @@ func (s *Server) loadHistory(ctx context.Context, o offering.Offering) (template
 	}
 	for _, w := range wall {
 		h.Wall = append(h.Wall, templates.WallRow{Name: w.Name, Anonymous: w.Anonymous, Message: w.Message,
-			AmountText: w.Amount.String(), When: w.SettledAt})
+			AmountText: w.Amount.Display(), When: w.SettledAt})
 	}
 	return h, nil
 }
@@ -100,9 +105,9 @@ func runwayChart(name string, points []offering.HistoryPoint) templates.RunwayCh
 		return tenths(chartPlotHeight*10 - scale(uint64(max(0, m)), chartPlotHeight*10, uint64(ceiling)))
 	}
 	c := templates.RunwayChart{
-		Title:  "Runway of " + name + " over the last " + humanDuration(span),
-		YTicks: []string{ceiling.String(), (ceiling / 2).String(), "0"},
-		XTicks: []string{ago(span), ago(span / 2), "now"},
+		Title:  "Runway of " + name + " from " + templates.FormatDate(from) + " to " + templates.FormatDate(to),
+		YTicks: []string{ceiling.Display(), (ceiling / 2).Display(), "0"},
+		XTicks: axisLabels(from, to),
 	}
 	line := ""
 	for i, p := range points {
@@ -113,23 +118,32 @@ func runwayChart(name string, points []offering.HistoryPoint) templates.RunwayCh
 		line += cmd + x(p.At) + "," + y(p.Runway) + " "
 		if p.Payment > 0 {
 			c.Markers = append(c.Markers, templates.ChartMarker{X: x(p.At), Y: y(p.Runway),
-				Label: p.Payment.String() + " on " + templates.FormatDate(p.At)})
+				Label: p.Payment.Display() + " on " + templates.FormatDate(p.At)})
 		}
 	}
 	c.Line = line[:len(line)-1]
 	c.Area = "M" + x(from) + ",100 " + "L" + line[1:] + "L" + x(to) + ",100 Z"
 	last := points[len(points)-1].Runway
-	c.Desc = "The runway, in sats, from " + templates.FormatDate(from) + " to now, highest " + top.String() +
-		", now " + last.String() + "; " + plural(int64(payments), "payment") + " in that time, each drawn as a stem."
+	c.Desc = "The runway, in sats, from " + templates.FormatDate(from) + " to now, highest " + top.Display() +
+		", now " + last.Display() + "; " + plural(int64(payments), "payment") + " in that time, each drawn as a stem."
 	return c
 }
 
-// ago labels a point of the time axis.
-func ago(d time.Duration) string {
-	if d < time.Minute {
-		return "now"
+// axisLabels label the time axis at its start, middle and end with the
+// times themselves (UTC), as precise as the span needs: clock times
+// within two days, dates beyond.
+func axisLabels(from, to time.Time) []string {
+	layout := "2 Jan"
+	switch span := to.Sub(from); {
+	case span < 3*time.Minute:
+		layout = "15:04:05"
+	case span < 48*time.Hour:
+		layout = "15:04"
+	case span < 7*24*time.Hour:
+		layout = "2 Jan 15:04"
 	}
-	return humanDuration(d) + " ago"
+	label := func(t time.Time) string { return t.UTC().Format(layout) }
+	return []string{label(from), label(from.Add(to.Sub(from) / 2)), label(to) + " UTC"}
 }
 
 // niceCeiling is the smallest 1, 2 or 5 × 10ⁿ sats at or above m, so the

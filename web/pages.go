@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -71,8 +72,8 @@ func (s *Server) offeringView(c echo.Context, o offering.Offering, fin offering.
 		Page:           s.page(c, o.Name),
 		Offering:       card(o, fin.Status),
 		GraceText:      humanDurationSeconds(o.GraceSeconds),
-		RunwayMsatText: fin.Status.RunwayMsat.String(),
-		EarnedText:     fin.Earned.String(),
+		RunwayMsatText: fin.Status.RunwayMsat.Display(),
+		EarnedText:     fin.EarnedTotal.Display(),
 		IsOwner:        isOwner,
 		CreatedAt:      o.CreatedAt,
 		Donate:         s.donateForm(o),
@@ -93,6 +94,7 @@ func humanDurationSeconds(sec int64) string {
 
 func (s *Server) newOfferingForm(c echo.Context) error {
 	f := templates.OfferingForm{Page: s.page(c, "List an offering")}
+	withLimits(&f)
 	f.BurnUnit.Value = "day"
 	f.GraceHours.Value = "24"
 	return s.render(c, http.StatusOK, templates.OfferingFormPage(f))
@@ -108,6 +110,7 @@ func offeringFormInput(c echo.Context, create bool) (offering.Input, templates.O
 	f.Name.Value, f.SlugField.Value, f.URL.Value = get("name"), strings.ToLower(get("slug")), get("url")
 	f.Description.Value, f.BurnAmount.Value, f.BurnUnit.Value, f.GraceHours.Value = c.FormValue("description"), get("burn_amount"), get("burn_unit"), get("grace_hours")
 
+	withLimits(&f)
 	in := offering.Input{Name: &f.Name.Value, URL: &f.URL.Value, Description: &f.Description.Value}
 	if create {
 		in.Slug = &f.SlugField.Value
@@ -129,6 +132,11 @@ func offeringFormInput(c echo.Context, create bool) (offering.Input, templates.O
 	return in, f, problems
 }
 
+// withLimits gives the form's text fields the limits the domain checks.
+func withLimits(f *templates.OfferingForm) {
+	f.Name.Max, f.Description.Max = offering.NameField.Max, offering.DescriptionField.Max
+}
+
 // burnRate turns "what it costs" as people say it (an amount of sats per
 // hour, day or month of 30 days) into msat per hour, rounded to the
 // nearest msat.
@@ -136,7 +144,7 @@ func burnRate(amount, unit string) (money.Msat, string) {
 	if amount == "" {
 		return 0, "Say what it costs to run."
 	}
-	m, err := money.Parse(amount)
+	m, err := money.ParseWholeSats(amount)
 	if err != nil {
 		return 0, apperr.MessageOf(err)
 	}
@@ -180,18 +188,39 @@ func applyProblems(f *templates.OfferingForm, problems map[string]string) {
 	}
 }
 
+// formProblemsText heads a form with problems: one wording, whichever
+// check found them.
+const formProblemsText = "Some values need another look."
+
+// checkOfferingForm adds the domain's verdict on in to the form's own
+// problems, so that one submit reports every problem at once.
+func checkOfferingForm(in offering.Input, create bool, problems map[string]string) {
+	for field, msg := range offering.Check(in, create) {
+		if _, ok := problems[field]; !ok {
+			problems[field] = msg
+		}
+	}
+}
+
 func (s *Server) createOffering(c echo.Context) error {
 	in, f, problems := offeringFormInput(c, true)
 	f.Page = s.page(c, "List an offering")
+	if f.SlugField.Value == "" {
+		// Suggested from the name; the form says the address before it is
+		// taken for good, and JavaScript fills it in as the name is typed.
+		f.SlugField.Value = offering.SuggestSlug(f.Name.Value)
+		in.Slug = &f.SlugField.Value
+	}
+	checkOfferingForm(in, true, problems)
 	if len(problems) > 0 {
 		applyProblems(&f, problems)
-		f.FormError = "Some values need another look."
+		f.FormError = formProblemsText
 		return s.render(c, http.StatusUnprocessableEntity, templates.OfferingFormPage(f))
 	}
 	o, key, err := s.Offerings.Create(c.Request().Context(), in)
 	if fields := apperr.FieldsOf(err); fields != nil {
 		applyProblems(&f, fields)
-		f.FormError = apperr.MessageOf(err)
+		f.FormError = formProblemsText
 		return s.render(c, statusOf(apperr.CodeOf(err)), templates.OfferingFormPage(f))
 	}
 	if err != nil {
@@ -201,7 +230,9 @@ func (s *Server) createOffering(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.signInTo(c, o)
+	if err := s.signInTo(c, o); err != nil {
+		return err
+	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	v := templates.CreatedView{Page: s.page(c, "Listed: "+o.Name), Offering: card(o, st), ManageKey: key, DashboardURL: "/dashboard"}
 	v.Page.SignedIn = true
@@ -214,6 +245,7 @@ func (s *Server) editOfferingForm(c echo.Context) error {
 		return err
 	}
 	f := templates.OfferingForm{Page: s.page(c, "Edit "+o.Name), Editing: true, Slug: o.Slug}
+	withLimits(&f)
 	f.Name.Value, f.SlugField.Value, f.URL.Value, f.Description.Value = o.Name, o.Slug, o.URL, o.Description
 	f.BurnAmount.Value = money.FormatSats(roundSats(o.BurnRateMsatPerHour * 24))
 	f.BurnUnit.Value = "day"
@@ -233,15 +265,16 @@ func (s *Server) updateOffering(c echo.Context) error {
 		// unchanged must not nudge the stored rate.
 		in.BurnRateMsatPerHour = nil
 	}
+	checkOfferingForm(in, false, problems)
 	if len(problems) > 0 {
 		applyProblems(&f, problems)
-		f.FormError = "Some values need another look."
+		f.FormError = formProblemsText
 		return s.render(c, http.StatusUnprocessableEntity, templates.OfferingFormPage(f))
 	}
 	_, err = s.Offerings.Update(c.Request().Context(), o.Slug, in)
 	if fields := apperr.FieldsOf(err); fields != nil {
 		applyProblems(&f, fields)
-		f.FormError = apperr.MessageOf(err)
+		f.FormError = formProblemsText
 		return s.render(c, statusOf(apperr.CodeOf(err)), templates.OfferingFormPage(f))
 	}
 	if err != nil {
@@ -265,9 +298,26 @@ func (s *Server) requireOwner(c echo.Context) (offering.Offering, error) {
 		return offering.Offering{}, err
 	}
 	if !ok {
+		if c.Request().Method == http.MethodGet || c.Request().Method == http.MethodHead {
+			// A page: sign in, then come back here.
+			return offering.Offering{}, signInFirst(c)
+		}
 		return offering.Offering{}, apperr.New(apperr.Forbidden, "Sign in with this offering's manage key to change it.")
 	}
 	return o, nil
+}
+
+// errSignInFirst is returned by a handler that has already sent the
+// browser to sign in: there is nothing left to render.
+var errSignInFirst = errors.New("web: sent to sign in")
+
+// signInFirst redirects to the sign-in page, which brings the owner back
+// to this page afterwards.
+func signInFirst(c echo.Context) error {
+	if err := c.Redirect(http.StatusSeeOther, "/signin?next="+url.QueryEscape(c.Request().URL.RequestURI())); err != nil {
+		return err
+	}
+	return errSignInFirst
 }
 
 func (s *Server) signInForm(c echo.Context) error {
@@ -293,7 +343,9 @@ func (s *Server) signIn(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.signInTo(c, o)
+	if err := s.signInTo(c, o); err != nil {
+		return err
+	}
 	if next == "" {
 		next = "/dashboard"
 	}
@@ -322,7 +374,22 @@ func safeNext(next string) string {
 	return next
 }
 
+// signOut ends this browser's session on the server: a copy of the
+// cookie stops working too.
 func (s *Server) signOut(c echo.Context) error {
+	if err := s.Offerings.SignOut(c.Request().Context(), s.sessionToken(c)); err != nil {
+		return err
+	}
+	s.clearSession(c)
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+// signOutEverywhere ends every session that manages any of this
+// session's offerings: for a lost phone or a shared computer.
+func (s *Server) signOutEverywhere(c echo.Context) error {
+	if err := s.Offerings.SignOutEverywhere(c.Request().Context(), s.sessionToken(c)); err != nil {
+		return err
+	}
 	s.clearSession(c)
 	return c.Redirect(http.StatusSeeOther, "/")
 }
@@ -333,7 +400,7 @@ func (s *Server) dashboard(c echo.Context) error {
 		return err
 	}
 	if len(owned) == 0 {
-		return c.Redirect(http.StatusSeeOther, "/signin?next=/dashboard")
+		return signInFirst(c)
 	}
 	v := templates.DashboardView{Page: s.page(c, "Dashboard")}
 	for _, o := range owned {
@@ -342,11 +409,15 @@ func (s *Server) dashboard(c echo.Context) error {
 			return err
 		}
 		base := "/offerings/" + url.PathEscape(o.Slug)
+		withdrawable := funding.MaxPayable(fin.Earned)
 		item := templates.DashboardItem{
-			Offering: card(o, fin.Status), RunwayMsatText: fin.Status.RunwayMsat.String(),
-			EarnedText: fin.Earned.String(), BurnRateText: perDay(o.BurnRateMsatPerHour),
-			EditURL: base + "/edit", WithdrawURL: base + "/withdraw", WalletURL: base + "/wallet",
-			RotateAction: base + "/rotate-key", WithdrawableText: funding.MaxPayable(fin.Earned).String(),
+			Offering: card(o, fin.Status), RunwayMsatText: fin.Status.RunwayMsat.Display(),
+			EarnedText: fin.EarnedTotal.Display(), BurnRateText: perDay(o.BurnRateMsatPerHour),
+			EditURL: base + "/edit", WalletURL: base + "/wallet",
+			RotateAction: base + "/rotate-key", WithdrawableText: withdrawable.Display(),
+		}
+		if withdrawable >= money.MsatPerSat {
+			item.WithdrawURL = base + "/withdraw"
 		}
 		if err := s.fillActivity(c, o, &item); err != nil {
 			return err
@@ -367,7 +438,7 @@ func (s *Server) fillActivity(c echo.Context, o offering.Offering, item *templat
 			return err
 		}
 		for _, inv := range credits {
-			row := templates.FundingRow{AmountText: inv.PaidMsat.String(), From: "Anonymous"}
+			row := templates.FundingRow{AmountText: inv.PaidMsat.Display(), From: "Anonymous"}
 			if inv.SettledAt != nil {
 				row.When = *inv.SettledAt
 			}

@@ -37,10 +37,14 @@ type Offerings interface {
 	Finances(ctx context.Context, o offering.Offering) (offering.Finances, error)
 	View(ctx context.Context, slug string) (offering.Offering, offering.Finances, error)
 	RotateKey(ctx context.Context, slug string) (string, error)
-	NewChallenge(ctx context.Context, action offering.AuthAction, offeringID *int64) (string, error)
+	NewChallenge(ctx context.Context, action offering.AuthAction, offeringID *int64) (offering.Challenge, error)
 	WalletSigned(ctx context.Context, k1, sig, key string) error
-	ChallengeSigned(ctx context.Context, k1 string) (bool, error)
-	CompleteLogin(ctx context.Context, k1 string) ([]offering.Offering, error)
+	ChallengeSigned(ctx context.Context, binding string) (bool, error)
+	CompleteLogin(ctx context.Context, binding string) ([]offering.Offering, error)
+	SignIn(ctx context.Context, token string, o offering.Offering) (string, error)
+	SessionOfferings(ctx context.Context, token string) ([]offering.Offering, error)
+	SignOut(ctx context.Context, token string) error
+	SignOutEverywhere(ctx context.Context, token string) error
 	LinkedKeys(ctx context.Context, offeringID int64) ([]string, error)
 	History(ctx context.Context, offeringID int64, since time.Time) ([]offering.HistoryPoint, error)
 	PublicLedger(ctx context.Context, offeringID int64, limit int, before int64) (offering.LedgerPage, error)
@@ -113,6 +117,7 @@ func New(d Deps) *Server {
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(s.edge(newMetrics(), requestIDs(), securityHeaders(d.SecureCookies)))
 	e.Use(limitBody(bodyLimit))
+	e.Use(validUTF8)
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
 		MinLength: 1024,
 		// Event streams must reach the browser as written, not buffered;
@@ -152,6 +157,7 @@ func New(d Deps) *Server {
 	e.GET("/signin", s.signInForm)
 	e.POST("/signin", s.signIn)
 	e.POST("/signout", s.signOut)
+	e.POST("/signout/everywhere", s.signOutEverywhere)
 	e.GET("/dashboard", s.dashboard)
 	e.POST("/signin/wallet", s.signInWithWallet)
 	e.GET("/signin/wallet/status", s.walletChallengeStatus(loginChallengeCookie))
@@ -219,7 +225,7 @@ func (s *Server) page(c echo.Context, title string) templates.Page {
 		Title:     title,
 		CSRFToken: token,
 		Demo:      s.Demo,
-		SignedIn:  len(s.readSession(c).Offerings) > 0,
+		SignedIn:  len(s.readSession(c).owned) > 0,
 		BaseURL:   s.BaseURL,
 		Path:      c.Request().URL.Path,
 	}

@@ -365,8 +365,8 @@ func TestPagesCreateSignInEdit(t *testing.T) {
 
 		// Someone else: cannot edit, can sign in with the key.
 		other := newBrowser(t, s)
-		if status, _, _ := other.get("/offerings/form-site/edit"); status != 403 {
-			t.Fatalf("edit page without a session: %d, want 403", status)
+		if status, _, hdr := other.get("/offerings/form-site/edit"); status != 303 || hdr.Get("Location") != "/signin?next=%2Fofferings%2Fform-site%2Fedit" {
+			t.Fatalf("edit page without a session: %d to %q, want the sign-in page and back", status, hdr.Get("Location"))
 		}
 		status, body, _ = other.post("/signin", "/signin", url.Values{"manage_key": {"ka_mk_wrong"}})
 		if status != 401 || !strings.Contains(body, "manage key") {
@@ -383,8 +383,8 @@ func TestPagesCreateSignInEdit(t *testing.T) {
 		forged := newBrowser(t, s)
 		u, _ := url.Parse(s.URL)
 		forged.c.Jar.SetCookies(u, []*http.Cookie{{Name: "ka_session", Value: "eyJvIjpbeyJpIjoxLCJ2IjoieCJ9XSwiZSI6OTk5OTk5OTk5OX0.AAAA"}})
-		if status, _, _ := forged.get("/offerings/form-site/edit"); status != 403 {
-			t.Fatalf("forged session: %d, want 403", status)
+		if status, _, hdr := forged.get("/offerings/form-site/edit"); status != 303 || !strings.HasPrefix(hdr.Get("Location"), "/signin?") {
+			t.Fatalf("forged session: %d, want the sign-in page", status)
 		}
 		// Signing out ends it.
 		if status, _, _ := other.post("/dashboard", "/signout", url.Values{}); status != 303 {

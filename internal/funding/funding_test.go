@@ -370,8 +370,11 @@ func TestMaxPayableFitsTheBudget(t *testing.T) {
 		if m < 0 || (m > 0 && m+funding.FeeLimit(m) > avail) {
 			t.Fatalf("MaxPayable(%d) = %d, which with its fee budget %d exceeds it", avail, m, funding.FeeLimit(m))
 		}
-		if m > 0 && m+1+funding.FeeLimit(m+1) <= avail {
-			t.Fatalf("MaxPayable(%d) = %d is not the largest", avail, m)
+		if m%money.MsatPerSat != 0 {
+			t.Fatalf("MaxPayable(%d) = %d, not whole sats", avail, m)
+		}
+		if next := m + money.MsatPerSat; next+funding.FeeLimit(next) <= avail {
+			t.Fatalf("MaxPayable(%d) = %d is not the largest whole number of sats", avail, m)
 		}
 	}
 }

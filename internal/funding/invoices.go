@@ -26,6 +26,7 @@ import (
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/notify"
 	"github.com/keepalive/keepalive/internal/offering"
+	"github.com/keepalive/keepalive/internal/text"
 )
 
 // Purpose says what an invoice pays for.
@@ -122,10 +123,10 @@ func New(d *db.DB, l *ledger.Ledger, node lightning.Node, offerings Offerings, l
 		payer: payer{kick: make(chan struct{}, 1), inflight: map[string]bool{}}}
 }
 
-// Limits of what a donor may write.
-const (
-	MaxPayerNameLen    = 64
-	MaxPayerMessageLen = 280
+// What a donor may write.
+var (
+	PayerNameField    = text.Field{Max: 64}
+	PayerMessageField = text.Field{Max: 280, Multiline: true}
 )
 
 // DonationRequest is a donor's wish to give.
@@ -151,12 +152,12 @@ func (s *Service) Donate(ctx context.Context, r DonationRequest) (Invoice, error
 	case r.Amount > s.limits.MaxDonation:
 		problems["amount_msat"] = fmt.Sprintf("The largest donation is %s.", s.limits.MaxDonation)
 	}
-	r.Name, r.Message = strings.TrimSpace(r.Name), strings.TrimSpace(r.Message)
-	if utf8.RuneCountInString(r.Name) > MaxPayerNameLen || !printable(r.Name) {
-		problems["name"] = fmt.Sprintf("A name is at most %d printable characters.", MaxPayerNameLen)
+	var err error
+	if r.Name, err = text.Clean(r.Name, PayerNameField); err != nil {
+		problems["name"] = apperr.MessageOf(err)
 	}
-	if utf8.RuneCountInString(r.Message) > MaxPayerMessageLen || !printable(r.Message) {
-		problems["message"] = fmt.Sprintf("A message is at most %d printable characters.", MaxPayerMessageLen)
+	if r.Message, err = text.Clean(r.Message, PayerMessageField); err != nil {
+		problems["message"] = apperr.MessageOf(err)
 	}
 	if len(problems) > 0 {
 		return Invoice{}, apperr.InvalidFields(problems)
@@ -240,15 +241,6 @@ func memo(purpose, message string, public bool) string {
 		m = m[:len(m)-size]
 	}
 	return m
-}
-
-func printable(s string) bool {
-	for _, r := range s {
-		if r < 0x20 && r != '\n' || r == 0x7f {
-			return false
-		}
-	}
-	return utf8.ValidString(s)
 }
 
 // Invoice returns the invoice with that payment hash.

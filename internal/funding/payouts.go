@@ -69,8 +69,9 @@ func FeeLimit(amount money.Msat) money.Msat {
 	return f
 }
 
-// MaxPayable is the largest amount that, with its fee budget, fits in
-// available; zero when nothing fits.
+// MaxPayable is the largest whole number of sats that, with its fee
+// budget, fits in available; zero when nothing fits. Payouts are whole
+// sats, as people see them: the sub-sat remainder stays for later.
 func MaxPayable(available money.Msat) money.Msat {
 	if available <= minFeeLimit {
 		return 0
@@ -83,7 +84,7 @@ func MaxPayable(available money.Msat) money.Msat {
 	for amount > 0 && amount+FeeLimit(amount) > available {
 		amount--
 	}
-	return amount
+	return amount / money.MsatPerSat * money.MsatPerSat
 }
 
 // payer sends payouts. It is part of Service; its own fields keep the
@@ -151,7 +152,7 @@ func (s *Service) Pay(ctx context.Context, source string, offeringID *int64, ava
 		amount = max
 	}
 	feeLimit := FeeLimit(amount)
-	if amount+feeLimit > available {
+	if amount > max || amount+feeLimit > available {
 		return Payout{}, apperr.New(apperr.Conflict, "The invoice is for %s, more than the %s that can be withdrawn now.", amount, max)
 	}
 	p := Payout{

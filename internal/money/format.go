@@ -15,6 +15,14 @@ func (m Msat) String() string {
 	return FormatSats(m) + " sats"
 }
 
+// Display formats m as people see amounts on pages: whole sats, the
+// sub-sat part dropped (rounded toward zero, so a balance is never shown
+// as more than it is): "34,999 sats", "1 sat", "0 sats". The exact
+// amount is String's, for the API and the ledger's detail.
+func (m Msat) Display() string {
+	return (m / MsatPerSat * MsatPerSat).String()
+}
+
 // FormatSats formats m as a number of sats without a unit, with thousands
 // separators and, only when there is a sub-sat part, up to three decimals:
 // "2,100", "1,234.5". Form fields are filled with it, so it parses back.

@@ -93,3 +93,27 @@ func TestWholeSatsRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+func TestDisplayIsWholeSats(t *testing.T) {
+	for m, want := range map[Msat]string{
+		0: "0 sats", 59: "0 sats", 1000: "1 sat", 1999: "1 sat", 18_927: "18 sats",
+		34_999_941: "34,999 sats", 777_777_777: "777,777 sats", -1_500: "-1 sat",
+	} {
+		if got := m.Display(); got != want {
+			t.Errorf("Msat(%d).Display() = %q, want %q", m, got, want)
+		}
+	}
+}
+
+func TestParseWholeSats(t *testing.T) {
+	for in, want := range map[string]Msat{"1234": 1_234_000, "2,100 sats": 2_100_000, "1.000": 1000, "5000 msat": 5000 * 1000 / 1000} {
+		if got, err := ParseWholeSats(in); err != nil || got != want {
+			t.Errorf("ParseWholeSats(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"1234.5", "0.001", "1500 msat", "x"} {
+		if _, err := ParseWholeSats(in); err == nil {
+			t.Errorf("ParseWholeSats(%q) accepted", in)
+		}
+	}
+}

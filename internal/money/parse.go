@@ -49,6 +49,19 @@ func Parse(s string) (Msat, error) {
 	return parseUnsigned(s)
 }
 
+// ParseWholeSats reads an amount as Parse does and refuses one that is
+// not a whole number of sats ("1234.5"): people give and see whole sats.
+func ParseWholeSats(s string) (Msat, error) {
+	m, err := Parse(s)
+	if err != nil {
+		return 0, err
+	}
+	if m%MsatPerSat != 0 {
+		return 0, apperr.Wrap(ErrPrecision, apperr.Invalid, "Give a whole number of sats.")
+	}
+	return m, nil
+}
+
 // parseUnsigned is Parse for a trimmed s without a sign.
 func parseUnsigned(s string) (Msat, error) {
 	end := 0

@@ -202,6 +202,7 @@ type snapshotRow struct {
 	Offering
 	RunwayPosted money.Msat
 	EarnedPosted money.Msat
+	EarnedTotal  money.Msat // everything ever earned, withdrawn or not
 }
 
 // withBalances reads the runway and earned balances of the offerings
@@ -217,7 +218,7 @@ func (s *Service) withBalances(ctx context.Context, os []Offering) ([]snapshotRo
 	}
 	out := make([]snapshotRow, len(os))
 	for i, o := range os {
-		out[i] = snapshotRow{Offering: o, RunwayPosted: accts[o.RunwayAccountID].Balance(), EarnedPosted: accts[o.EarnedAccountID].Balance()}
+		out[i] = snapshotRow{Offering: o, RunwayPosted: accts[o.RunwayAccountID].Balance(), EarnedPosted: accts[o.EarnedAccountID].Balance(), EarnedTotal: accts[o.EarnedAccountID].CreditsPosted}
 	}
 	return out, nil
 }
@@ -324,6 +325,8 @@ type Finances struct {
 	// Earned is what the owner may withdraw now: the posted earned balance
 	// plus what has been consumed since the last posted accrual.
 	Earned money.Msat
+	// EarnedTotal is everything the owner has earned, withdrawn or not.
+	EarnedTotal money.Msat
 }
 
 // Finances returns the offering's status and earned balance now.
@@ -341,7 +344,7 @@ func (s *Service) View(ctx context.Context, slug string) (Offering, Finances, er
 	}
 	now := s.Now()
 	pending, _ := consumption(r.RunwayPosted, r.BurnRateMsatPerHour, now.Sub(r.AccruedAt))
-	return r.Offering, Finances{Status: r.snapshot().StatusAt(now), Earned: r.EarnedPosted + pending}, nil
+	return r.Offering, Finances{Status: r.snapshot().StatusAt(now), Earned: r.EarnedPosted + pending, EarnedTotal: r.EarnedTotal + pending}, nil
 }
 
 // statusCache keeps status snapshots in memory. Changes made by this

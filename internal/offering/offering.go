@@ -20,14 +20,15 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
 	"gorm.io/gorm/clause"
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/text"
 )
 
 // Offering is a listed thing to keep alive.
@@ -61,12 +62,16 @@ type Input struct {
 	GraceSeconds        *int64
 }
 
+// What an offering's texts may hold.
+var (
+	NameField        = text.Field{Max: 80, Required: true}
+	DescriptionField = text.Field{Max: 2000, Multiline: true}
+)
+
 // Limits of what an offering may say.
 const (
-	MaxNameLen        = 80
-	MaxDescriptionLen = 2000
-	MaxURLLen         = 2048
-	MaxGraceSeconds   = 90 * 24 * 3600
+	MaxURLLen       = 2048
+	MaxGraceSeconds = 90 * 24 * 3600
 	// MaxBurnRate is 10 BTC an hour: far above any hosting bill, low
 	// enough that runway arithmetic never overflows.
 	MaxBurnRate money.Msat = 10 * 100_000_000 * 1000
@@ -228,6 +233,43 @@ func (s *Service) Update(ctx context.Context, slug string, in Input) (Offering, 
 	return out, err
 }
 
+// Check returns what is wrong with each field of in, keyed like
+// apperr's Fields (nil when nothing is), without saving anything. create
+// requires every field, as Create does.
+func Check(in Input, create bool) map[string]string {
+	return apperr.FieldsOf(applyInput(&Offering{}, in, create))
+}
+
+// SuggestSlug makes an address from a name: lower-case ASCII letters and
+// digits, words joined by dashes, at most 40 characters ("My Game
+// Server!" → "my-game-server"); "" when nothing usable is left.
+func SuggestSlug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(norm.NFKD.String(name)) {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+		case unicode.Is(unicode.Mn, r):
+			// accents dropped: "café" → "cafe"
+		default:
+			dash = true
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	slug := strings.Trim(b.String()[:min(b.Len(), 40)], "-")
+	if !slugPattern.MatchString(slug) || reservedSlugs[slug] {
+		return ""
+	}
+	return slug
+}
+
 // applyInput validates in and copies it onto o. create requires every
 // field.
 func applyInput(o *Offering, in Input, create bool) error {
@@ -239,15 +281,9 @@ func applyInput(o *Offering, in Input, create bool) error {
 		return present
 	}
 	if need("name", in.Name != nil) {
-		name := strings.TrimSpace(*in.Name)
-		switch {
-		case name == "":
-			problems["name"] = "Give it a name."
-		case utf8.RuneCountInString(name) > MaxNameLen:
-			problems["name"] = fmt.Sprintf("At most %d characters.", MaxNameLen)
-		case !printable(name, false):
-			problems["name"] = "Use printable characters only."
-		default:
+		if name, err := text.Clean(*in.Name, NameField); err != nil {
+			problems["name"] = apperr.MessageOf(err)
+		} else {
 			o.Name = name
 		}
 	}
@@ -270,13 +306,9 @@ func applyInput(o *Offering, in Input, create bool) error {
 		}
 	}
 	if in.Description != nil {
-		d := strings.TrimSpace(*in.Description)
-		switch {
-		case utf8.RuneCountInString(d) > MaxDescriptionLen:
-			problems["description"] = fmt.Sprintf("At most %d characters.", MaxDescriptionLen)
-		case !printable(d, true):
-			problems["description"] = "Use printable characters only."
-		default:
+		if d, err := text.Clean(*in.Description, DescriptionField); err != nil {
+			problems["description"] = apperr.MessageOf(err)
+		} else {
 			o.Description = d
 		}
 	}
@@ -310,6 +342,10 @@ func checkURL(raw string) (string, string) {
 	if raw == "" {
 		return "", "Give the address of the hosted thing."
 	}
+	if !strings.Contains(raw, "://") && !strings.ContainsAny(raw, " :") && strings.Contains(raw, ".") {
+		// "wiki.example.org", as people type it: they mean the web site.
+		raw = "https://" + raw
+	}
 	if len(raw) > MaxURLLen {
 		return "", fmt.Sprintf("At most %d characters.", MaxURLLen)
 	}
@@ -318,18 +354,6 @@ func checkURL(raw string) (string, string) {
 		return "", "Use a full http:// or https:// address."
 	}
 	return u.String(), ""
-}
-
-func printable(s string, multiline bool) bool {
-	for _, r := range s {
-		if multiline && (r == '\n' || r == '\r' || r == '\t') {
-			continue
-		}
-		if !unicode.IsPrint(r) && r != ' ' {
-			return false
-		}
-	}
-	return true
 }
 
 // ManageKeyPrefix starts every manage key, so a leaked one is easy to
@@ -353,18 +377,26 @@ func hashKey(key string) string {
 }
 
 // RotateKey replaces the offering's manage key and returns the new one.
+// Every session that could manage the offering loses it (the caller signs
+// the rotating browser in again with the new key).
 func (s *Service) RotateKey(ctx context.Context, slug string) (string, error) {
 	key, hash, err := newManageKey(s.rand)
 	if err != nil {
 		return "", err
 	}
-	res := s.db.Gorm(ctx).Model(&Offering{}).Where("slug = ?", slug).
-		Updates(map[string]any{"manage_key_hash": hash, "updated_at": s.Now()})
-	if res.Error != nil {
-		return "", fmt.Errorf("offering: rotate key of %s: %w", slug, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return "", notFound(slug)
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
+		o, err := s.lockBySlug(ctx, tx, slug)
+		if err != nil {
+			return err
+		}
+		if err := tx.Gorm(ctx).Model(&Offering{}).Where("id = ?", o.ID).
+			Updates(map[string]any{"manage_key_hash": hash, "updated_at": s.Now()}).Error; err != nil {
+			return fmt.Errorf("offering: rotate key of %s: %w", slug, err)
+		}
+		return tx.Gorm(ctx).Exec("DELETE FROM owner_session_offerings WHERE offering_id = ?", o.ID).Error
+	})
+	if err != nil {
+		return "", err
 	}
 	return key, nil
 }

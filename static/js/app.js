@@ -50,6 +50,82 @@
     });
   }
 
+  // The address field (data-slug-from="ID") is suggested from the name
+  // as it is typed, as the server would (lower-case letters, digits and
+  // dashes, at most 40), until the owner types an address of their own.
+  function setupSlugSuggestion(slug) {
+    var name = document.getElementById(slug.getAttribute("data-slug-from"));
+    if (!name) {
+      return;
+    }
+    var edited = slug.value !== "";
+    slug.addEventListener("input", function () {
+      edited = slug.value !== "";
+    });
+    name.addEventListener("input", function () {
+      if (edited) {
+        return;
+      }
+      var s = name.value.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-").replace(/^-+/, "").slice(0, 40).replace(/-+$/, "");
+      slug.value = s;
+    });
+  }
+
+  // Times (<time datetime data-local>) are written in UTC by the server;
+  // here they read as people think of them: relative within a week ("in
+  // 7 days", "3 hours ago"), else the local date and time, short enough
+  // for a table cell. The title holds the full local time and the UTC
+  // text the server wrote.
+  var relUnits = [["day", 864e5], ["hour", 36e5], ["minute", 6e4]];
+  function relative(ms) {
+    if (typeof Intl === "undefined" || !Intl.RelativeTimeFormat || Math.abs(ms) >= 7 * 864e5) {
+      return "";
+    }
+    var rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+    for (var i = 0; i < relUnits.length; i++) {
+      if (Math.abs(ms) >= relUnits[i][1] || relUnits[i][0] === "minute") {
+        return rtf.format(Math.round(ms / relUnits[i][1]), relUnits[i][0]);
+      }
+    }
+    return "";
+  }
+  function setupLocalTime(el) {
+    var when = new Date(el.getAttribute("datetime"));
+    if (isNaN(when.getTime())) {
+      return;
+    }
+    var short = { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
+    if (when.getFullYear() !== new Date().getFullYear()) {
+      short.year = "numeric";
+    }
+    var utc = el.textContent.trim();
+    el.title = when.toLocaleString(undefined, { dateStyle: "full", timeStyle: "short" }) + " · " + utc;
+    el.textContent = relative(when.getTime() - Date.now()) || when.toLocaleString(undefined, short);
+  }
+
+  // Typing a name for the donor wall chooses "show", unless the donor
+  // has already chosen: they typed it to be seen. The choice stays one
+  // click away.
+  function setupWallName(input) {
+    var show = document.getElementById("donor-public");
+    var anon = document.getElementById("donor-anonymous");
+    if (!show || !anon) {
+      return;
+    }
+    var chosen = false;
+    [show, anon].forEach(function (r) {
+      r.addEventListener("change", function () {
+        chosen = true;
+      });
+    });
+    input.addEventListener("input", function () {
+      if (!chosen && input.value.trim() !== "") {
+        show.checked = true;
+      }
+    });
+  }
+
   // Typing a custom donation amount chooses "Other amount", so the
   // number typed is the number given.
   function setupCustomAmount(input) {
@@ -265,6 +341,9 @@
     document.querySelectorAll("button[data-copy]").forEach(setupCopy);
     document.querySelectorAll("[data-select-all]").forEach(setupSelectAll);
     document.querySelectorAll("[data-custom-amount]").forEach(setupCustomAmount);
+    document.querySelectorAll("[data-slug-from]").forEach(setupSlugSuggestion);
+    document.querySelectorAll("[data-wall-name]").forEach(setupWallName);
+    document.querySelectorAll("time[data-local]").forEach(setupLocalTime);
     document.querySelectorAll("[data-poll-url]").forEach(setupPoller);
     var invoice = document.getElementById("invoice-state");
     if (invoice) {
