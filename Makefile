@@ -11,7 +11,11 @@ BUILD     := CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w"
 .PHONY: run test build generate check-generated lint regtest regtest-bins bench clean
 
 run:
-	$(GO) run . serve
+	@echo "Building Keepalive. The first build on a machine compiles the Lightning client"
+	@echo "libraries (lnd's lnrpc and routerrpc) and takes a few minutes; later builds take seconds."
+	$(BUILD) -o bin/keepalive .
+	@echo "Built. Starting the site (SQLite, simulated Lightning) on http://$${KEEPALIVE_ADDR:-127.0.0.1:8080}/"
+	./bin/keepalive serve
 
 build:
 	$(BUILD) -o bin/keepalive .

@@ -27,6 +27,7 @@ import (
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
 	"github.com/keepalive/keepalive/internal/hooks"
+	"github.com/keepalive/keepalive/internal/invest"
 	"github.com/keepalive/keepalive/internal/keys"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lightning"
@@ -106,6 +107,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	funding.Register(web.Registry)
 	webhooks := hooks.New(database, offerings, fund, lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate), log, nil,
 		hooks.WithAllowPrivate(cfg.LNURLAllowPrivate))
+	investments := invest.New(database, led, offerings, fund, invest.WithLogger(log), invest.WithNotifier(webhooks))
 	var demoPayer web.DemoPayer
 	if demoNode != nil {
 		demoPayer = demoNode
@@ -148,6 +150,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 		Funding:       fund,
 		Tokens:        tokens,
 		Webhooks:      webhooks,
+		Invest:        investments,
 		DemoPayer:     demoPayer,
 		MinDonation:   cfg.MinDonation,
 		MaxDonation:   cfg.MaxDonation,
@@ -164,6 +167,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	start(func(ctx context.Context) { offerings.RunAccrual(ctx, cfg.AccrualInterval) })
 	start(fund.RunSettlement)
 	start(fund.RunPayouts)
+	start(investments.RunStandingPayouts)
 	credited, unsubscribe := fund.Subscribe()
 	defer unsubscribe()
 	start(func(ctx context.Context) { webhooks.Run(ctx, credited) })

@@ -2,6 +2,7 @@ package templates
 
 import (
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -277,4 +278,34 @@ func historyHeading(h HistoryView) string {
 		return "Runway, last 30 days"
 	}
 	return h.Heading
+}
+
+// textPart is a run of plain text, or a link when URL is set.
+type textPart struct{ Text, URL string }
+
+var linkPattern = regexp.MustCompile(`https?://[^\s<>"']+`)
+
+// linkParts splits text written by an owner into plain runs and the
+// http(s) links in it, so that the links can be made clickable (with
+// rel="nofollow ugc"). Trailing punctuation stays text: "see
+// https://x.org." links https://x.org.
+func linkParts(text string) []textPart {
+	var parts []textPart
+	last := 0
+	for _, m := range linkPattern.FindAllStringIndex(text, -1) {
+		link := strings.TrimRight(text[m[0]:m[1]], ".,;:!?)]}")
+		u, err := url.Parse(link)
+		if err != nil || u.Host == "" {
+			continue
+		}
+		if m[0] > last {
+			parts = append(parts, textPart{Text: text[last:m[0]]})
+		}
+		parts = append(parts, textPart{Text: link, URL: u.String()})
+		last = m[0] + len(link)
+	}
+	if last < len(text) {
+		parts = append(parts, textPart{Text: text[last:]})
+	}
+	return parts
 }

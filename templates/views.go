@@ -19,6 +19,13 @@ type Page struct {
 	// visitors without JavaScript (a <noscript> meta refresh), so a page
 	// that waits for something, like an open invoice, still moves on.
 	RefreshSeconds int
+	// Preview, when set, is what link previews (OpenGraph, Twitter) show.
+	Preview *Preview
+}
+
+// Preview is a page's link preview: title, description and canonical URL.
+type Preview struct {
+	Title, Description, URL string
 }
 
 // OfferingCard is an offering as lists and pages show it.
@@ -50,12 +57,14 @@ type OfferingView struct {
 	EarnedText     string
 	IsOwner        bool
 	CreatedAt      time.Time
+	GoalText       string // "Funded 61% of this month's cost · 12 payments so far"
 
 	Donate           DonateForm // Action "" shows a "coming soon" box instead
 	LightningAddress string     // "slug@host"
 	LNURL            string     // "LNURL1..." (upper case)
 	LNURLQR          string     // trusted SVG markup from qrsvg, rendered raw
 	History          HistoryView
+	Invest           *InvestSection // nil when the offering takes no investment
 }
 
 // DonatePreset is one of the amounts offered on the donate form.
@@ -98,6 +107,7 @@ type InvoiceView struct {
 	EventsURL     string // SSE stream of "paid" / "expired": "/invoices/{hash}/events"
 	OfferingURL   string // back link
 	WallText      string // how the gift shows on the donor wall, said before paying
+	ShareURL      string // the offering's full URL, to pass on once paid
 }
 
 // FormField is one form value and what is wrong with it ("" when fine).
@@ -121,8 +131,16 @@ type OfferingForm struct {
 
 // CreatedView is shown once, right after listing or after a key
 // rotation: it holds the manage key.
+// HostSnippets are what a host copies to check an offering's status or
+// show it: URLs and ready-to-paste markup.
+type HostSnippets struct {
+	StatusURL, TokenURL string // TokenURL "" when tokens are off
+	Badge, Widget       string // Markdown for a README, HTML for a page
+}
+
 type CreatedView struct {
 	Page
+	Host         HostSnippets
 	Offering     OfferingCard
 	ManageKey    string
 	DashboardURL string
@@ -146,6 +164,7 @@ type SignInView struct {
 
 // DashboardItem is one of the signed-in owner's offerings.
 type DashboardItem struct {
+	Host                                     HostSnippets
 	Offering                                 OfferingCard
 	RunwayMsatText, EarnedText, BurnRateText string
 	WithdrawableText                         string

@@ -9,6 +9,7 @@ type HistoryView struct {
 	Wall      []WallRow // newest first
 	LedgerURL string    // "/o/{slug}/ledger"; "" hides the history sections
 	Heading   string    // "Runway, last 30 days", or since when when the chart starts later
+	Payments  int64     // settled payments ever, for the goal line
 }
 
 // RunwayChart is a server-drawn chart of the runway over a window. The

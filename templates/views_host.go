@@ -5,4 +5,5 @@ package templates
 type WidgetView struct {
 	Page
 	Offering OfferingCard
+	Theme    string // "light", "dark" or "" (follow the visitor's preference)
 }

@@ -251,6 +251,7 @@ func (s *Server) invoicePage(c echo.Context) error {
 	}
 	if inv.Purpose == funding.PurposeDonation {
 		v.WallText = wallText(inv)
+		v.ShareURL = s.BaseURL + v.OfferingURL
 	}
 	switch state {
 	case funding.InvoiceOpen:

@@ -32,6 +32,7 @@ type Funding interface {
 	WithdrawParams(ctx context.Context, k1 string) (offering.Offering, money.Msat, error)
 	RedeemWithdrawLink(ctx context.Context, k1, pr string) (funding.Payout, error)
 	Wall(ctx context.Context, offeringID int64, limit int) ([]funding.WallEntry, error)
+	Payments(ctx context.Context, offeringID int64) (int64, error)
 	Now() time.Time
 }
 

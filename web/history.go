@@ -63,6 +63,9 @@ func (s *Server) loadHistory(ctx context.Context, o offering.Offering) (template
 	if s.Funding == nil {
 		return h, nil
 	}
+	if h.Payments, err = s.Funding.Payments(ctx, o.ID); err != nil {
+		return templates.HistoryView{}, err
+	}
 	wall, err := s.Funding.Wall(ctx, o.ID, wallSize)
 	if err != nil {
 		return templates.HistoryView{}, err

@@ -3,7 +3,9 @@ package web
 import (
 	"encoding/hex"
 	"hash/fnv"
+	"html"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -237,5 +239,25 @@ func (s *Server) widget(c echo.Context) error {
 		Page:     templates.Page{Title: o.Name, Demo: s.Demo, BaseURL: s.BaseURL, Path: c.Request().URL.Path},
 		Offering: card(o, fin.Status),
 	}
+	switch theme := c.QueryParam("theme"); theme {
+	case "light", "dark":
+		v.Theme = theme
+	}
 	return s.render(c, http.StatusOK, templates.Widget(v))
+}
+
+// hostSnippets are the URLs and markup a host copies for offering o.
+func (s *Server) hostSnippets(o offering.Offering) templates.HostSnippets {
+	slug := url.PathEscape(o.Slug)
+	page := s.BaseURL + "/o/" + slug
+	h := templates.HostSnippets{
+		StatusURL: s.BaseURL + "/api/v1/offerings/" + slug + "/status",
+		Badge:     "[![Keepalive: " + o.Name + "](" + s.BaseURL + "/badge/" + slug + ".svg)](" + page + ")",
+		Widget: `<iframe src="` + html.EscapeString(page) + `/widget" title="Keepalive funding status" width="300" height="180" ` +
+			`style="border:0" loading="lazy"></iframe>`,
+	}
+	if s.Tokens != nil {
+		h.TokenURL = s.BaseURL + "/api/v1/offerings/" + slug + "/token"
+	}
+	return h
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,15 +21,23 @@ const homePageSize = 20
 
 func (s *Server) home(c echo.Context) error {
 	q := strings.TrimSpace(c.QueryParam("q"))
-	pageNo, err := intParam(c, "page", 1, 1, 100_000)
-	if err != nil {
-		return err
-	}
+	// A page number out of range (0, past the end, not a number) shows the
+	// nearest page there is, not an error or an empty list.
+	pageNo, _ := strconv.Atoi(c.QueryParam("page"))
+	pageNo = min(max(pageNo, 1), 100_000)
 	items, total, err := s.Offerings.List(c.Request().Context(), offering.ListQuery{
 		Search: q, Limit: homePageSize, Offset: (pageNo - 1) * homePageSize,
 	})
 	if err != nil {
 		return err
+	}
+	if last := max(1, int((total+homePageSize-1)/homePageSize)); pageNo > last {
+		pageNo = last
+		if items, total, err = s.Offerings.List(c.Request().Context(), offering.ListQuery{
+			Search: q, Limit: homePageSize, Offset: (pageNo - 1) * homePageSize,
+		}); err != nil {
+			return err
+		}
 	}
 	v := templates.HomeView{Page: s.page(c, "Keep things alive"), Query: q}
 	for _, it := range items {
@@ -79,10 +88,49 @@ func (s *Server) offeringView(c echo.Context, o offering.Offering, fin offering.
 		Donate:         s.donateForm(o),
 	}
 	s.payFromWallet(&v, o)
+	if v.Invest, err = s.investSection(c, o); err != nil {
+		return templates.OfferingView{}, err
+	}
 	if v.History, err = s.historyView(c.Request().Context(), o, fin.Status); err != nil {
 		return templates.OfferingView{}, err
 	}
+	v.GoalText = goalText(o, fin.Status, v.History.Payments)
+	v.Page.Preview = &templates.Preview{Title: o.Name, URL: s.BaseURL + "/o/" + url.PathEscape(o.Slug),
+		Description: previewText(o, fin.Status)}
 	return v, nil
+}
+
+// monthHours is the month the goal line measures against: 30 days.
+const monthHours = 30 * 24
+
+// goalText is the goal line: how much of a month's running cost the
+// runway covers, and how many payments it took.
+func goalText(o offering.Offering, st offering.Status, payments int64) string {
+	pct := int64(0)
+	if month, err := money.MulDiv(o.BurnRateMsatPerHour, monthHours, 1); err == nil && month > 0 {
+		if p, err := money.MulDiv(max(st.RunwayMsat, 0), 100, int64(month)); err == nil {
+			pct = min(int64(p), 100)
+		}
+	}
+	return fmt.Sprintf("Funded %d%% of this month's cost · %s so far", pct, plural(payments, "payment"))
+}
+
+// previewText is what a link preview says about o.
+func previewText(o offering.Offering, st offering.Status) string {
+	state := "Not funded yet: the first payment brings it to life."
+	if st.Alive() {
+		state = "Funded until " + templates.FormatDate(st.FundedUntil) + "."
+	} else if !st.FundedUntil.IsZero() {
+		state = "Ran out on " + templates.FormatDate(st.FundedUntil) + ": a payment revives it."
+	}
+	desc := o.Description
+	if r := []rune(desc); len(r) > 160 {
+		desc = string(r[:157]) + "…"
+	}
+	if desc != "" {
+		return desc + " — " + state
+	}
+	return "Keep " + o.Name + " alive with Lightning. " + state
 }
 
 func humanDurationSeconds(sec int64) string {
@@ -234,7 +282,8 @@ func (s *Server) createOffering(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	v := templates.CreatedView{Page: s.page(c, "Listed: "+o.Name), Offering: card(o, st), ManageKey: key, DashboardURL: "/dashboard"}
+	v := templates.CreatedView{Page: s.page(c, "Listed: "+o.Name), Offering: card(o, st), ManageKey: key, DashboardURL: "/dashboard",
+		Host: s.hostSnippets(o)}
 	v.Page.SignedIn = true
 	return s.render(c, http.StatusCreated, templates.Created(v))
 }
@@ -416,6 +465,7 @@ func (s *Server) dashboard(c echo.Context) error {
 			EditURL: base + "/edit", WalletURL: base + "/wallet",
 			RotateAction: base + "/rotate-key", WithdrawableText: withdrawable.Display(),
 		}
+		item.Host = s.hostSnippets(o)
 		if withdrawable >= money.MsatPerSat {
 			item.WithdrawURL = base + "/withdraw"
 		}

@@ -82,7 +82,8 @@ type Deps struct {
 	// Tokens signs status tokens for hosts; nil leaves the token and JWKS
 	// endpoints out.
 	Tokens   TokenSigner
-	Webhooks Webhooks // the owner's webhook API; nil leaves it out
+	Webhooks Webhooks    // the owner's webhook API; nil leaves it out
+	Invest   Investments // investing; nil leaves it out
 }
 
 // Server is the site's HTTP server.
@@ -114,6 +115,7 @@ func New(d Deps) *Server {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(d.TrustedProxies)
 
+	e.Pre(headAsGet)
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(s.edge(newMetrics(), requestIDs(), securityHeaders(d.SecureCookies)))
 	e.Use(limitBody(bodyLimit))
@@ -188,6 +190,7 @@ func New(d Deps) *Server {
 	api.GET("/offerings/:slug/withdrawals", s.apiWithdrawals)
 	api.POST("/offerings/:slug/lnurl-withdraw", s.apiWithdrawLink)
 	s.hookRoutes(api)
+	s.investRoutes(e, api)
 	if d.DemoPayer != nil {
 		api.POST("/demo/invoices/:hash/pay", s.apiDemoPay)
 	}
@@ -195,6 +198,7 @@ func New(d Deps) *Server {
 	e.GET("/lnurlp/:slug/callback", s.lnurlPayCallback, invoiceLimit)
 
 	s.hostRoutes(e)
+	s.siteRoutes(e)
 
 	s.historyRoutes(e)
 	s.echo = e

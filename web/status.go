@@ -26,6 +26,7 @@ func (s *Server) apiStatus(c echo.Context) error {
 	// Canonical keys assigned directly: this is the hottest handler.
 	h["Etag"] = []string{etag}
 	h["Cache-Control"] = statusCacheControl
+	h["Access-Control-Allow-Origin"] = anyOrigin // a public fact, read from any page, like the token
 	if match := c.Request().Header.Get("If-None-Match"); match != "" && match == etag {
 		return c.NoContent(http.StatusNotModified)
 	}
@@ -39,6 +40,7 @@ func (s *Server) apiStatus(c echo.Context) error {
 var (
 	statusCacheControl = []string{"public, max-age=5"}
 	jsonContentType    = []string{echo.MIMEApplicationJSON}
+	anyOrigin          = []string{"*"}
 )
 
 // statusETag changes when the state, funded_until or burn rate change.

@@ -211,6 +211,10 @@
 
     block.replaceChildren(panel);
     block.setAttribute("data-state", "settled");
+    var share = document.getElementById("share");
+    if (share) {
+      share.hidden = false;
+    }
     block.className = "invoice-state invoice-state--settled";
   }
 
