@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,6 +31,7 @@ import (
 	"github.com/keepalive/keepalive/internal/lightning/demo"
 	"github.com/keepalive/keepalive/internal/lightning/lnd"
 	"github.com/keepalive/keepalive/internal/lnurl"
+	"github.com/keepalive/keepalive/internal/notify"
 	"github.com/keepalive/keepalive/internal/offering"
 	"github.com/keepalive/keepalive/internal/statustoken"
 	"github.com/keepalive/keepalive/web"
@@ -89,14 +92,44 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	if err != nil {
 		return err
 	}
+	if c, ok := node.(interface{ Close() error }); ok {
+		defer c.Close() // after every job that uses it has stopped (below)
+	}
 	fund := funding.New(database, led, node, offerings, funding.Limits{MinDonation: cfg.MinDonation, MaxDonation: cfg.MaxDonation}, log, nil)
 	fund.SetResolver(&funding.LNURLResolver{Client: &lnurl.Client{HTTP: lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate)}, Node: node})
 	funding.Register(web.Registry)
-	webhooks := hooks.New(database, offerings, lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate), log, nil,
+	webhooks := hooks.New(database, offerings, fund, lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate), log, nil,
 		hooks.WithAllowPrivate(cfg.LNURLAllowPrivate))
 	var demoPayer web.DemoPayer
 	if demoNode != nil {
 		demoPayer = demoNode
+	}
+
+	// Background work runs until jobsCtx ends, which is after the HTTP
+	// server has drained; every goroutine is waited for before the node
+	// connection and the database close.
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	var jobs sync.WaitGroup
+	defer stopAndWait(log, cfg.ShutdownTimeout, stopJobs, &jobs)
+	start := func(fn func(ctx context.Context)) {
+		jobs.Add(1)
+		go func() {
+			defer jobs.Done()
+			fn(jobsCtx)
+		}()
+	}
+
+	// Several replicas share a PostgreSQL database: settlements and status
+	// changes reach them all through LISTEN/NOTIFY. SQLite is one process.
+	if database.Dialect == db.Postgres {
+		hub, err := notify.PostgresOf(database, cfg.DatabaseURL, log)
+		if err != nil {
+			return err
+		}
+		start(hub.Run)
+		fund.SetHub(hub)
+		start(fund.FollowPayouts())
+		start(offerings.ShareStatus(hub))
 	}
 
 	srv := web.New(web.Deps{
@@ -116,22 +149,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 			PerClient: rate.Limit(cfg.InvoiceRate), PerClientBurst: max(1, int(cfg.InvoiceRate*20)),
 			Total: rate.Limit(cfg.InvoiceRateTotal), TotalBurst: max(1, int(cfg.InvoiceRateTotal*2)),
 		},
-		Ready: func(ctx context.Context) error {
-			sqlDB, err := database.DB.DB()
-			if err != nil {
-				return err
-			}
-			return sqlDB.PingContext(ctx)
-		},
-		Metrics: web.MetricsHandler(),
+		TrustedProxies: cfg.TrustedProxies,
+		Ready:          database.Ping,
+		NodeReady:      nodeReady(node),
+		Metrics:        web.MetricsHandler(),
 	})
 
-	go offerings.RunAccrual(ctx, cfg.AccrualInterval)
-	go fund.RunSettlement(ctx)
-	go fund.RunPayouts(ctx)
+	start(func(ctx context.Context) { offerings.RunAccrual(ctx, cfg.AccrualInterval) })
+	start(fund.RunSettlement)
+	start(fund.RunPayouts)
 	credited, unsubscribe := fund.Subscribe()
 	defer unsubscribe()
-	go webhooks.Run(ctx, credited)
+	start(func(ctx context.Context) { webhooks.Run(ctx, credited) })
 
 	httpServer := &http.Server{
 		Addr:              cfg.Addr,
@@ -142,22 +171,70 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	httpServer.RegisterOnShutdown(srv.Drain) // event streams end; browsers reconnect elsewhere
+	listener, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
 	errc := make(chan error, 1)
 	go func() {
-		log.Info("serving", "addr", cfg.Addr, "base_url", cfg.BaseURL, "database", database.Dialect, "lightning", cfg.Lightning)
-		errc <- httpServer.ListenAndServe()
+		log.Info("serving", "addr", listener.Addr().String(), "base_url", cfg.BaseURL, "database", database.Dialect, "lightning", cfg.Lightning)
+		errc <- httpServer.Serve(web.APIListener(listener))
 	}()
+	var serveErr error
 	select {
 	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve: %w", err)
-		}
+		serveErr = fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	return shutdown(log, cfg.ShutdownTimeout, httpServer, errc, serveErr)
+}
+
+// shutdown stops accepting connections and lets in-flight requests
+// finish, within timeout. Then (deferred in serve) the background jobs
+// stop and are waited for, and the node connection and the database
+// close.
+func shutdown(log *slog.Logger, timeout time.Duration, httpServer *http.Server, errc <-chan error, serveErr error) error {
+	log.Info("shutting down", "timeout", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return httpServer.Shutdown(shutdownCtx)
+	if err := httpServer.Shutdown(ctx); err != nil {
+		serveErr = errors.Join(serveErr, fmt.Errorf("http shutdown: %w", err))
+		httpServer.Close()
+	}
+	if serveErr == nil {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			serveErr = fmt.Errorf("serve: %w", err)
+		}
+	}
+	return serveErr
+}
+
+// stopAndWait cancels the background jobs and waits for every one of
+// them, at most timeout: each job obeys its context, so one that does not
+// stop in time is a bug, logged rather than waited for forever.
+func stopAndWait(log *slog.Logger, timeout time.Duration, stop func(), jobs *sync.WaitGroup) {
+	began := time.Now()
+	stop()
+	waited := make(chan struct{})
+	go func() {
+		jobs.Wait()
+		close(waited)
+	}()
+	select {
+	case <-waited:
+		log.Info("background jobs stopped", "took", time.Since(began).Round(time.Millisecond))
+	case <-time.After(timeout):
+		log.Error("background jobs did not stop in time", "timeout", timeout)
+	}
+}
+
+// nodeReady tells whether the Lightning node answers, when it can say.
+func nodeReady(node lightning.Node) func(ctx context.Context) error {
+	if p, ok := node.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping
+	}
+	return nil
 }
 
 // openLightning connects to the node the config names. The demo node is

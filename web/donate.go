@@ -18,6 +18,7 @@ import (
 	"github.com/keepalive/keepalive/internal/funding"
 	"github.com/keepalive/keepalive/internal/lnurl"
 	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/notify"
 	"github.com/keepalive/keepalive/internal/offering"
 	"github.com/keepalive/keepalive/internal/qrsvg"
 	"github.com/keepalive/keepalive/templates"
@@ -274,7 +275,9 @@ func wallText(inv funding.Invoice) string {
 	case inv.Public:
 		return "On the donor wall without a name, with your message and the amount."
 	case inv.PayerName != "":
-		return "Anonymous: the name “" + inv.PayerName + "” you typed is not shown."
+		// This page is public: the name the donor kept private is not
+		// repeated here either.
+		return "Anonymous: the name you typed is not shown."
 	}
 	return "Anonymous: nothing about you is shown."
 }
@@ -294,13 +297,17 @@ func (s *Server) demoPay(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/invoices/"+c.Param("hash"))
 }
 
+// invoiceRecheck is how often an open invoice page's stream reads the
+// invoice from the database, in case a settlement notice was lost.
+var invoiceRecheck = 5 * time.Second
+
 // invoiceEvents streams the invoice's fate to the invoice page (SSE):
 // "paid" when it is credited, "expired" when it lapses.
 func (s *Server) invoiceEvents(c echo.Context) error {
 	ctx := c.Request().Context()
 	// Subscribe before reading the invoice: a settlement landing between
 	// the two would otherwise never be pushed.
-	events, stop := s.Funding.Subscribe()
+	settled, stop := s.Funding.Settlements()
 	defer stop()
 	inv, err := s.Funding.Invoice(ctx, c.Param("hash"))
 	if err != nil {
@@ -311,6 +318,7 @@ func (s *Server) invoiceEvents(c echo.Context) error {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	w.Flush() // the client (and any proxy) knows at once that the stream is open
 
 	// The server's write timeout is for ordinary requests; a stream
 	// pushes its deadline on with every write.
@@ -336,12 +344,27 @@ func (s *Server) invoiceEvents(c echo.Context) error {
 	defer expiry.Stop()
 	keepalive := time.NewTicker(25 * time.Second)
 	defer keepalive.Stop()
+	// Settlements are announced to every replica, but an announcement
+	// can be lost (a replica killed between commit and notice, a
+	// listener reconnecting): the database is asked now and then too.
+	recheck := time.NewTicker(invoiceRecheck)
+	defer recheck.Stop()
+	paid := func() bool {
+		got, err := s.Funding.Invoice(ctx, inv.PaymentHash)
+		return err == nil && got.State == funding.InvoiceSettled
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case got := <-events:
-			if got.PaymentHash == inv.PaymentHash {
+		case <-s.draining:
+			return nil
+		case hash := <-settled:
+			if (hash == inv.PaymentHash || hash == notify.Recheck) && paid() {
+				return send("paid")
+			}
+		case <-recheck.C:
+			if paid() {
 				return send("paid")
 			}
 		case <-expiry.C:

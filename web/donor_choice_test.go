@@ -27,8 +27,8 @@ func TestDonorSeesTheWallChoiceBeforePaying(t *testing.T) {
 		for _, tt := range []struct {
 			public, want string
 		}{
-			{"", "the name “Ann” you typed is not shown"},
-			{"0", "the name “Ann” you typed is not shown"},
+			{"", "Anonymous: the name you typed is not shown"},
+			{"0", "Anonymous: the name you typed is not shown"},
 			{"1", "On the donor wall as “Ann”"},
 		} {
 			form := url.Values{"amount": {"custom"}, "custom_amount": {"100"}, "name": {"Ann"}}

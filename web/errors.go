@@ -29,6 +29,8 @@ func statusOf(code apperr.Code) int {
 		return http.StatusForbidden
 	case apperr.TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case apperr.NotAllowed:
+		return http.StatusMethodNotAllowed
 	case apperr.RateLimited:
 		return http.StatusTooManyRequests
 	case apperr.Unavailable:
@@ -44,8 +46,10 @@ func codeOfStatus(status int) apperr.Code {
 	switch status {
 	case http.StatusBadRequest:
 		return apperr.Invalid
-	case http.StatusNotFound, http.StatusMethodNotAllowed:
+	case http.StatusNotFound:
 		return apperr.NotFound
+	case http.StatusMethodNotAllowed:
+		return apperr.NotAllowed
 	case http.StatusUnauthorized:
 		return apperr.Unauthorized
 	case http.StatusForbidden:

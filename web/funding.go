@@ -26,7 +26,7 @@ type Funding interface {
 	Settle(ctx context.Context, ni lightning.Invoice) error
 	WithdrawEarned(ctx context.Context, o offering.Offering, destination string) (funding.Payout, error)
 	Payouts(ctx context.Context, offeringID int64, limit int) ([]funding.Payout, error)
-	Subscribe() (<-chan funding.Invoice, func())
+	Settlements() (<-chan string, func())
 	RecentCredits(ctx context.Context, offeringID int64, limit int) ([]funding.Invoice, error)
 	NewWithdrawLink(ctx context.Context, o offering.Offering) (string, time.Time, error)
 	WithdrawParams(ctx context.Context, k1 string) (offering.Offering, money.Msat, error)

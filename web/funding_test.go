@@ -27,7 +27,7 @@ func (s *site) checkLedger(t *testing.T) {
 	if err := s.ledger.CheckInvariants(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := offering.CheckConsumption(context.Background(), s.db.DB); err != nil {
+	if err := s.db.Snapshot(context.Background(), func(tx db.Tx) error { return offering.CheckConsumption(context.Background(), s.ledger, tx) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -109,7 +109,7 @@ func TestAPIDonationBadInput(t *testing.T) {
 			t.Errorf("donation to a missing offering: %d", status)
 		}
 		var n int64
-		s.db.Table("invoices").Count(&n)
+		s.db.Gorm(context.Background()).Table("invoices").Count(&n)
 		if n != 0 {
 			t.Fatalf("%d invoices written by bad requests", n)
 		}
@@ -202,7 +202,7 @@ func TestWithdrawEarnedThroughAPI(t *testing.T) {
 			}
 		}
 		var n int64
-		s.db.Table("payouts").Count(&n)
+		s.db.Gorm(context.Background()).Table("payouts").Count(&n)
 		if n != 1 {
 			t.Fatalf("%d payouts, want 1", n)
 		}

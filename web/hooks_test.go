@@ -32,7 +32,7 @@ func newHookSite(t testing.TB, d *db.DB) (*site, *hooks.Service) {
 	svc := offering.New(d, l, nil, offering.WithClock(c.Now), offering.WithStatusTTL(0))
 	node := demo.New(demo.WithClock(c.Now))
 	fund := funding.New(d, l, node, svc, funding.Limits{MinDonation: 1_000, MaxDonation: 10_000_000_000}, nil, c.Now)
-	wh := hooks.New(d, svc, lnurl.PublicHTTPClient(true), nil, c.Now, hooks.WithAllowPrivate(true))
+	wh := hooks.New(d, svc, fund, lnurl.PublicHTTPClient(true), nil, c.Now, hooks.WithAllowPrivate(true))
 	s := &site{db: d, offerings: svc, funding: fund, node: node, ledger: l, clock: c}
 	s.Server = httptest.NewUnstartedServer(nil)
 	srv := web.New(web.Deps{BaseURL: "http://" + s.Listener.Addr().String(), Demo: true, CookieKey: []byte("0123456789abcdef0123456789abcdef"),
@@ -48,7 +48,7 @@ func newHookSite(t testing.TB, d *db.DB) (*site, *hooks.Service) {
 func (s *site) countWebhooks(t *testing.T) int64 {
 	t.Helper()
 	var n int64
-	if err := s.db.Table("webhooks").Where("disabled_at IS NULL").Count(&n).Error; err != nil {
+	if err := s.db.Gorm(context.Background()).Table("webhooks").Where("disabled_at IS NULL").Count(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -35,7 +36,8 @@ func decodeJSON(c echo.Context, v any) error {
 func jsonError(err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	var tooLarge interface{ Error() string }
+	var tooLarge *echo.HTTPError
+	var maxBytes *http.MaxBytesError
 	switch {
 	case errors.Is(err, io.EOF):
 		return apperr.New(apperr.Invalid, "The body is empty; send a JSON object.")
@@ -48,7 +50,7 @@ func jsonError(err error) error {
 		return apperr.New(apperr.Invalid, "The body must be a JSON object.")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return apperr.New(apperr.Invalid, "Unknown field %s.", strings.TrimPrefix(err.Error(), "json: unknown field "))
-	case errors.As(err, &tooLarge) && strings.Contains(err.Error(), "request body too large"):
+	case errors.As(err, &tooLarge) && tooLarge.Code == http.StatusRequestEntityTooLarge, errors.As(err, &maxBytes):
 		return apperr.New(apperr.TooLarge, "The body is too large.")
 	}
 	return apperr.Wrap(err, apperr.Invalid, "The body could not be read.")

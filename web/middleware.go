@@ -83,6 +83,9 @@ func (s *Server) edge(m *metrics, ids func() string, headers map[string][]string
 					c.Error(err) // renders the error; the status is known below
 					err = nil
 				}
+				// The route pattern, never the URL: bearer secrets travel in
+				// URLs (an LNURL-withdraw k1 withdraws the owner's
+				// earnings; LNURL-auth's k1, sig and key; donors' comments).
 				route := c.Path()
 				if route == "" {
 					route = "unmatched"
@@ -97,8 +100,9 @@ func (s *Server) edge(m *metrics, ids func() string, headers map[string][]string
 					level = slog.LevelError
 				}
 				s.log.LogAttrs(req.Context(), level, "request",
-					slog.String("method", req.Method), slog.String("uri", req.RequestURI), slog.Int("status", res.Status),
-					slog.Duration("latency", took), slog.String("request_id", rid))
+					slog.String("method", req.Method), slog.String("route", route), slog.Int("status", res.Status),
+					slog.Duration("latency", took), slog.String("request_id", rid),
+					slog.String("client", c.RealIP()))
 			}()
 			return next(c)
 		}

@@ -394,10 +394,23 @@ func (s *Server) signIn(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
-// safeNext keeps only local paths, so a sign-in link cannot send people
-// to another site.
+// safeNext keeps only a path of this site, so a sign-in link cannot send
+// people elsewhere. Browsers forgive a lot when they resolve a Location
+// (they drop tabs and newlines, read a backslash as a slash and "//" as a
+// host), so the allowed form is narrow: printable ASCII (anything else
+// must be percent-encoded), starting with one slash, no "//" and no
+// backslash anywhere, and parsing as a bare path.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || len(next) > 512 {
+	if len(next) > 512 || !strings.HasPrefix(next, "/") || strings.Contains(next, "//") || strings.Contains(next, "\\") {
+		return ""
+	}
+	for i := 0; i < len(next); i++ {
+		if next[i] <= ' ' || next[i] >= 0x7f {
+			return ""
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
 		return ""
 	}
 	return next

@@ -48,9 +48,9 @@ func TestPeopleSeeAndGiveWholeSats(t *testing.T) {
 		// the node.
 		b := newBrowser(t, s)
 		var before, after int64
-		s.db.Table("invoices").Count(&before)
+		s.db.Gorm(context.Background()).Table("invoices").Count(&before)
 		status, body, _ := b.post("/o/my-site", "/o/my-site/donate", url.Values{"amount": {"custom"}, "custom_amount": {"1234.5"}})
-		s.db.Table("invoices").Count(&after)
+		s.db.Gorm(context.Background()).Table("invoices").Count(&after)
 		if status != http.StatusUnprocessableEntity || !strings.Contains(body, "whole number of sats") || after != before {
 			t.Fatalf("custom 1234.5: %d, %d→%d invoices", status, before, after)
 		}

@@ -7,8 +7,11 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -63,6 +66,13 @@ type Deps struct {
 	// Ready reports whether the site can serve (database reachable); nil
 	// means always.
 	Ready func(ctx context.Context) error
+	// NodeReady reports whether the Lightning node answers (/readyz);
+	// nil means always.
+	NodeReady func(ctx context.Context) error
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (KEEPALIVE_TRUSTED_PROXIES); with none, the client is
+	// the peer of the connection and the header is ignored.
+	TrustedProxies []netip.Prefix
 	// Metrics is the handler for /metrics; nil means none.
 	Metrics http.Handler
 	// Tokens signs status tokens for hosts; nil leaves the token and JWKS
@@ -78,34 +88,31 @@ type Server struct {
 	echo    *echo.Echo
 	qr      qrCache
 	history historyCache
+
+	drainOnce sync.Once
+	draining  chan struct{} // closed when the server shuts down
 }
 
-// BodyLimit is the largest request body accepted anywhere.
-const BodyLimit = "64K"
+// csrfField is the form field that carries the CSRF token.
+const csrfField = "_csrf"
+
+// BodyLimit is the largest request body accepted anywhere, in bytes.
+const bodyLimit = 64 << 10
 
 // New builds the server with every route and middleware.
 func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Deps: d, log: d.Log}
+	s := &Server{Deps: d, log: d.Log, draining: make(chan struct{})}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = echo.ExtractIPDirect() // behind a proxy, configure it there; never trust X-Forwarded-For blindly
+	e.IPExtractor = ipExtractor(d.TrustedProxies)
 
-	e.Pre(headAsGet)
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(s.edge(newMetrics(), requestIDs(), securityHeaders(d.SecureCookies)))
-	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
-		Limit: BodyLimit,
-		// Bodyless reads need no limiting reader (the status endpoint pays
-		// for every wrapper).
-		Skipper: func(c echo.Context) bool {
-			m := c.Request().Method
-			return (m == http.MethodGet || m == http.MethodHead) && c.Request().ContentLength == 0
-		},
-	}))
+	e.Use(limitBody(bodyLimit))
 	e.Use(validUTF8)
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
 		MinLength: 1024,
@@ -118,7 +125,7 @@ func New(d Deps) *Server {
 	}))
 	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
 		Skipper:        func(c echo.Context) bool { return isAPI(c) || strings.HasPrefix(c.Request().URL.Path, "/static/") },
-		TokenLookup:    "form:_csrf",
+		TokenLookup:    "header:" + echo.HeaderXCSRFToken + ",form:" + csrfField, // never the query: see limitBody
 		CookieName:     "ka_csrf",
 		CookiePath:     "/",
 		CookieHTTPOnly: true,
@@ -130,6 +137,7 @@ func New(d Deps) *Server {
 	}))
 
 	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
 	if d.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(d.Metrics))
 	}
@@ -180,7 +188,6 @@ func New(d Deps) *Server {
 	}
 	e.GET("/.well-known/lnurlp/:slug", s.lnurlPayParams)
 	e.GET("/lnurlp/:slug/callback", s.lnurlPayCallback, invoiceLimit)
-	api.Any("/*", func(c echo.Context) error { return echo.ErrNotFound })
 
 	s.hostRoutes(e)
 	s.siteRoutes(e)
@@ -194,8 +201,17 @@ func New(d Deps) *Server {
 // handlers) or to serve.
 func (s *Server) Echo() *echo.Echo { return s.echo }
 
-// ServeHTTP serves a request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+// ServeHTTP serves a request. HEAD is answered wherever GET is (uptime
+// monitors ask with HEAD): the router sees a GET, and net/http, which
+// still holds the original HEAD request, sends the headers without the
+// body.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		r = r.Clone(r.Context())
+		r.Method = http.MethodGet
+	}
+	s.echo.ServeHTTP(w, r)
+}
 
 // render renders a component into a buffer first, so a failed render
 // still yields a clean error page instead of half a page.
@@ -218,6 +234,50 @@ func (s *Server) page(c echo.Context, title string) templates.Page {
 		BaseURL:   s.BaseURL,
 		Path:      c.Request().URL.Path,
 	}
+}
+
+// Drain tells long-lived responses (invoice event streams) to end, so
+// that a graceful shutdown is not held up by them: browsers reconnect,
+// through the proxy, to another replica. /readyz fails from then on.
+func (s *Server) Drain() { s.drainOnce.Do(func() { close(s.draining) }) }
+
+// ipExtractor finds the client's address: the connection's peer, or,
+// when that peer is one of the trusted proxies, the address the proxies
+// put in X-Forwarded-For (read from the right, skipping trusted hops).
+// A header from anyone else is ignored.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		p = p.Masked()
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// readyz tells a load balancer whether to send traffic here: the
+// database and the Lightning node answer, and the server is not shutting
+// down. /healthz (liveness) asks only the database.
+func (s *Server) readyz(c echo.Context) error {
+	select {
+	case <-s.draining:
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+	default:
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	for what, check := range map[string]func(context.Context) error{"database": s.Ready, "lightning": s.NodeReady} {
+		if check == nil {
+			continue
+		}
+		if err := check(ctx); err != nil {
+			s.log.Warn("readiness check failed", "what", what, "err", err)
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": what + " unavailable"})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func (s *Server) healthz(c echo.Context) error {

@@ -138,8 +138,9 @@ func (s *Server) owns(c echo.Context, slug string) (offering.Offering, bool, err
 // offering named by slug.
 func (s *Server) bearerOwner(c echo.Context, slug string) (offering.Offering, error) {
 	h := c.Request().Header.Get(echo.HeaderAuthorization)
-	key, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || strings.TrimSpace(key) == "" {
+	// The scheme is case-insensitive (RFC 9110, section 11.1).
+	scheme, key, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(key) == "" {
 		return offering.Offering{}, apperr.New(apperr.Unauthorized, "Send the offering's manage key as Authorization: Bearer <key>.")
 	}
 	return s.Offerings.Authenticate(c.Request().Context(), slug, strings.TrimSpace(key))

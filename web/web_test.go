@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"gorm.io/gorm"
 
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/db/dbtest"
@@ -39,6 +38,12 @@ type site struct {
 
 func newSite(t testing.TB, d *db.DB) *site {
 	t.Helper()
+	return newSiteWith(t, d, nil)
+}
+
+// newSiteWith is newSite with changes to the server's dependencies.
+func newSiteWith(t testing.TB, d *db.DB, change func(*web.Deps)) *site {
+	t.Helper()
 	c := clocktest.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	l := ledger.New(d, c.Now)
 	svc := offering.New(d, l, nil, offering.WithClock(c.Now), offering.WithStatusTTL(0))
@@ -46,9 +51,14 @@ func newSite(t testing.TB, d *db.DB) *site {
 	fund := funding.New(d, l, node, svc, funding.Limits{MinDonation: 1_000, MaxDonation: 10_000_000_000}, nil, c.Now)
 	s := &site{db: d, offerings: svc, funding: fund, node: node, ledger: l, clock: c}
 	s.Server = httptest.NewUnstartedServer(nil)
-	srv := web.New(web.Deps{BaseURL: "http://" + s.Listener.Addr().String(), Demo: true, CookieKey: []byte("0123456789abcdef0123456789abcdef"),
+	s.Listener = web.APIListener(s.Listener)
+	deps := web.Deps{BaseURL: "http://" + s.Listener.Addr().String(), Demo: true, CookieKey: []byte("0123456789abcdef0123456789abcdef"),
 		Offerings: svc, Funding: fund, DemoPayer: node, MinDonation: 1_000, MaxDonation: 10_000_000_000,
-		InvoiceRate: web.RateLimits{PerClient: 1000, PerClientBurst: 1000, Total: 1000, TotalBurst: 1000}})
+		InvoiceRate: web.RateLimits{PerClient: 1000, PerClientBurst: 1000, Total: 1000, TotalBurst: 1000}}
+	if change != nil {
+		change(&deps)
+	}
+	srv := web.New(deps)
 	s.Config.Handler = srv
 	s.Start()
 	t.Cleanup(s.Close)
@@ -58,28 +68,15 @@ func newSite(t testing.TB, d *db.DB) *site {
 // do sends a request and returns the status and body.
 func (s *site) do(t testing.TB, method, path, body string, header ...string) (int, string, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		header = append([]string{"Content-Type", "application/json"}, header...)
 	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b), res.Header
+	return s.send(t, method, path, strings.NewReader(body), false, header...)
 }
 
 func (s *site) countOfferings(t *testing.T) int64 {
 	var n int64
-	if err := s.db.Table("offerings").Count(&n).Error; err != nil {
+	if err := s.db.Gorm(context.Background()).Table("offerings").Count(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -92,7 +89,7 @@ func (s *site) donate(t testing.TB, slug, key string, amount int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
 		_, err := s.offerings.CreditRunway(ctx, tx, o.ID, offering.Credit{Key: key, Debit: ledger.Lightning, Amount: moneyMsat(amount)})
 		return err
 	})

@@ -18,6 +18,7 @@ const (
 	Unauthorized  Code = "unauthorized" // no or bad credentials
 	Forbidden     Code = "forbidden"    // credentials fine, but not for this resource
 	TooLarge      Code = "too_large"
+	NotAllowed    Code = "method_not_allowed" // the resource exists, the method does not
 	RateLimited   Code = "rate_limited"
 	Unavailable   Code = "unavailable" // a dependency (the Lightning node) is down
 	Internal      Code = "internal"

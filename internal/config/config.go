@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -45,6 +46,14 @@ type Config struct {
 	// in invoices per second (KEEPALIVE_INVOICE_RATE, KEEPALIVE_INVOICE_RATE_TOTAL).
 	InvoiceRate      float64
 	InvoiceRateTotal float64
+
+	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For header names the client, for the per-client rate
+	// limit and the logs (KEEPALIVE_TRUSTED_PROXIES, comma-separated).
+	TrustedProxies []netip.Prefix
+
+	// ShutdownTimeout bounds a graceful shutdown (KEEPALIVE_SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
 
 	AccrualInterval time.Duration // KEEPALIVE_ACCRUAL_INTERVAL
 	LogLevel        string        // KEEPALIVE_LOG_LEVEL: debug, info, warn, error
@@ -89,7 +98,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.BoolVar(&c.LNURLAllowPrivate, "lnurl-allow-private", env("KEEPALIVE_LNURL_ALLOW_PRIVATE", "") == "1", "let Lightning Address payouts reach private addresses (tests only) (KEEPALIVE_LNURL_ALLOW_PRIVATE=1)")
 	fs.Float64Var(&c.InvoiceRate, "invoice-rate", envFloat(env("KEEPALIVE_INVOICE_RATE", "0.5")), "invoices per second per client, burst 20x (KEEPALIVE_INVOICE_RATE)")
 	fs.Float64Var(&c.InvoiceRateTotal, "invoice-rate-total", envFloat(env("KEEPALIVE_INVOICE_RATE_TOTAL", "100")), "invoices per second for the whole site, burst 2x (KEEPALIVE_INVOICE_RATE_TOTAL)")
-	fs.DurationVar(&c.AccrualInterval, "accrual-interval", envDuration(env("KEEPALIVE_ACCRUAL_INTERVAL", "1m")), "how often earned balances are posted (KEEPALIVE_ACCRUAL_INTERVAL)")
+	proxies := fs.String("trusted-proxies", env("KEEPALIVE_TRUSTED_PROXIES", ""), "reverse proxies whose X-Forwarded-For is believed, comma-separated CIDRs or addresses (KEEPALIVE_TRUSTED_PROXIES)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration(env("KEEPALIVE_SHUTDOWN_TIMEOUT", "15s")), "how long a graceful shutdown may take (KEEPALIVE_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.AccrualInterval, "accrual-interval", envDuration(env("KEEPALIVE_ACCRUAL_INTERVAL", "1m")), "how often the daily accrual postings are looked for (KEEPALIVE_ACCRUAL_INTERVAL)")
 	fs.StringVar(&c.LogLevel, "log-level", env("KEEPALIVE_LOG_LEVEL", "info"), "debug, info, warn or error (KEEPALIVE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("KEEPALIVE_LOG_FORMAT", "text"), "text or json (KEEPALIVE_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -131,6 +142,12 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if c.InvoiceRate <= 0 || c.InvoiceRateTotal <= 0 {
 		errs = append(errs, fmt.Errorf("KEEPALIVE_INVOICE_RATE and KEEPALIVE_INVOICE_RATE_TOTAL must be positive"))
 	}
+	if c.TrustedProxies, err = parseProxies(*proxies); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("KEEPALIVE_SHUTDOWN_TIMEOUT must be a positive duration"))
+	}
 	if c.AccrualInterval < time.Second {
 		errs = append(errs, fmt.Errorf("KEEPALIVE_ACCRUAL_INTERVAL must be at least 1s"))
 	}
@@ -146,6 +163,28 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// parseProxies reads a comma-separated list of CIDRs or single addresses.
+func parseProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("KEEPALIVE_TRUSTED_PROXIES: %q is neither a CIDR nor an address", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // envInt parses an integer from the environment; a bad value becomes -1

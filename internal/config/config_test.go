@@ -54,3 +54,21 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		t.Fatalf("lnd config: %v", err)
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{"KEEPALIVE_TRUSTED_PROXIES": " 10.0.0.0/8, 192.168.1.7 ,fd00::/8"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/8 192.168.1.7/32 fd00::/8" {
+		t.Fatalf("trusted proxies %v", got)
+	}
+	if _, err := Load(nil, env(map[string]string{"KEEPALIVE_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"})); err == nil ||
+		!strings.Contains(err.Error(), "KEEPALIVE_TRUSTED_PROXIES") {
+		t.Fatalf("a host name was accepted as a proxy: %v", err)
+	}
+}

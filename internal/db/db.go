@@ -6,6 +6,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,10 +31,28 @@ const (
 	Postgres Dialect = "postgres"
 )
 
-// DB is an open database and its dialect.
+// DB is an open database and its dialect. Its GORM handle is reached
+// only through Gorm, by the stores of the domain packages: each package
+// owns its tables, and nothing else writes SQL against them.
 type DB struct {
-	*gorm.DB
+	gorm    *gorm.DB
 	Dialect Dialect
+}
+
+// Gorm returns the pool bound to ctx, for a package's store.
+func (d *DB) Gorm(ctx context.Context) *gorm.DB { return d.gorm.WithContext(ctx) }
+
+// SQL returns the pool as database/sql, for the few paths that bypass
+// GORM (migrations, leases, the invoice insert).
+func (d *DB) SQL() (*sql.DB, error) { return d.gorm.DB() }
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	sqlDB, err := d.SQL()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
 }
 
 // DefaultSQLitePath is where the database lives when DATABASE_URL is unset.
@@ -76,7 +95,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error
 		if err := sqlDB.PingContext(ctx); err != nil {
 			return nil, fmt.Errorf("db: connect postgres: %w", err)
 		}
-		return &DB{DB: g, Dialect: Postgres}, nil
+		return &DB{gorm: g, Dialect: Postgres}, nil
 	}
 
 	path := sqlitePath(databaseURL)
@@ -107,7 +126,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error
 	if err := sqlDB.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("db: open sqlite %s: %w", path, err)
 	}
-	return &DB{DB: g, Dialect: SQLite}, nil
+	return &DB{gorm: g, Dialect: SQLite}, nil
 }
 
 func sqlitePath(databaseURL string) string {
@@ -131,7 +150,7 @@ func sqlitePath(databaseURL string) string {
 
 // Close closes the pool.
 func (d *DB) Close() error {
-	sqlDB, err := d.DB.DB()
+	sqlDB, err := d.SQL()
 	if err != nil {
 		return err
 	}
@@ -209,13 +228,42 @@ func retryable(err error) bool {
 	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
 }
 
+// Tx is a transaction in progress. It is made only by (*DB).Tx and is
+// what one operation spanning several packages passes between them: each
+// package's store runs its statements on it, and effects that must wait
+// for the commit (cache invalidation, notifying subscribers) are queued
+// on it with AfterCommit.
+type Tx struct {
+	g       *gorm.DB
+	dialect Dialect
+	hooks   *commitHooks
+}
+
+// Gorm returns the transaction bound to ctx, for a package's store.
+func (t Tx) Gorm(ctx context.Context) *gorm.DB { return t.g.WithContext(ctx) }
+
+// Dialect names the database the transaction runs on.
+func (t Tx) Dialect() Dialect { return t.dialect }
+
+// AfterCommit runs fn once the transaction has committed, and never if it
+// rolls back (a retried attempt's functions are dropped with it). This is
+// the one way to run an effect after a commit.
+func (t Tx) AfterCommit(fn func()) {
+	t.hooks.mu.Lock()
+	t.hooks.fns = append(t.hooks.fns, fn)
+	t.hooks.mu.Unlock()
+}
+
 // Tx runs fn in a transaction, retrying a few times when the database
-// reports a serialization failure, a deadlock or a busy SQLite file.
-func (d *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+// reports a serialization failure, a deadlock or a busy SQLite file, then
+// runs the functions fn queued with AfterCommit.
+func (d *DB) Tx(ctx context.Context, fn func(tx Tx) error) error {
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
 		hooks := &commitHooks{}
-		err = d.WithContext(context.WithValue(ctx, commitHooksKey{}, hooks)).Transaction(fn)
+		err = d.gorm.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+			return fn(Tx{g: g, dialect: d.Dialect, hooks: hooks})
+		})
 		if err == nil {
 			hooks.run()
 			return nil
@@ -232,35 +280,31 @@ func (d *DB) Tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return err
 }
 
+// Snapshot runs fn in a read-only transaction that sees one consistent
+// state of the database (repeatable read on PostgreSQL; SQLite's
+// transactions always do), for checks that read many tables while the
+// site runs.
+func (d *DB) Snapshot(ctx context.Context, fn func(tx Tx) error) error {
+	var opts []*sql.TxOptions
+	if d.Dialect == Postgres {
+		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	}
+	return d.gorm.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+		return fn(Tx{g: g, dialect: d.Dialect, hooks: &commitHooks{}})
+	}, opts...)
+}
+
 // commitHooks are functions to run once a transaction has committed.
 type commitHooks struct {
 	mu  sync.Mutex
 	fns []func()
 }
 
-type commitHooksKey struct{}
-
 func (h *commitHooks) run() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, fn := range h.fns {
+	fns := h.fns
+	h.mu.Unlock()
+	for _, fn := range fns {
 		fn()
 	}
-}
-
-// AfterCommit runs fn once the transaction tx (as handed to a Tx
-// function) has committed, and never if it rolls back. It reports false,
-// and does nothing, when tx did not come from Tx.
-func AfterCommit(tx *gorm.DB, fn func()) bool {
-	if tx.Statement == nil || tx.Statement.Context == nil {
-		return false
-	}
-	h, ok := tx.Statement.Context.Value(commitHooksKey{}).(*commitHooks)
-	if !ok {
-		return false
-	}
-	h.mu.Lock()
-	h.fns = append(h.fns, fn)
-	h.mu.Unlock()
-	return true
 }

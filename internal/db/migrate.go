@@ -32,7 +32,7 @@ func (d *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("db: migrations: %w", err)
 	}
-	sqlDB, err := d.DB.DB()
+	sqlDB, err := d.SQL()
 	if err != nil {
 		return fmt.Errorf("db: migrations: %w", err)
 	}

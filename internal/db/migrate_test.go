@@ -1,6 +1,7 @@
 package db_test
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -8,8 +9,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"gorm.io/gorm"
 
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/db/dbtest"
@@ -45,11 +44,11 @@ type column struct{ table, name string }
 
 func sqliteColumns(t *testing.T, d *db.DB) map[column]bool {
 	var tables []string
-	d.Raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'goose_db_version'").Scan(&tables)
+	d.Gorm(context.Background()).Raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'goose_db_version'").Scan(&tables)
 	out := map[column]bool{}
 	for _, tb := range tables {
 		var cols []struct{ Name string }
-		d.Raw("SELECT name FROM pragma_table_info(?)", tb).Scan(&cols)
+		d.Gorm(context.Background()).Raw("SELECT name FROM pragma_table_info(?)", tb).Scan(&cols)
 		for _, c := range cols {
 			out[column{tb, c.Name}] = true
 		}
@@ -59,7 +58,7 @@ func sqliteColumns(t *testing.T, d *db.DB) map[column]bool {
 
 func postgresColumns(t *testing.T, d *db.DB) map[column]bool {
 	var rows []struct{ TableName, ColumnName string }
-	d.Raw(`SELECT table_name, column_name FROM information_schema.columns
+	d.Gorm(context.Background()).Raw(`SELECT table_name, column_name FROM information_schema.columns
 		WHERE table_schema = current_schema() AND table_name <> 'goose_db_version'`).Scan(&rows)
 	out := map[column]bool{}
 	for _, r := range rows {
@@ -110,10 +109,10 @@ func TestSQLitePathWithURICharacters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if err := a.Exec("CREATE TABLE only_in_a (x INTEGER)").Error; err != nil {
+	if err := a.Gorm(context.Background()).Exec("CREATE TABLE only_in_a (x INTEGER)").Error; err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Exec("CREATE TABLE only_in_a (x INTEGER)").Error; err != nil {
+	if err := b.Gorm(context.Background()).Exec("CREATE TABLE only_in_a (x INTEGER)").Error; err != nil {
 		t.Fatalf("the two paths opened the same database: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "a#1", "x.db")); err != nil {
@@ -124,24 +123,33 @@ func TestSQLitePathWithURICharacters(t *testing.T) {
 func TestAfterCommitRunsOnlyOnCommit(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ran := 0
-		err := d.Tx(t.Context(), func(tx *gorm.DB) error {
-			if !db.AfterCommit(tx, func() { ran++ }) {
-				t.Fatal("AfterCommit refused a Tx transaction")
-			}
+		err := d.Tx(t.Context(), func(tx db.Tx) error {
+			tx.AfterCommit(func() { ran++ })
 			return nil
 		})
 		if err != nil || ran != 1 {
 			t.Fatalf("after a commit: ran %d times (%v)", ran, err)
 		}
-		_ = d.Tx(t.Context(), func(tx *gorm.DB) error {
-			db.AfterCommit(tx, func() { ran++ })
+		_ = d.Tx(t.Context(), func(tx db.Tx) error {
+			tx.AfterCommit(func() { ran++ })
 			return errors.New("roll back")
 		})
 		if ran != 1 {
 			t.Fatalf("a rolled-back transaction ran its hook")
 		}
-		if db.AfterCommit(d.DB, func() {}) {
-			t.Fatal("AfterCommit accepted a handle outside Tx")
+		// A retried attempt's hooks go with it: only the committed
+		// attempt's run.
+		attempts := 0
+		err = d.Tx(t.Context(), func(tx db.Tx) error {
+			attempts++
+			tx.AfterCommit(func() { ran++ })
+			if attempts == 1 {
+				return db.ErrRetry
+			}
+			return nil
+		})
+		if err != nil || attempts != 2 || ran != 2 {
+			t.Fatalf("retried transaction: %d attempts, hooks ran %d times in all (%v)", attempts, ran, err)
 		}
 	})
 }

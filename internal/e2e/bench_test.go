@@ -267,7 +267,7 @@ func benchSettleToCredited(t *testing.T, e *env, s *site) {
 		}
 		// The ledger's own clock: when the site wrote the credit.
 		var tr ledger.Transfer
-		if err := e.db.Where("key = ?", "invoice:"+inv.PaymentHash).Take(&tr).Error; err != nil {
+		if err := e.db.Gorm(context.Background()).Where("key = ?", "invoice:"+inv.PaymentHash).Take(&tr).Error; err != nil {
 			t.Fatal(err)
 		}
 		written = append(written, tr.CreatedAt.Sub(settledAt))

@@ -631,7 +631,7 @@ func TestBadWithdrawalsWriteNothing(t *testing.T) {
 			t.Errorf("earned available %d pending %d, want %d and nothing reserved", earned.Available(), earned.DebitsPending, donated)
 		}
 		var pendingTransfers int64
-		if err := e.db.Model(&ledger.Transfer{}).Where("kind = ?", ledger.Pending).Count(&pendingTransfers).Error; err != nil {
+		if err := e.db.Gorm(context.Background()).Model(&ledger.Transfer{}).Where("kind = ?", ledger.Pending).Count(&pendingTransfers).Error; err != nil {
 			t.Fatal(err)
 		}
 		if pendingTransfers != 0 {

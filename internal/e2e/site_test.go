@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -23,7 +22,6 @@ import (
 	"github.com/lightningnetwork/lnd/lnrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/invoicesrpc"
 	"github.com/lightningnetwork/lnd/lnrpc/routerrpc"
-	"gorm.io/gorm"
 
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/db/dbtest"
@@ -391,7 +389,7 @@ func (s *site) createOffering(burnRate money.Msat) (slug, key string, id int64) 
 	if out.ManageKey == "" {
 		s.e.t.Fatal("no manage key in the answer")
 	}
-	if err := s.e.db.Table("offerings").Select("id").Where("slug = ?", slug).Scan(&id).Error; err != nil || id == 0 {
+	if err := s.e.db.Gorm(context.Background()).Table("offerings").Select("id").Where("slug = ?", slug).Scan(&id).Error; err != nil || id == 0 {
 		s.e.t.Fatalf("offering %s not in the database (id %d): %v", slug, id, err)
 	}
 	return slug, out.ManageKey, id
@@ -475,16 +473,12 @@ func (e *env) checkInvariants() {
 	// accounts and transfers read at two moments would disagree. SQLite's
 	// transactions here are immediate (they hold the write lock); on
 	// PostgreSQL the default isolation takes a snapshot per statement.
-	var opts *sql.TxOptions
-	if e.dialect == db.Postgres {
-		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
-	}
-	err := e.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := e.db.Snapshot(ctx, func(tx db.Tx) error {
 		if err := e.ledger.In(tx).CheckInvariants(ctx); err != nil {
 			return err
 		}
-		return offering.CheckConsumption(ctx, tx)
-	}, opts)
+		return offering.CheckConsumption(ctx, e.ledger, tx)
+	})
 	if err != nil {
 		e.t.Error(err)
 	}
@@ -503,7 +497,7 @@ func (e *env) account(name string) ledger.Account {
 func (e *env) transfers(key string) int64 {
 	e.t.Helper()
 	var n int64
-	if err := e.db.Model(&ledger.Transfer{}).Where("key = ?", key).Count(&n).Error; err != nil {
+	if err := e.db.Gorm(context.Background()).Model(&ledger.Transfer{}).Where("key = ?", key).Count(&n).Error; err != nil {
 		e.t.Fatal(err)
 	}
 	return n
@@ -512,7 +506,7 @@ func (e *env) transfers(key string) int64 {
 func (e *env) payouts() []funding.Payout {
 	e.t.Helper()
 	var ps []funding.Payout
-	if err := e.db.Order("id").Find(&ps).Error; err != nil {
+	if err := e.db.Gorm(context.Background()).Order("id").Find(&ps).Error; err != nil {
 		e.t.Fatal(err)
 	}
 	return ps
@@ -521,7 +515,7 @@ func (e *env) payouts() []funding.Payout {
 func (e *env) dbInvoice(hash string) funding.Invoice {
 	e.t.Helper()
 	var inv funding.Invoice
-	if err := e.db.Where("payment_hash = ?", hash).Take(&inv).Error; err != nil {
+	if err := e.db.Gorm(context.Background()).Where("payment_hash = ?", hash).Take(&inv).Error; err != nil {
 		e.t.Fatalf("invoice %s: %v", hash, err)
 	}
 	return inv

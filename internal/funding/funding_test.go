@@ -49,7 +49,7 @@ func (f *fixture) check(t *testing.T) {
 	if err := f.ledger.CheckInvariants(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := offering.CheckConsumption(context.Background(), f.db.DB); err != nil {
+	if err := f.db.Snapshot(context.Background(), func(tx db.Tx) error { return offering.CheckConsumption(context.Background(), f.ledger, tx) }); err != nil {
 		t.Fatal(err)
 	}
 	// Every settled invoice is credited exactly once, with what was paid.
@@ -57,7 +57,7 @@ func (f *fixture) check(t *testing.T) {
 		PaymentHash string
 		PaidMsat    int64
 	}
-	f.db.Table("invoices").Where("state = ?", "settled").Find(&rows)
+	f.db.Gorm(context.Background()).Table("invoices").Where("state = ?", "settled").Find(&rows)
 	for _, r := range rows {
 		tr, err := f.ledger.TransferByKey(context.Background(), "invoice:"+r.PaymentHash)
 		if err != nil || int64(tr.Amount) != r.PaidMsat {
@@ -65,7 +65,7 @@ func (f *fixture) check(t *testing.T) {
 		}
 	}
 	var credits int64
-	f.db.Table("transfers").Where("key LIKE ?", "invoice:%").Count(&credits)
+	f.db.Gorm(context.Background()).Table("transfers").Where("key LIKE ?", "invoice:%").Count(&credits)
 	if credits != int64(len(rows)) {
 		t.Fatalf("%d invoice credits for %d settled invoices", credits, len(rows))
 	}
@@ -190,7 +190,7 @@ func TestDonationBadInputWritesNothing(t *testing.T) {
 			t.Fatalf("node down: err = %v, want unavailable", err)
 		}
 		var n int64
-		f.db.Table("invoices").Count(&n)
+		f.db.Gorm(context.Background()).Table("invoices").Count(&n)
 		if n != 0 {
 			t.Fatalf("%d invoices written by bad requests", n)
 		}
@@ -355,7 +355,7 @@ func TestWithdrawBadDestinationsWriteNothing(t *testing.T) {
 			}
 		}
 		var n int64
-		f.db.Table("payouts").Count(&n)
+		f.db.Gorm(context.Background()).Table("payouts").Count(&n)
 		acct, _ := f.ledger.Account(ctx, ledger.OfferingEarned(f.offering.ID))
 		if n != 0 || acct.Available() != acct.Balance() {
 			t.Fatalf("bad destinations wrote %d payouts, reserved %d", n, acct.Balance()-acct.Available())

@@ -24,6 +24,7 @@ import (
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lightning"
 	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/notify"
 	"github.com/keepalive/keepalive/internal/offering"
 	"github.com/keepalive/keepalive/internal/text"
 )
@@ -79,7 +80,7 @@ type Offerings interface {
 	Get(ctx context.Context, slug string) (offering.Offering, error)
 	View(ctx context.Context, slug string) (offering.Offering, offering.Finances, error)
 	GetByID(ctx context.Context, id int64) (offering.Offering, error)
-	CreditRunway(ctx context.Context, tx *gorm.DB, offeringID int64, c offering.Credit) (offering.Offering, error)
+	CreditRunway(ctx context.Context, tx db.Tx, offeringID int64, c offering.Credit) (offering.Offering, error)
 	Accrue(ctx context.Context, offeringID int64) (money.Msat, error)
 	Invalidate(slug string)
 }
@@ -102,6 +103,7 @@ type Service struct {
 	now       func() time.Time
 	rand      io.Reader
 	events    *broadcaster
+	live      *notify.Hub
 	payer     payer
 }
 
@@ -117,7 +119,7 @@ func New(d *db.DB, l *ledger.Ledger, node lightning.Node, offerings Offerings, l
 		limits.Expiry = time.Hour
 	}
 	return &Service{db: d, ledger: l, node: node, offerings: offerings, limits: limits, log: log, now: now,
-		rand: rand.Reader, events: newBroadcaster(),
+		rand: rand.Reader, events: newBroadcaster(), live: notify.Local(),
 		payer: payer{kick: make(chan struct{}, 1), inflight: map[string]bool{}}}
 }
 
@@ -170,7 +172,7 @@ func (s *Service) Donate(ctx context.Context, r DonationRequest) (Invoice, error
 	}
 	req := lightning.CreateInvoiceRequest{
 		AmountMsat: r.Amount, Expiry: s.limits.Expiry, Preimage: &preimage,
-		Memo: memo("Keep "+o.Name+" alive", r.Message), DescriptionHash: r.DescriptionHash,
+		Memo: memo("Keep "+o.Name+" alive", r.Message, r.Public), DescriptionHash: r.DescriptionHash,
 	}
 	ni, err := s.node.CreateInvoice(ctx, req)
 	if err != nil {
@@ -197,7 +199,7 @@ func (s *Service) Donate(ctx context.Context, r DonationRequest) (Invoice, error
 // INSERT straight through database/sql (GORM's statement building cost
 // about a tenth of the site's CPU per invoice).
 func (s *Service) recordInvoice(ctx context.Context, inv *Invoice) error {
-	sqlDB, err := s.db.DB.DB()
+	sqlDB, err := s.db.SQL()
 	if err != nil {
 		return err
 	}
@@ -225,10 +227,13 @@ func expiresAt(ni lightning.Invoice, now time.Time, expiry time.Duration) time.T
 }
 
 // memo is the invoice description wallets show: the purpose, then the
-// donor's message, within BOLT11's 639-byte description limit.
-func memo(purpose, message string) string {
+// donor's message if the donor made it public, within BOLT11's 639-byte
+// description limit. A BOLT11 string is public (the invoice page shows
+// it, every wallet and node on the route may read it), so a private
+// message stays in the database.
+func memo(purpose, message string, public bool) string {
 	m := purpose
-	if message != "" {
+	if message != "" && public {
 		m += ": " + message
 	}
 	for len(m) > 600 {
@@ -244,7 +249,7 @@ func (s *Service) Invoice(ctx context.Context, paymentHash string) (Invoice, err
 		return Invoice{}, apperr.New(apperr.Invalid, "A payment hash is 64 hex characters.")
 	}
 	var inv Invoice
-	err := s.db.WithContext(ctx).Where("payment_hash = ?", strings.ToLower(paymentHash)).Take(&inv).Error
+	err := s.db.Gorm(ctx).Where("payment_hash = ?", strings.ToLower(paymentHash)).Take(&inv).Error
 	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
 		return Invoice{}, apperr.New(apperr.NotFound, "No invoice has that payment hash.")
 	}
@@ -274,7 +279,7 @@ func (s *Service) SettleIndex(ctx context.Context) (uint64, error) { return Sett
 // it before the service exists (the demo node starts its indexes above it).
 func SettleIndex(ctx context.Context, d *db.DB) (uint64, error) {
 	var c cursor
-	err := d.WithContext(ctx).Where("name = ?", cursorName).Limit(1).Find(&c).Error
+	err := d.Gorm(ctx).Where("name = ?", cursorName).Limit(1).Find(&c).Error
 	return c.Value, err
 }
 
@@ -287,12 +292,9 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 		return nil
 	}
 	hash := ni.PaymentHash.String()
-	var credited *Invoice
-	var slug string
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		credited, slug = nil, ""
+	return s.db.Tx(ctx, func(tx db.Tx) error {
 		var inv Invoice
-		q := tx.WithContext(ctx)
+		q := tx.Gorm(ctx)
 		if s.db.Dialect == db.Postgres {
 			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 		}
@@ -308,7 +310,7 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			if paid <= 0 || !paid.Valid() {
 				return fmt.Errorf("funding: settle %s: node reports paid amount %d", hash, paid)
 			}
-			o, err := s.offerings.CreditRunway(ctx, tx, inv.OfferingID, offering.Credit{
+			_, err := s.offerings.CreditRunway(ctx, tx, inv.OfferingID, offering.Credit{
 				Key: "invoice:" + hash, Debit: ledger.Lightning, Amount: paid, Memo: string(inv.Purpose),
 			})
 			if err != nil {
@@ -319,34 +321,30 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 				settledAt = s.now().UTC()
 			}
 			idx := ni.SettleIndex
-			res := tx.Model(&Invoice{}).Where("id = ? AND state <> ?", inv.ID, InvoiceSettled).
+			res := tx.Gorm(ctx).Model(&Invoice{}).Where("id = ? AND state <> ?", inv.ID, InvoiceSettled).
 				Updates(map[string]any{"state": InvoiceSettled, "paid_msat": paid, "settled_at": settledAt, "settle_index": idx})
 			if res.Error != nil {
 				return fmt.Errorf("funding: mark %s settled: %w", hash, res.Error)
 			}
 			inv.State, inv.PaidMsat, inv.SettledAt, inv.SettleIndex = InvoiceSettled, paid, &settledAt, &idx
-			credited, slug = &inv, o.Slug
+			credited := inv
+			tx.AfterCommit(func() {
+				s.events.publish(credited)
+				s.announce(ctx, credited.PaymentHash)
+				settlements.Inc()
+			})
 		} else if inv.ID == 0 {
 			// Normal on a node shared with other services, and the first
 			// start on a used node reads all of its past settlements: a
 			// warning each would flood the log.
 			s.log.Debug("settled invoice the site did not issue", "payment_hash", hash, "settle_index", ni.SettleIndex)
 		}
-		return advanceCursor(tx, s.db.Dialect, ni.SettleIndex)
+		return advanceCursor(tx.Gorm(ctx), ni.SettleIndex)
 	})
-	if err != nil {
-		return err
-	}
-	if credited != nil {
-		s.offerings.Invalidate(slug)
-		s.events.publish(*credited)
-		settlements.Inc()
-	}
-	return nil
 }
 
 // advanceCursor moves the stored settle index up to idx, never down.
-func advanceCursor(tx *gorm.DB, dialect db.Dialect, idx uint64) error {
+func advanceCursor(tx *gorm.DB, idx uint64) error {
 	if idx == 0 {
 		return nil
 	}
@@ -383,7 +381,7 @@ func (s *Service) RunSettlement(ctx context.Context) {
 		if err != nil {
 			s.log.Warn("settlement stream stopped; resuming", "err", err, "in", backoff)
 		} else if !ran {
-			backoff = 2 * time.Second // another replica holds the lease
+			backoff = db.LeaseRetry // another replica holds the lease
 		}
 		select {
 		case <-ctx.Done():

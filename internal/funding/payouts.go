@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
@@ -96,6 +94,7 @@ type payer struct {
 	kick     chan struct{}
 	mu       sync.Mutex
 	inflight map[string]bool
+	wg       sync.WaitGroup // payouts being finished
 }
 
 // SetResolver sets how Lightning Addresses and LNURLs are paid.
@@ -160,15 +159,15 @@ func (s *Service) Pay(ctx context.Context, source string, offeringID *int64, ava
 		PaymentHash: decoded.PaymentHash.String(), PaymentRequest: pr, SourceAccount: source, OfferingID: offeringID,
 		Destination: displayDestination(destination), AmountMsat: amount, FeeLimitMsat: feeLimit, State: PayoutPending, CreatedAt: now,
 	}
-	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
 		var n int64
-		if err := tx.Model(&Payout{}).Where("payment_hash = ?", p.PaymentHash).Count(&n).Error; err != nil {
+		if err := tx.Gorm(ctx).Model(&Payout{}).Where("payment_hash = ?", p.PaymentHash).Count(&n).Error; err != nil {
 			return err
 		}
 		if n > 0 {
 			return apperr.New(apperr.Conflict, "That invoice has already been paid or is being paid.")
 		}
-		if err := tx.Create(&p).Error; err != nil {
+		if err := tx.Gorm(ctx).Create(&p).Error; err != nil {
 			if errors.Is(db.TranslateError(err), db.ErrDuplicate) {
 				return apperr.New(apperr.Conflict, "That invoice has already been paid or is being paid.")
 			}
@@ -187,7 +186,7 @@ func (s *Service) Pay(ctx context.Context, source string, offeringID *int64, ava
 	if err != nil {
 		return Payout{}, err
 	}
-	s.Kick()
+	s.queued(ctx)
 	return p, nil
 }
 
@@ -242,13 +241,14 @@ func (s *Service) RunPayouts(ctx context.Context) {
 	t := time.NewTicker(payoutRetryPeriod)
 	defer t.Stop()
 	for {
-		_, err := s.db.WithLease(ctx, "payouts", func(ctx context.Context) error {
+		ran, err := s.db.WithLease(ctx, "payouts", func(ctx context.Context) error {
 			for {
 				if err := s.ProcessPending(ctx); err != nil {
 					s.log.Error("payouts", "err", err)
 				}
 				select {
 				case <-ctx.Done():
+					s.payer.wg.Wait() // the lease is kept until every payout in flight is booked or left
 					return nil
 				case <-s.payer.kick:
 				case <-t.C:
@@ -258,10 +258,14 @@ func (s *Service) RunPayouts(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("payout worker", "err", err)
 		}
+		wait := payoutRetryPeriod
+		if !ran {
+			wait = db.LeaseRetry // another replica holds it: ask again soon, in case it died
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
 	}
 }
@@ -270,7 +274,7 @@ func (s *Service) RunPayouts(ctx context.Context) {
 // finished.
 func (s *Service) ProcessPending(ctx context.Context) error {
 	var pending []Payout
-	if err := s.db.WithContext(ctx).Where("state = ?", PayoutPending).Order("id").Find(&pending).Error; err != nil {
+	if err := s.db.Gorm(ctx).Where("state = ?", PayoutPending).Order("id").Find(&pending).Error; err != nil {
 		return fmt.Errorf("funding: pending payouts: %w", err)
 	}
 	for _, p := range pending {
@@ -283,7 +287,9 @@ func (s *Service) ProcessPending(ctx context.Context) error {
 		if busy {
 			continue
 		}
+		s.payer.wg.Add(1)
 		go func(p Payout) {
+			defer s.payer.wg.Done()
 			defer func() {
 				s.payer.mu.Lock()
 				delete(s.payer.inflight, p.PaymentHash)
@@ -331,7 +337,7 @@ func (s *Service) complete(ctx context.Context, p Payout, fee money.Msat) error 
 		s.log.Error("routing fee above its limit", "payment_hash", p.PaymentHash, "fee", fee, "limit", p.FeeLimitMsat)
 		fee = p.FeeLimitMsat
 	}
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx db.Tx) error {
 		l := s.ledger.In(tx)
 		if _, err := l.PostPending(ctx, "payout:"+p.PaymentHash+":sent", "payout:"+p.PaymentHash, p.AmountMsat); err != nil {
 			return err
@@ -339,23 +345,21 @@ func (s *Service) complete(ctx context.Context, p Payout, fee money.Msat) error 
 		if _, err := l.PostPending(ctx, "payout-fee:"+p.PaymentHash+":sent", "payout-fee:"+p.PaymentHash, fee); err != nil {
 			return err
 		}
-		now := s.now().UTC()
-		return tx.Model(&Payout{}).Where("id = ? AND state = ?", p.ID, PayoutPending).
-			Updates(map[string]any{"state": PayoutSucceeded, "fee_msat": fee, "finished_at": now}).Error
-	})
-	if err == nil {
-		payoutsFinished.WithLabelValues(string(PayoutSucceeded)).Inc()
 		if p.OfferingID != nil {
 			if o, gerr := s.offerings.GetByID(ctx, *p.OfferingID); gerr == nil {
-				s.offerings.Invalidate(o.Slug) // its earned balance moved
+				tx.AfterCommit(func() { s.offerings.Invalidate(o.Slug) }) // its earned balance moved
 			}
 		}
-	}
+		tx.AfterCommit(func() { payoutsFinished.WithLabelValues(string(PayoutSucceeded)).Inc() })
+		now := s.now().UTC()
+		return tx.Gorm(ctx).Model(&Payout{}).Where("id = ? AND state = ?", p.ID, PayoutPending).
+			Updates(map[string]any{"state": PayoutSucceeded, "fee_msat": fee, "finished_at": now}).Error
+	})
 	return err
 }
 
 func (s *Service) fail(ctx context.Context, p Payout, reason string) error {
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx db.Tx) error {
 		l := s.ledger.In(tx)
 		if _, err := l.VoidPending(ctx, "payout:"+p.PaymentHash+":failed", "payout:"+p.PaymentHash); err != nil {
 			return err
@@ -367,7 +371,7 @@ func (s *Service) fail(ctx context.Context, p Payout, reason string) error {
 			reason = "the payment failed"
 		}
 		now := s.now().UTC()
-		return tx.Model(&Payout{}).Where("id = ? AND state = ?", p.ID, PayoutPending).
+		return tx.Gorm(ctx).Model(&Payout{}).Where("id = ? AND state = ?", p.ID, PayoutPending).
 			Updates(map[string]any{"state": PayoutFailed, "failure_reason": reason, "finished_at": now}).Error
 	})
 	if err == nil {
@@ -382,14 +386,14 @@ func (s *Service) Payouts(ctx context.Context, offeringID int64, limit int) ([]P
 		limit = 50
 	}
 	var out []Payout
-	err := s.db.WithContext(ctx).Where("offering_id = ?", offeringID).Order("id DESC").Limit(limit).Find(&out).Error
+	err := s.db.Gorm(ctx).Where("offering_id = ?", offeringID).Order("id DESC").Limit(limit).Find(&out).Error
 	return out, err
 }
 
 // Payout returns one payout by payment hash.
 func (s *Service) Payout(ctx context.Context, paymentHash string) (Payout, error) {
 	var p Payout
-	err := s.db.WithContext(ctx).Where("payment_hash = ?", paymentHash).Take(&p).Error
+	err := s.db.Gorm(ctx).Where("payment_hash = ?", paymentHash).Take(&p).Error
 	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
 		return Payout{}, apperr.New(apperr.NotFound, "No payout has that payment hash.")
 	}

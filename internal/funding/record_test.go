@@ -55,7 +55,7 @@ func TestRecordInvoiceStoresEveryField(t *testing.T) {
 			t.Fatalf("repeated payment hash: err = %v, want a duplicate", err)
 		}
 		var n int64
-		d.Table("invoices").Count(&n)
+		d.Gorm(context.Background()).Table("invoices").Count(&n)
 		if n != 5 {
 			t.Fatalf("%d invoices stored, want 5", n)
 		}

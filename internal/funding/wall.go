@@ -36,7 +36,7 @@ func (s *Service) Wall(ctx context.Context, offeringID int64, limit int) ([]Wall
 		limit = 20
 	}
 	var rows []Invoice
-	err := s.db.WithContext(ctx).Select("payer_name", "payer_message", "public", "paid_msat", "settled_at").
+	err := s.db.Gorm(ctx).Select("payer_name", "payer_message", "public", "paid_msat", "settled_at").
 		Where("offering_id = ? AND state = ? AND settled_at IS NOT NULL", offeringID, InvoiceSettled).
 		Order("settled_at DESC, id DESC").Limit(limit).Find(&rows).Error
 	if err != nil {
@@ -61,7 +61,7 @@ func (s *Service) Wall(ctx context.Context, offeringID int64, limit int) ([]Wall
 // page. Anonymous donors cannot be told apart, so each payment counts once.
 func (s *Service) Payments(ctx context.Context, offeringID int64) (int64, error) {
 	var n int64
-	err := s.db.WithContext(ctx).Model(&Invoice{}).Where("offering_id = ? AND state = ?", offeringID, InvoiceSettled).Count(&n).Error
+	err := s.db.Gorm(ctx).Model(&Invoice{}).Where("offering_id = ? AND state = ?", offeringID, InvoiceSettled).Count(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("funding: payments of %d: %w", offeringID, err)
 	}

@@ -40,7 +40,7 @@ func (s *Service) NewWithdrawLink(ctx context.Context, o offering.Offering) (k1 
 	}
 	now := s.now().UTC()
 	link := withdrawLink{K1Hash: lnurl.K1Hash(k1), OfferingID: o.ID, CreatedAt: now, ExpiresAt: now.Add(WithdrawLinkTTL)}
-	if err := s.db.WithContext(ctx).Create(&link).Error; err != nil {
+	if err := s.db.Gorm(ctx).Create(&link).Error; err != nil {
 		return "", time.Time{}, fmt.Errorf("funding: withdraw link: %w", err)
 	}
 	return k1, link.ExpiresAt, nil
@@ -48,7 +48,7 @@ func (s *Service) NewWithdrawLink(ctx context.Context, o offering.Offering) (k1 
 
 func (s *Service) openLink(ctx context.Context, k1 string) (withdrawLink, error) {
 	var link withdrawLink
-	err := s.db.WithContext(ctx).Where("k1_hash = ?", lnurl.K1Hash(k1)).Take(&link).Error
+	err := s.db.Gorm(ctx).Where("k1_hash = ?", lnurl.K1Hash(k1)).Take(&link).Error
 	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
 		return link, apperr.New(apperr.NotFound, "This withdrawal link is not valid.")
 	}
@@ -94,7 +94,7 @@ func (s *Service) RedeemWithdrawLink(ctx context.Context, k1, pr string) (Payout
 		return Payout{}, err
 	}
 	now := s.now().UTC()
-	res := s.db.WithContext(ctx).Model(&withdrawLink{}).Where("id = ? AND used_at IS NULL", link.ID).Update("used_at", now)
+	res := s.db.Gorm(ctx).Model(&withdrawLink{}).Where("id = ? AND used_at IS NULL", link.ID).Update("used_at", now)
 	if res.Error != nil {
 		return Payout{}, fmt.Errorf("funding: spend withdraw link: %w", res.Error)
 	}
@@ -105,13 +105,13 @@ func (s *Service) RedeemWithdrawLink(ctx context.Context, k1, pr string) (Payout
 	if err == nil {
 		var p Payout
 		if p, err = s.WithdrawEarned(ctx, o, pr); err == nil {
-			s.db.WithContext(ctx).Model(&withdrawLink{}).Where("id = ?", link.ID).Update("payment_hash", p.PaymentHash)
+			s.db.Gorm(ctx).Model(&withdrawLink{}).Where("id = ?", link.ID).Update("payment_hash", p.PaymentHash)
 			return p, nil
 		}
 	}
 	// Refused (bad invoice, too large…): nothing was paid, so the link may
 	// be tried again with a better invoice until it expires.
-	if rerr := s.db.WithContext(ctx).Model(&withdrawLink{}).Where("id = ? AND payment_hash IS NULL", link.ID).
+	if rerr := s.db.Gorm(ctx).Model(&withdrawLink{}).Where("id = ? AND payment_hash IS NULL", link.ID).
 		Update("used_at", gorm.Expr("NULL")).Error; rerr != nil {
 		s.log.Error("release withdraw link", "err", rerr)
 	}

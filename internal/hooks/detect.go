@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
@@ -71,7 +72,7 @@ func transition(prev string, lowSent bool, st offering.Status, threshold int64) 
 // idempotent; Run calls it every poll interval.
 func (s *Service) Detect(ctx context.Context) error {
 	var rows []webhookRow
-	if err := s.db.WithContext(ctx).Where("disabled_at IS NULL").Order("id").Find(&rows).Error; err != nil {
+	if err := s.db.Gorm(ctx).Where("disabled_at IS NULL").Order("id").Find(&rows).Error; err != nil {
 		return fmt.Errorf("hooks: webhooks to check: %w", err)
 	}
 	var errs []error
@@ -95,7 +96,7 @@ func (s *Service) Credited(ctx context.Context, inv funding.Invoice) error {
 		return nil
 	}
 	var rows []webhookRow
-	if err := s.db.WithContext(ctx).Where("offering_id = ? AND disabled_at IS NULL", inv.OfferingID).Order("id").Find(&rows).Error; err != nil {
+	if err := s.db.Gorm(ctx).Where("offering_id = ? AND disabled_at IS NULL", inv.OfferingID).Order("id").Find(&rows).Error; err != nil {
 		return fmt.Errorf("hooks: webhooks of %d: %w", inv.OfferingID, err)
 	}
 	var errs []error
@@ -148,10 +149,10 @@ func (s *Service) detectOne(ctx context.Context, r webhookRow) error {
 			expiredAt = t
 		}
 	}
-	return s.db.Tx(ctx, func(tx *gorm.DB) error {
+	return s.db.Tx(ctx, func(tx db.Tx) error {
 		// Guarded by the state it was computed from: a run that lost the
 		// race changes nothing and sees the new state next time.
-		res := tx.Model(&webhookRow{}).
+		res := tx.Gorm(ctx).Model(&webhookRow{}).
 			Where("id = ? AND last_state = ? AND low_sent = ? AND disabled_at IS NULL", r.ID, r.LastState, r.LowSent).
 			Updates(map[string]any{"last_state": c.state, "low_sent": c.lowSent})
 		if res.Error != nil {
@@ -169,7 +170,7 @@ func (s *Service) detectOne(ctx context.Context, r webhookRow) error {
 				at = expiredAt
 			}
 			key := fmt.Sprintf("%s:%d", e, st.FundedUntil.UnixMilli())
-			if err := s.enqueue(tx, r.ID, e, key, newPayload(e, at, st, nil)); err != nil {
+			if err := s.enqueue(tx.Gorm(ctx), r.ID, e, key, newPayload(e, at, st, nil)); err != nil {
 				return err
 			}
 		}
@@ -186,23 +187,42 @@ func (s *Service) catchUpFunded(ctx context.Context, r webhookRow, st offering.S
 	if floor := s.clock().Add(-FundedLookback); since.Before(floor) {
 		since = floor
 	}
-	var credits []struct {
-		PaymentHash string     `gorm:"column:payment_hash"`
-		PaidMsat    money.Msat `gorm:"column:paid_msat"`
-		SettledAt   time.Time  `gorm:"column:settled_at"`
-	}
-	err := s.db.WithContext(ctx).Raw(`SELECT i.payment_hash, i.paid_msat, i.settled_at FROM `+funding.Invoice{}.TableName()+` i
-		WHERE i.offering_id = ? AND i.state = ? AND i.settled_at >= ?
-		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = ? AND d.event_key = 'funded:' || i.payment_hash)
-		ORDER BY i.settled_at, i.id LIMIT 100`, r.OfferingID, funding.InvoiceSettled, since, r.ID).Scan(&credits).Error
-	if err != nil {
-		return fmt.Errorf("hooks: credits for webhook %d: %w", r.ID, err)
-	}
-	for _, c := range credits {
-		p := newPayload(Funded, c.SettledAt, st, &credit{amount: c.PaidMsat, hash: c.PaymentHash})
-		if err := s.enqueue(s.db.WithContext(ctx), r.ID, Funded, "funded:"+c.PaymentHash, p); err != nil {
-			return err
+	// Funding lists the credits page by page; the webhook's deliveries say
+	// which of them already have a message. At most 100 are enqueued a
+	// run, as the rest will be the next time.
+	const page, perRun = 200, 100
+	enqueued := 0
+	var after funding.Credit
+	for enqueued < perRun {
+		credits, err := s.credits.CreditsSince(ctx, r.OfferingID, since, after, page)
+		if err != nil {
+			return fmt.Errorf("hooks: credits for webhook %d: %w", r.ID, err)
 		}
+		keys := make([]string, len(credits))
+		for i, c := range credits {
+			keys[i] = "funded:" + c.PaymentHash
+		}
+		var have []string
+		if len(keys) > 0 {
+			err := s.db.Gorm(ctx).Model(&deliveryRow{}).Where("webhook_id = ? AND event_key IN ?", r.ID, keys).Pluck("event_key", &have).Error
+			if err != nil {
+				return fmt.Errorf("hooks: deliveries of webhook %d: %w", r.ID, err)
+			}
+		}
+		for _, c := range credits {
+			if slices.Contains(have, "funded:"+c.PaymentHash) || enqueued == perRun {
+				continue
+			}
+			p := newPayload(Funded, c.SettledAt, st, &credit{amount: c.Paid, hash: c.PaymentHash})
+			if err := s.enqueue(s.db.Gorm(ctx), r.ID, Funded, "funded:"+c.PaymentHash, p); err != nil {
+				return err
+			}
+			enqueued++
+		}
+		if len(credits) < page {
+			return nil
+		}
+		after = credits[len(credits)-1]
 	}
 	return nil
 }

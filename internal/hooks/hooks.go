@@ -67,6 +67,8 @@ import (
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/lnurl"
 	"github.com/keepalive/keepalive/internal/offering"
 )
 
@@ -103,7 +105,16 @@ const (
 type Offerings interface {
 	Status(ctx context.Context, slug string) (offering.Status, error)
 	GetByID(ctx context.Context, id int64) (offering.Offering, error)
+	Hold(ctx context.Context, tx db.Tx, offeringID int64) error
 }
+
+// Credits is what the hooks need from funding: the settled invoices of an
+// offering, for the funded events.
+type Credits interface {
+	CreditsSince(ctx context.Context, offeringID int64, since time.Time, after funding.Credit, limit int) ([]funding.Credit, error)
+}
+
+var _ Credits = (*funding.Service)(nil)
 
 var _ Offerings = (*offering.Service)(nil)
 
@@ -226,6 +237,7 @@ func (attemptRow) TableName() string { return "webhook_attempts" }
 type Service struct {
 	db           *db.DB
 	offerings    Offerings
+	credits      Credits
 	client       *http.Client
 	log          *slog.Logger
 	now          func() time.Time
@@ -257,7 +269,7 @@ func WithPollInterval(d time.Duration) Option { return func(s *Service) { s.poll
 // lnurl.PublicHTTPClient(allowPrivate) so that an owner's URL cannot reach
 // the operator's network; it is copied and never follows redirects. now
 // may be nil (time.Now).
-func New(d *db.DB, offerings Offerings, client *http.Client, log *slog.Logger, now func() time.Time, opts ...Option) *Service {
+func New(d *db.DB, offerings Offerings, credits Credits, client *http.Client, log *slog.Logger, now func() time.Time, opts ...Option) *Service {
 	if now == nil {
 		now = time.Now
 	}
@@ -271,7 +283,7 @@ func New(d *db.DB, offerings Offerings, client *http.Client, log *slog.Logger, n
 	// A redirect would let a public URL point the site at a private one,
 	// and Standard Webhooks receivers answer directly anyway.
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	s := &Service{db: d, offerings: offerings, client: &c, log: log, now: now, rand: rand.Reader,
+	s := &Service{db: d, offerings: offerings, credits: credits, client: &c, log: log, now: now, rand: rand.Reader,
 		poll: 2 * time.Second, workers: 4, kick: make(chan struct{}, 1), slugs: map[int64]string{}}
 	for _, o := range opts {
 		o(s)
@@ -314,30 +326,30 @@ func (s *Service) Create(ctx context.Context, offeringID int64, req CreateReques
 	// the next run, since the owner asked to hear of it.
 	row.LastState = lastStateOf(st)
 	row.CreatedAt = s.clock()
-	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
-		if s.db.Dialect == db.Postgres {
-			// Serialises creations for one offering so the count holds.
-			if err := tx.Exec("SELECT id FROM offerings WHERE id = ? FOR UPDATE", offeringID).Error; err != nil {
-				return fmt.Errorf("hooks: lock offering %d: %w", offeringID, err)
-			}
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
+		// Serialises creations for one offering so the count holds.
+		if err := s.offerings.Hold(ctx, tx, offeringID); err != nil {
+			return fmt.Errorf("hooks: hold offering %d: %w", offeringID, err)
 		}
 		var n int64
-		if err := tx.Model(&webhookRow{}).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Count(&n).Error; err != nil {
+		if err := tx.Gorm(ctx).Model(&webhookRow{}).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Count(&n).Error; err != nil {
 			return fmt.Errorf("hooks: count webhooks of %d: %w", offeringID, err)
 		}
 		if n >= MaxPerOffering {
 			return apperr.New(apperr.Conflict, "An offering may have at most %d webhooks; delete one first.", MaxPerOffering)
 		}
-		if err := tx.Create(&row).Error; err != nil {
+		if err := tx.Gorm(ctx).Create(&row).Error; err != nil {
 			return fmt.Errorf("hooks: insert webhook: %w", err)
 		}
+		tx.AfterCommit(func() {
+			s.rememberSlug(o.ID, o.Slug)
+			s.poke()
+		})
 		return nil
 	})
 	if err != nil {
 		return Webhook{}, "", err
 	}
-	s.rememberSlug(o.ID, o.Slug)
-	s.poke()
 	return row.webhook(), row.Secret, nil
 }
 
@@ -380,8 +392,9 @@ func (s *Service) validate(req CreateRequest) (webhookRow, error) {
 
 // checkURL accepts https URLs, and http only to loopback (a host's local
 // agent in tests and regtest). Unless private addresses are allowed,
-// addresses that are visibly private are refused here; names that resolve
-// to one are refused by the client when it dials.
+// addresses that are visibly not public (lnurl.PublicAddr, the rule the
+// client applies when it dials) are refused here; names that resolve to
+// one are refused by the client when it dials.
 func (s *Service) checkURL(raw string) (string, string) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -400,7 +413,7 @@ func (s *Service) checkURL(raw string) (string, string) {
 	if u.Scheme == "http" && !loopback {
 		return "", "Use https:// (plain http is accepted only for localhost)."
 	}
-	if !s.allowPrivate && (loopback || (isIP == nil && !publicAddr(addr))) {
+	if !s.allowPrivate && (loopback || (isIP == nil && !lnurl.PublicAddr(addr))) {
 		return "", "The address must be public: the site does not call into private networks."
 	}
 	if _, port, err := net.SplitHostPort(u.Host); err == nil && port == "" {
@@ -409,19 +422,11 @@ func (s *Service) checkURL(raw string) (string, string) {
 	return u.String(), ""
 }
 
-// publicAddr mirrors the rule of lnurl.PublicHTTPClient, for an early and
-// clear answer to the owner.
-func publicAddr(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() &&
-		!netip.MustParsePrefix("100.64.0.0/10").Contains(a) && !netip.MustParsePrefix("fc00::/7").Contains(a)
-}
-
 // Delete removes a webhook of the offering: it stops receiving events, its
 // pending messages are not sent, and its history goes away from the
 // owner's view. Another offering's webhook is not found.
 func (s *Service) Delete(ctx context.Context, offeringID, id int64) error {
-	res := s.db.WithContext(ctx).Model(&webhookRow{}).
+	res := s.db.Gorm(ctx).Model(&webhookRow{}).
 		Where("id = ? AND offering_id = ? AND disabled_at IS NULL", id, offeringID).
 		Update("disabled_at", s.clock())
 	if res.Error != nil {
@@ -437,13 +442,13 @@ func (s *Service) Delete(ctx context.Context, offeringID, id int64) error {
 // recent deliveries (at most perWebhook) and their attempts.
 func (s *Service) List(ctx context.Context, offeringID int64, perWebhook int) ([]WithDeliveries, error) {
 	var rows []webhookRow
-	err := s.db.WithContext(ctx).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Order("id").Find(&rows).Error
+	err := s.db.Gorm(ctx).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Order("id").Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("hooks: list webhooks of %d: %w", offeringID, err)
 	}
 	out := make([]WithDeliveries, len(rows))
 	for i, r := range rows {
-		ds, err := s.deliveries(ctx, s.db.WithContext(ctx).Where("webhook_id = ?", r.ID), perWebhook)
+		ds, err := s.deliveries(ctx, s.db.Gorm(ctx).Where("webhook_id = ?", r.ID), perWebhook)
 		if err != nil {
 			return nil, err
 		}
@@ -455,8 +460,8 @@ func (s *Service) List(ctx context.Context, offeringID int64, perWebhook int) ([
 // Recent returns the offering's most recent deliveries across its live
 // webhooks, newest first, with their attempts: the owner's dashboard.
 func (s *Service) Recent(ctx context.Context, offeringID int64, limit int) ([]Delivery, error) {
-	q := s.db.WithContext(ctx).Where("webhook_id IN (?)",
-		s.db.WithContext(ctx).Model(&webhookRow{}).Select("id").Where("offering_id = ? AND disabled_at IS NULL", offeringID))
+	q := s.db.Gorm(ctx).Where("webhook_id IN (?)",
+		s.db.Gorm(ctx).Model(&webhookRow{}).Select("id").Where("offering_id = ? AND disabled_at IS NULL", offeringID))
 	return s.deliveries(ctx, q, limit)
 }
 
@@ -476,7 +481,7 @@ func (s *Service) deliveries(ctx context.Context, q *gorm.DB, limit int) ([]Deli
 		ids[i] = r.ID
 	}
 	var atts []attemptRow
-	if err := s.db.WithContext(ctx).Where("delivery_id IN ?", ids).Order("id DESC").Find(&atts).Error; err != nil {
+	if err := s.db.Gorm(ctx).Where("delivery_id IN ?", ids).Order("id DESC").Find(&atts).Error; err != nil {
 		return nil, fmt.Errorf("hooks: attempts: %w", err)
 	}
 	byDelivery := map[int64][]Attempt{}

@@ -67,7 +67,7 @@ func newEnv(t *testing.T, d *db.DB) *env {
 // the site restarts.
 func (e *env) restart(opts ...hooks.Option) *hooks.Service {
 	opts = append([]hooks.Option{hooks.WithAllowPrivate(true)}, opts...)
-	return hooks.New(e.d, e.offerings, lnurl.PublicHTTPClient(true), nil, e.clock.Now, opts...)
+	return hooks.New(e.d, e.offerings, e.funding, lnurl.PublicHTTPClient(true), nil, e.clock.Now, opts...)
 }
 
 // pay donates amount and settles it as the node reports it.
@@ -426,7 +426,7 @@ func TestCreateValidates(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		e := newEnv(t, d)
 		ctx := context.Background()
-		public := hooks.New(d, e.offerings, lnurl.PublicHTTPClient(false), nil, e.clock.Now)
+		public := hooks.New(d, e.offerings, e.funding, lnurl.PublicHTTPClient(false), nil, e.clock.Now)
 		n := func(v int64) *int64 { return &v }
 		bad := []struct {
 			name  string
@@ -456,7 +456,7 @@ func TestCreateValidates(t *testing.T) {
 			})
 		}
 		var count int64
-		if err := d.Table("webhooks").Count(&count).Error; err != nil || count != 0 {
+		if err := d.Gorm(context.Background()).Table("webhooks").Count(&count).Error; err != nil || count != 0 {
 			t.Fatalf("%d webhooks written by bad requests (%v)", count, err)
 		}
 
@@ -517,7 +517,7 @@ func TestPublicClientRefusesLoopback(t *testing.T) {
 	e := newEnv(t, d)
 	r := newReceiver(t)
 	subscribe(t, e, e.hooks, r, []string{"funded"}, nil)
-	s := hooks.New(d, e.offerings, lnurl.PublicHTTPClient(false), nil, e.clock.Now)
+	s := hooks.New(d, e.offerings, e.funding, lnurl.PublicHTTPClient(false), nil, e.clock.Now)
 	e.pay(t, burnRate)
 	if n := round(t, s); n != 0 || r.requests != 0 {
 		t.Fatalf("%d delivered, %d requests to loopback", n, r.requests)

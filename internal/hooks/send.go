@@ -18,7 +18,7 @@ import (
 	"sync"
 	"time"
 
-	"gorm.io/gorm"
+	"github.com/keepalive/keepalive/internal/db"
 
 	"github.com/keepalive/keepalive/internal/funding"
 )
@@ -40,7 +40,11 @@ const perWebhookPerRound = 10
 // detection and sending run on the one holding the "webhooks" lease.
 func (s *Service) Run(ctx context.Context, credited <-chan funding.Invoice) {
 	if credited != nil {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			for {
 				select {
 				case <-ctx.Done():
@@ -93,7 +97,7 @@ type due struct {
 // twice at once.
 func (s *Service) SendDue(ctx context.Context) (int, error) {
 	var rows []due
-	err := s.db.WithContext(ctx).Table("webhook_deliveries d").
+	err := s.db.Gorm(ctx).Table("webhook_deliveries d").
 		Select("d.id, d.msg_id, d.webhook_id, d.payload, d.attempts, w.url, w.secret").
 		Joins("JOIN webhooks w ON w.id = d.webhook_id").
 		Where("d.state = ? AND d.next_attempt_at <= ? AND w.disabled_at IS NULL", Pending, s.clock()).
@@ -196,11 +200,11 @@ func (s *Service) attempt(ctx context.Context, d due) (bool, error) {
 	// Recorded even if ctx ends now: the attempt happened.
 	rec, cancelRec := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancelRec()
-	err = s.db.Tx(rec, func(tx *gorm.DB) error {
-		if err := tx.Create(&attemptRow{DeliveryID: d.ID, At: at, StatusCode: status, Error: failure, DurationMs: elapsed}).Error; err != nil {
+	err = s.db.Tx(rec, func(tx db.Tx) error {
+		if err := tx.Gorm(rec).Create(&attemptRow{DeliveryID: d.ID, At: at, StatusCode: status, Error: failure, DurationMs: elapsed}).Error; err != nil {
 			return fmt.Errorf("hooks: log attempt of %s: %w", d.MsgID, err)
 		}
-		res := tx.Model(&deliveryRow{}).Where("id = ? AND state = ? AND attempts = ?", d.ID, Pending, d.Attempts).Updates(upd)
+		res := tx.Gorm(rec).Model(&deliveryRow{}).Where("id = ? AND state = ? AND attempts = ?", d.ID, Pending, d.Attempts).Updates(upd)
 		if res.Error != nil {
 			return fmt.Errorf("hooks: record attempt of %s: %w", d.MsgID, res.Error)
 		}

@@ -33,7 +33,7 @@ func Secret(ctx context.Context, d *db.DB, name string, size int, r io.Reader) (
 		r = rand.Reader
 	}
 	var s secret
-	err := d.WithContext(ctx).Where("name = ?", name).Take(&s).Error
+	err := d.Gorm(ctx).Where("name = ?", name).Take(&s).Error
 	if err == nil {
 		return s.Value, nil
 	}
@@ -44,12 +44,12 @@ func Secret(ctx context.Context, d *db.DB, name string, size int, r io.Reader) (
 	if _, err := io.ReadFull(r, v); err != nil {
 		return nil, fmt.Errorf("keys: generate %s: %w", name, err)
 	}
-	err = d.WithContext(ctx).Exec("INSERT INTO site_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+	err = d.Gorm(ctx).Exec("INSERT INTO site_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
 		name, v, time.Now().UTC()).Error
 	if err != nil {
 		return nil, fmt.Errorf("keys: store %s: %w", name, err)
 	}
-	if err := d.WithContext(ctx).Where("name = ?", name).Take(&s).Error; err != nil {
+	if err := d.Gorm(ctx).Where("name = ?", name).Take(&s).Error; err != nil {
 		return nil, fmt.Errorf("keys: read back %s: %w", name, err)
 	}
 	return s.Value, nil

@@ -8,7 +8,7 @@ import (
 	"github.com/keepalive/keepalive/internal/money"
 )
 
-// CheckInvariants verifies the ledger's invariants (DESIGN.md) against
+// CheckInvariants verifies the ledger's invariants (docs/design.md) against
 // the database and returns every violation found, joined. Tests call it
 // after every scenario; it reads everything, so it is not for hot paths.
 //
@@ -19,10 +19,7 @@ import (
 //     accounts, posts no more than was reserved, and a void releases all
 //     of it; each pending transfer is resolved at most once.
 func (l *Ledger) CheckInvariants(ctx context.Context) error {
-	q := l.db.WithContext(ctx)
-	if l.tx != nil {
-		q = l.tx.WithContext(ctx)
-	}
+	q := l.query(ctx)
 	var accounts []Account
 	if err := q.Order("id").Find(&accounts).Error; err != nil {
 		return fmt.Errorf("ledger: invariants: accounts: %w", err)

@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
 	"github.com/keepalive/keepalive/internal/apperr"
@@ -92,7 +91,7 @@ var (
 // Ledger posts transfers. The zero value is not usable; call New.
 type Ledger struct {
 	db  *db.DB
-	tx  *gorm.DB // set when bound to a caller's transaction by In
+	tx  *db.Tx // set when bound to a caller's transaction by In
 	now func() time.Time
 
 	ids *sync.Map // account name → id, only for committed accounts
@@ -110,18 +109,26 @@ func New(d *db.DB, now func() time.Time) *Ledger {
 // In returns the ledger bound to the caller's transaction tx, so that
 // transfers commit or roll back together with the caller's other writes.
 // The caller retries the transaction (db.Tx does).
-func (l *Ledger) In(tx *gorm.DB) *Ledger {
+func (l *Ledger) In(tx db.Tx) *Ledger {
 	c := *l
-	c.tx = tx
+	c.tx = &tx
 	return &c
 }
 
 // run runs fn in the bound transaction, or in a new one with retries.
 func (l *Ledger) run(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	if l.tx != nil {
-		return fn(l.tx.WithContext(ctx))
+		return fn(l.tx.Gorm(ctx))
 	}
-	return l.db.Tx(ctx, fn)
+	return l.db.Tx(ctx, func(tx db.Tx) error { return fn(tx.Gorm(ctx)) })
+}
+
+// query is the bound transaction, or the pool.
+func (l *Ledger) query(ctx context.Context) *gorm.DB {
+	if l.tx != nil {
+		return l.tx.Gorm(ctx)
+	}
+	return l.db.Gorm(ctx)
 }
 
 // Post moves e.Amount from e.Debit to e.Credit now. Posting a key again
@@ -139,9 +146,6 @@ func (l *Ledger) Reserve(ctx context.Context, e Entry) (Transfer, error) {
 func (l *Ledger) write(ctx context.Context, e Entry, kind Kind) (Transfer, error) {
 	if err := validate(e); err != nil {
 		return Transfer{}, err
-	}
-	if l.tx == nil && l.db.Dialect == db.Postgres {
-		return l.writeOneStatement(ctx, e, kind)
 	}
 	var out Transfer
 	err := l.withAccounts(ctx, []string{e.Debit, e.Credit}, func(tx *gorm.DB, ids map[string]int64) error {
@@ -191,17 +195,21 @@ func (l *Ledger) resolve(ctx context.Context, key, pendingKey string, amount mon
 		if amt < 0 || amt > p.Amount {
 			return apperr.New(apperr.Invalid, "cannot post %d msat of a pending %d msat", amt, p.Amount)
 		}
-		if err := lockIDs(tx, l.db.Dialect, p.DebitAccountID, p.CreditAccountID); err != nil {
-			return err
-		}
 		var accts []Account
 		if err := tx.Select("id", "allow_negative").Where("id IN ?", []int64{p.DebitAccountID, p.CreditAccountID}).Find(&accts).Error; err != nil {
 			return fmt.Errorf("ledger: accounts of %s: %w", pendingKey, err)
 		}
 		var counter counterSides
+		var totals []int64 // accounts that keep running totals: only these are locked
 		for _, a := range accts {
 			counter.debit = counter.debit || (a.ID == p.DebitAccountID && a.AllowNegative)
 			counter.credit = counter.credit || (a.ID == p.CreditAccountID && a.AllowNegative)
+			if !a.AllowNegative {
+				totals = append(totals, a.ID)
+			}
+		}
+		if err := lockIDs(tx, l.db.Dialect, totals...); err != nil {
+			return err
 		}
 		t := Transfer{Key: key, DebitAccountID: p.DebitAccountID, CreditAccountID: p.CreditAccountID,
 			Amount: amt, Kind: kind, PendingID: &p.ID, CreatedAt: l.now().UTC()}
@@ -279,59 +287,6 @@ func sameTerms(existing, t Transfer) (Transfer, error) {
 	return existing, nil
 }
 
-// writeOneStatement posts or reserves e on PostgreSQL in a single
-// statement, so a transfer costs one round trip, like a plain INSERT: the
-// insert and both balance updates run together, the key's uniqueness
-// makes a repeat a no-op, and the accounts_no_overdraft constraint makes
-// an overdraft fail the whole statement.
-func (l *Ledger) writeOneStatement(ctx context.Context, e Entry, kind Kind) (Transfer, error) {
-	ids, err := l.accountIDs(ctx, e.Debit, e.Credit)
-	if err != nil {
-		return Transfer{}, err
-	}
-	debitCol, creditCol := "debits_posted", "credits_posted"
-	if kind == Pending {
-		debitCol, creditCol = "debits_pending", "credits_pending"
-	}
-	t := Transfer{Key: e.Key, DebitAccountID: ids[e.Debit], CreditAccountID: ids[e.Credit], Amount: e.Amount,
-		Kind: kind, Memo: e.Memo, CreatedAt: l.now().UTC()}
-	var row struct {
-		ID      *int64
-		Updated int64
-	}
-	// Counter accounts keep no running totals (see counterSides); rows are
-	// updated in id order by the index scan, so concurrent statements
-	// never deadlock.
-	q := `WITH ins AS (
-		INSERT INTO transfers (key, debit_account_id, credit_account_id, amount_msat, kind, memo, created_at)
-		VALUES (@key, @debit, @credit, @amount, @kind, @memo, @at) ON CONFLICT (key) DO NOTHING RETURNING id
-	), upd AS (
-		UPDATE accounts SET
-			` + debitCol + ` = ` + debitCol + ` + CASE WHEN id = @debit THEN @amount ELSE 0 END,
-			` + creditCol + ` = ` + creditCol + ` + CASE WHEN id = @credit THEN @amount ELSE 0 END
-		WHERE id IN (@debit, @credit) AND NOT allow_negative AND EXISTS (SELECT 1 FROM ins)
-		RETURNING id
-	)
-	SELECT (SELECT id FROM ins) AS id, (SELECT count(*) FROM upd) AS updated`
-	err = l.db.WithContext(ctx).Raw(q, map[string]any{"key": t.Key, "debit": t.DebitAccountID, "credit": t.CreditAccountID,
-		"amount": t.Amount, "kind": t.Kind, "memo": t.Memo, "at": t.CreatedAt}).Scan(&row).Error
-	if err != nil {
-		if isOverdraft(err) {
-			return Transfer{}, apperr.Wrap(ErrInsufficientFunds, apperr.Conflict, "not enough funds for that")
-		}
-		return Transfer{}, fmt.Errorf("ledger: post %s: %w", t.Key, err)
-	}
-	if row.ID == nil {
-		var existing Transfer
-		if err := l.db.WithContext(ctx).Where("key = ?", t.Key).Take(&existing).Error; err != nil {
-			return Transfer{}, fmt.Errorf("ledger: look up %s: %w", t.Key, err)
-		}
-		return sameTerms(existing, t)
-	}
-	t.ID = *row.ID
-	return t, nil
-}
-
 // accountIDs returns the ids of the named accounts, creating them on
 // first use; ids of committed accounts are cached (they never change).
 func (l *Ledger) accountIDs(ctx context.Context, names ...string) (map[string]int64, error) {
@@ -339,7 +294,7 @@ func (l *Ledger) accountIDs(ctx context.Context, names ...string) (map[string]in
 	if len(missing) > 0 {
 		// Outside any transaction: once this returns, the rows are
 		// committed and their ids safe to cache.
-		got, err := ensure(l.db.WithContext(ctx), l.now(), missing)
+		got, err := ensure(l.db.Gorm(ctx), l.now(), missing)
 		if err != nil {
 			return nil, err
 		}
@@ -349,11 +304,6 @@ func (l *Ledger) accountIDs(ctx context.Context, names ...string) (map[string]in
 		}
 	}
 	return ids, nil
-}
-
-func isOverdraft(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23514" && pgErr.ConstraintName == "accounts_no_overdraft"
 }
 
 // counterSides tells which sides of a transfer are counter accounts.
@@ -429,13 +379,13 @@ func (l *Ledger) withAccounts(ctx context.Context, names []string, fn func(tx *g
 		if err != nil {
 			return err
 		}
-		return fn(l.tx.WithContext(ctx), ids)
+		return fn(l.tx.Gorm(ctx), ids)
 	}
 	ids, err := l.accountIDs(ctx, names...)
 	if err != nil {
 		return err
 	}
-	return l.db.Tx(ctx, func(tx *gorm.DB) error { return fn(tx, ids) })
+	return l.db.Tx(ctx, func(tx db.Tx) error { return fn(tx.Gorm(ctx), ids) })
 }
 
 // ensure creates the named accounts that do not exist and returns the ids
@@ -482,7 +432,7 @@ func (l *Ledger) idsInTx(ctx context.Context, names []string) (map[string]int64,
 	if len(missing) == 0 {
 		return ids, nil
 	}
-	got, err := ensure(l.tx.WithContext(ctx), l.now(), missing)
+	got, err := ensure(l.tx.Gorm(ctx), l.now(), missing)
 	if err != nil {
 		return nil, err
 	}
@@ -490,7 +440,7 @@ func (l *Ledger) idsInTx(ctx context.Context, names []string) (map[string]int64,
 		ids[n] = id
 	}
 	// Once the transaction commits these rows are safe to cache.
-	db.AfterCommit(l.tx, func() {
+	l.tx.AfterCommit(func() {
 		for n, id := range got {
 			l.ids.Store(n, id)
 		}
@@ -504,14 +454,16 @@ func (l *Ledger) Ensure(ctx context.Context, names ...string) (map[string]int64,
 	if l.tx != nil {
 		return l.idsInTx(ctx, names)
 	}
-	return ensure(l.db.WithContext(ctx), l.now(), names)
+	return ensure(l.db.Gorm(ctx), l.now(), names)
 }
 
 // Lock makes sure the named accounts exist and, on PostgreSQL, locks their
 // rows in ascending id order for the rest of the bound transaction. A
 // caller that will move money between several accounts in one
 // transaction locks them all first, so that no two transactions wait on
-// each other.
+// each other. Counter accounts (lightning) are not locked: they keep no
+// totals, so there is nothing to guard, and every settlement of the site
+// would otherwise queue on that one row.
 func (l *Ledger) Lock(ctx context.Context, names ...string) error {
 	if l.tx == nil {
 		return errors.New("ledger: Lock needs a transaction (use In)")
@@ -521,14 +473,16 @@ func (l *Ledger) Lock(ctx context.Context, names ...string) error {
 		return err
 	}
 	list := make([]int64, 0, len(ids))
-	for _, id := range ids {
-		list = append(list, id)
+	for name, id := range ids {
+		if !allowNegative(name) { // a counter account keeps no totals: nothing to guard
+			list = append(list, id)
+		}
 	}
-	return lockIDs(l.tx.WithContext(ctx), l.db.Dialect, list...)
+	return lockIDs(l.tx.Gorm(ctx), l.db.Dialect, list...)
 }
 
 func lockIDs(tx *gorm.DB, dialect db.Dialect, ids ...int64) error {
-	if dialect != db.Postgres {
+	if dialect != db.Postgres || len(ids) == 0 {
 		return nil // SQLite transactions are immediate: the writer holds the whole file
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
@@ -542,10 +496,7 @@ func lockIDs(tx *gorm.DB, dialect db.Dialect, ids ...int64) error {
 // Account returns the named account; one that was never used reads as
 // empty.
 func (l *Ledger) Account(ctx context.Context, name string) (Account, error) {
-	q := l.db.WithContext(ctx)
-	if l.tx != nil {
-		q = l.tx.WithContext(ctx)
-	}
+	q := l.query(ctx)
 	var a Account
 	err := q.Where("name = ?", name).Take(&a).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -593,10 +544,7 @@ func (l *Ledger) Balance(ctx context.Context, name string) (money.Msat, error) {
 
 // TransferByKey returns the transfer with that key.
 func (l *Ledger) TransferByKey(ctx context.Context, key string) (Transfer, error) {
-	q := l.db.WithContext(ctx)
-	if l.tx != nil {
-		q = l.tx.WithContext(ctx)
-	}
+	q := l.query(ctx)
 	var t Transfer
 	if err := q.Where("key = ?", key).Take(&t).Error; err != nil {
 		return Transfer{}, db.TranslateError(err)

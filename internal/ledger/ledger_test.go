@@ -162,10 +162,10 @@ func TestTransfersAreImmutable(t *testing.T) {
 		if _, err := l.Post(ctx, ledger.Entry{Key: "in", Debit: ledger.Lightning, Credit: "offering/1/runway", Amount: 1}); err != nil {
 			t.Fatal(err)
 		}
-		if err := d.Exec("UPDATE transfers SET amount_msat = 2").Error; err == nil {
+		if err := d.Gorm(context.Background()).Exec("UPDATE transfers SET amount_msat = 2").Error; err == nil {
 			t.Fatal("UPDATE of a transfer succeeded")
 		}
-		if err := d.Exec("DELETE FROM transfers").Error; err == nil {
+		if err := d.Gorm(context.Background()).Exec("DELETE FROM transfers").Error; err == nil {
 			t.Fatal("DELETE of a transfer succeeded")
 		}
 		checkInvariants(t, l)
@@ -209,7 +209,7 @@ func TestConcurrentDoubleSpend(t *testing.T) {
 			t.Fatalf("source balance = %d, want 0 (exactly 10 spends)", got)
 		}
 		var n int64
-		d.Table("transfers").Where("key LIKE ?", "spend:%").Count(&n)
+		d.Gorm(context.Background()).Table("transfers").Where("key LIKE ?", "spend:%").Count(&n)
 		if n != 10 {
 			t.Fatalf("%d spend transfers written, want 10", n)
 		}

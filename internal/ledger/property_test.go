@@ -42,9 +42,32 @@ func genOps(t *rapid.T, accounts int) []op {
 // transfers, posts, voids and repeated keys, some of them from concurrent
 // goroutines, and checks the invariants after each sequence, plus that
 // every account's balance equals what the successful operations imply.
+//
+// Every operation goes through the ledger's one write path as the site
+// calls it: inside the caller's transaction (db.Tx, retried on conflict),
+// the ledger bound to it with In, accounts locked first as settlement and
+// payouts do.
 func TestLedgerProperties(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		l := ledger.New(d, nil)
+		base := ledger.New(d, nil)
+		// inTx runs one ledger operation the way settlement, accrual and
+		// payouts do; a failed operation rolls its transaction back.
+		inTx := func(ctx context.Context, lock []string, fn func(l *ledger.Ledger) (ledger.Transfer, error)) (ledger.Transfer, error) {
+			var out ledger.Transfer
+			err := d.Tx(ctx, func(tx db.Tx) error {
+				l := base.In(tx)
+				if len(lock) > 0 {
+					if err := l.Lock(ctx, lock...); err != nil {
+						return err
+					}
+				}
+				var err error
+				out, err = fn(l)
+				return err
+			})
+			return out, err
+		}
+		l := base
 		var run atomic.Int64
 		rapid.Check(t, func(rt *rapid.T) {
 			ctx := context.Background()
@@ -75,11 +98,12 @@ func TestLedgerProperties(t *testing.T) {
 						return
 					}
 					e := ledger.Entry{Key: k, Debit: name(o.from), Credit: name(o.to), Amount: o.amount}
-					if o.kind == "post" {
-						tr, err = l.Post(ctx, e)
-					} else {
-						tr, err = l.Reserve(ctx, e)
-					}
+					tr, err = inTx(ctx, []string{e.Debit, e.Credit}, func(l *ledger.Ledger) (ledger.Transfer, error) {
+						if o.kind == "post" {
+							return l.Post(ctx, e)
+						}
+						return l.Reserve(ctx, e)
+					})
 				case "postPending", "void":
 					mu.Lock()
 					if len(pendings) == 0 {
@@ -88,12 +112,16 @@ func TestLedgerProperties(t *testing.T) {
 					}
 					p := pendings[o.target%len(pendings)]
 					mu.Unlock()
-					if o.kind == "void" {
-						tr, err = l.VoidPending(ctx, k, p)
-					} else {
-						pt, _ := l.TransferByKey(ctx, p)
-						tr, err = l.PostPending(ctx, k, p, min(o.amount, pt.Amount))
-					}
+					tr, err = inTx(ctx, nil, func(l *ledger.Ledger) (ledger.Transfer, error) {
+						if o.kind == "void" {
+							return l.VoidPending(ctx, k, p)
+						}
+						pt, err := l.TransferByKey(ctx, p)
+						if err != nil {
+							return ledger.Transfer{}, err
+						}
+						return l.PostPending(ctx, k, p, min(o.amount, pt.Amount))
+					})
 				case "repeat":
 					mu.Lock()
 					var prev ledger.Transfer
@@ -117,7 +145,9 @@ func TestLedgerProperties(t *testing.T) {
 							to = name(j)
 						}
 					}
-					again, err := l.Post(ctx, ledger.Entry{Key: prev.Key, Debit: from, Credit: to, Amount: prev.Amount})
+					again, err := inTx(ctx, []string{from, to}, func(l *ledger.Ledger) (ledger.Transfer, error) {
+						return l.Post(ctx, ledger.Entry{Key: prev.Key, Debit: from, Credit: to, Amount: prev.Amount})
+					})
 					if err != nil || again.ID != prev.ID {
 						rt.Errorf("repeat of %s: got %d, %v; want transfer %d", prev.Key, again.ID, err, prev.ID)
 					}

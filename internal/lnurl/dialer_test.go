@@ -27,8 +27,8 @@ func TestPublicHTTPClientRefusesPrivateAddresses(t *testing.T) {
 		"127.0.0.1": false, "169.254.169.254": false, "100.64.0.1": false, "::1": false, "fd00::1": false,
 		"0.0.0.0": false, "::ffff:10.0.0.1": false,
 	} {
-		if got := publicAddr(netip.MustParseAddr(addr)); got != public {
-			t.Errorf("publicAddr(%s) = %v, want %v", addr, got, public)
+		if got := PublicAddr(netip.MustParseAddr(addr)); got != public {
+			t.Errorf("PublicAddr(%s) = %v, want %v", addr, got, public)
 		}
 	}
 }

@@ -5,15 +5,19 @@ import (
 	"time"
 )
 
-// AccrueAll posts the consumption of every offering that has runway left,
-// so owners' earned balances are current. It returns how many offerings
-// it accrued.
+// AccrueAll posts the day's consumption line of every offering that has
+// runway left and no accrual posted yet this UTC day, and returns how
+// many it posted. Between those lines nothing is written as time passes:
+// reads compute consumption from the last posting (see SettleAccrual), so
+// the ledger grows with money, at most one accrual a day for an idle
+// offering, not one a minute.
 func (s *Service) AccrueAll(ctx context.Context) (int, error) {
+	today := s.Now().Format(time.DateOnly)
 	var ids []int64
-	err := s.db.WithContext(ctx).Table("offerings").
-		Joins("JOIN accounts ON accounts.id = offerings.runway_account_id").
-		Where("accounts.credits_posted - accounts.debits_posted > 0").
-		Pluck("offerings.id", &ids).Error
+	// Runway is left at accrued_at exactly when funded_until is later.
+	err := s.db.Gorm(ctx).Model(&Offering{}).
+		Where("funded_until > accrued_at AND NOT EXISTS (SELECT 1 FROM consumption_days c WHERE c.offering_id = offerings.id AND c.day = ?)", today).
+		Order("id").Pluck("id", &ids).Error
 	if err != nil {
 		return 0, err
 	}
@@ -22,17 +26,20 @@ func (s *Service) AccrueAll(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		if _, err := s.Accrue(ctx, id); err != nil {
+		consumed, err := s.Accrue(ctx, id)
+		if err != nil {
 			s.log.Error("accrual failed", "offering", id, "err", err)
 			continue
 		}
-		n++
+		if consumed > 0 {
+			n++
+		}
 	}
 	return n, nil
 }
 
-// RunAccrual runs AccrueAll every interval until ctx is done, on one
-// replica at a time.
+// RunAccrual looks every interval for offerings whose day's line is not
+// posted yet (AccrueAll) until ctx is done, on one replica at a time.
 func (s *Service) RunAccrual(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()

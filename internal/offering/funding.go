@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 )
@@ -17,7 +18,7 @@ import (
 // accrueLocked posts the runway consumed since o.AccruedAt to earned and
 // moves o.AccruedAt on. The caller holds the offering's row (lockBySlug
 // or lockByID) and saves o afterwards.
-func (s *Service) accrueLocked(ctx context.Context, tx *gorm.DB, o *Offering) (money.Msat, error) {
+func (s *Service) accrueLocked(ctx context.Context, tx db.Tx, o *Offering) (money.Msat, error) {
 	l := s.ledger.In(tx)
 	runwayName, earnedName := ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID)
 	runway, err := l.Balance(ctx, runwayName)
@@ -44,7 +45,7 @@ func (s *Service) accrueLocked(ctx context.Context, tx *gorm.DB, o *Offering) (m
 		if err != nil {
 			return 0, err
 		}
-		if err := addConsumedDay(tx, o.ID, tr); err != nil {
+		if err := addConsumedDay(tx.Gorm(ctx), o.ID, tr); err != nil {
 			return 0, err
 		}
 	}
@@ -81,29 +82,47 @@ func addConsumedDay(tx *gorm.DB, offeringID int64, tr ledger.Transfer) error {
 	return nil
 }
 
-// Accrue posts an offering's consumption up to now, so that its earned
-// balance is current (before a withdrawal, and from the accrual job).
+// SettleAccrual posts the offering's consumption up to now inside the
+// caller's transaction tx, and holds the offering's row until tx ends.
+//
+// Consumption is not posted as time passes: the status, the runway and
+// the earned balance are computed when read, from the last posted accrual
+// and the burn rate. It is posted when money moves, so that what moves
+// is exact to that instant: call SettleAccrual in the same transaction,
+// before moving money in or out of an offering's accounts (a payment in,
+// a withdrawal, a revenue event, a clearing); a rate change and a runway
+// credit do it themselves. The accrual job adds one posting a UTC day.
+func (s *Service) SettleAccrual(ctx context.Context, tx db.Tx, offeringID int64) (money.Msat, error) {
+	o, err := s.lockByID(ctx, tx, offeringID)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.ledger.In(tx).Lock(ctx, ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID)); err != nil {
+		return 0, err
+	}
+	consumed, err := s.accrueLocked(ctx, tx, &o)
+	if err != nil {
+		return 0, err
+	}
+	if consumed > 0 {
+		tx.AfterCommit(func() { s.cache.forget(o.Slug) })
+	}
+	if err := tx.Gorm(ctx).Model(&o).Update("accrued_at", o.AccruedAt).Error; err != nil {
+		return 0, fmt.Errorf("offering: accrued_at of %d: %w", o.ID, err)
+	}
+	return consumed, nil
+}
+
+// Accrue is SettleAccrual in a transaction of its own: the offering's
+// earned balance is posted up to now (before a withdrawal is sized, and
+// from the daily accrual job).
 func (s *Service) Accrue(ctx context.Context, offeringID int64) (money.Msat, error) {
 	var consumed money.Msat
-	var slug string
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
-		o, err := s.lockByID(ctx, tx, offeringID)
-		if err != nil {
-			return err
-		}
-		slug = o.Slug
-		if err := s.ledger.In(tx).Lock(ctx, ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID)); err != nil {
-			return err
-		}
-		consumed, err = s.accrueLocked(ctx, tx, &o)
-		if err != nil {
-			return err
-		}
-		return tx.Model(&o).Update("accrued_at", o.AccruedAt).Error
+	err := s.db.Tx(ctx, func(tx db.Tx) error {
+		var err error
+		consumed, err = s.SettleAccrual(ctx, tx, offeringID)
+		return err
 	})
-	if err == nil && consumed > 0 {
-		s.cache.forget(slug)
-	}
 	return consumed, err
 }
 
@@ -118,9 +137,9 @@ type Credit struct {
 // CreditRunway adds money to an offering's runway inside the caller's
 // transaction tx: consumption up to now is posted first, so the new money
 // buys time from now and not from the past, and funded_until is
-// rewritten. Repeating the same key changes nothing. The caller calls
-// Invalidate after its transaction commits.
-func (s *Service) CreditRunway(ctx context.Context, tx *gorm.DB, offeringID int64, c Credit) (Offering, error) {
+// rewritten. Repeating the same key changes nothing. The offering's
+// cached status is dropped when tx commits.
+func (s *Service) CreditRunway(ctx context.Context, tx db.Tx, offeringID int64, c Credit) (Offering, error) {
 	if c.Amount <= 0 || !c.Amount.Valid() {
 		return Offering{}, apperr.New(apperr.Invalid, "A payment must be a positive amount.")
 	}
@@ -148,9 +167,10 @@ func (s *Service) CreditRunway(ctx context.Context, tx *gorm.DB, offeringID int6
 	}
 	fu := fundedUntil(o.AccruedAt, runway, o.BurnRateMsatPerHour)
 	o.FundedUntil = &fu
-	if err := tx.Model(&o).Updates(map[string]any{"accrued_at": o.AccruedAt, "funded_until": fu}).Error; err != nil {
+	if err := tx.Gorm(ctx).Model(&o).Updates(map[string]any{"accrued_at": o.AccruedAt, "funded_until": fu}).Error; err != nil {
 		return Offering{}, fmt.Errorf("offering: funded until of %d: %w", o.ID, err)
 	}
+	tx.AfterCommit(func() { s.cache.forget(o.Slug) })
 	return o, nil
 }
 
@@ -158,22 +178,31 @@ func (s *Service) CreditRunway(ctx context.Context, tx *gorm.DB, offeringID int6
 // transaction that changed its runway commits.
 func (s *Service) Invalidate(slug string) { s.cache.forget(slug) }
 
-// snapshotRow is one offering with its runway and earned balances, read
-// in one query.
+// snapshotRow is one offering with its runway and earned balances.
 type snapshotRow struct {
 	Offering
-	RunwayPosted money.Msat `gorm:"column:runway_posted"`
-	EarnedPosted money.Msat `gorm:"column:earned_posted"`
-	EarnedTotal  money.Msat `gorm:"column:earned_total"`
+	RunwayPosted money.Msat
+	EarnedPosted money.Msat
+	EarnedTotal  money.Msat // every credit to the earned account: earned, all time
 }
 
-const snapshotSelect = "offerings.*, runway.credits_posted - runway.debits_posted AS runway_posted, " +
-	"earned.credits_posted - earned.debits_posted AS earned_posted, earned.credits_posted AS earned_total"
-
-func snapshotQuery(q *gorm.DB) *gorm.DB {
-	return q.Table("offerings").
-		Joins("JOIN accounts runway ON runway.id = offerings.runway_account_id").
-		Joins("JOIN accounts earned ON earned.id = offerings.earned_account_id")
+// withBalances reads the runway and earned balances of the offerings
+// from the ledger, in one query.
+func (s *Service) withBalances(ctx context.Context, os []Offering) ([]snapshotRow, error) {
+	ids := make([]int64, 0, 2*len(os))
+	for _, o := range os {
+		ids = append(ids, o.RunwayAccountID, o.EarnedAccountID)
+	}
+	accts, err := s.ledger.AccountsByID(ctx, ids...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]snapshotRow, len(os))
+	for i, o := range os {
+		out[i] = snapshotRow{Offering: o, RunwayPosted: accts[o.RunwayAccountID].Balance(), EarnedPosted: accts[o.EarnedAccountID].Balance(),
+			EarnedTotal: accts[o.EarnedAccountID].CreditsPosted}
+	}
+	return out, nil
 }
 
 func (r snapshotRow) snapshot() Snapshot {
@@ -185,16 +214,19 @@ func (r snapshotRow) snapshot() Snapshot {
 
 // cached returns the offering's row and balances, from memory when it can.
 func (s *Service) cached(ctx context.Context, slug string) (snapshotRow, error) {
+	if !isSlug(slug) {
+		return snapshotRow{}, notFound(slug)
+	}
 	return s.cache.get(slug, func() (snapshotRow, error) {
-		var r snapshotRow
-		res := snapshotQuery(s.db.WithContext(ctx)).Select(snapshotSelect).Where("offerings.slug = ?", slug).Limit(1).Find(&r)
-		if res.Error != nil {
-			return snapshotRow{}, fmt.Errorf("offering: status of %s: %w", slug, res.Error)
+		o, err := s.Get(ctx, slug)
+		if err != nil {
+			return snapshotRow{}, err
 		}
-		if res.RowsAffected == 0 {
-			return snapshotRow{}, notFound(slug)
+		rows, err := s.withBalances(ctx, []Offering{o})
+		if err != nil {
+			return snapshotRow{}, fmt.Errorf("offering: status of %s: %w", slug, err)
 		}
-		return r, nil
+		return rows[0], nil
 	})
 }
 
@@ -234,7 +266,7 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Listed, int64, error
 	if q.Offset < 0 {
 		q.Offset = 0
 	}
-	base := snapshotQuery(s.db.WithContext(ctx))
+	base := s.db.Gorm(ctx).Model(&Offering{})
 	if term := strings.TrimSpace(q.Search); term != "" {
 		if len(term) > 100 {
 			term = term[:100]
@@ -246,10 +278,14 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Listed, int64, error
 	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
 		return nil, 0, fmt.Errorf("offering: count: %w", err)
 	}
-	var rows []snapshotRow
-	err := base.Session(&gorm.Session{}).Select(snapshotSelect).
+	var found []Offering
+	err := base.Session(&gorm.Session{}).
 		Order("offerings.funded_until IS NULL, offerings.funded_until DESC, offerings.id DESC").
-		Limit(q.Limit).Offset(q.Offset).Find(&rows).Error
+		Limit(q.Limit).Offset(q.Offset).Find(&found).Error
+	if err != nil {
+		return nil, 0, fmt.Errorf("offering: list: %w", err)
+	}
+	rows, err := s.withBalances(ctx, found)
 	if err != nil {
 		return nil, 0, fmt.Errorf("offering: list: %w", err)
 	}
@@ -294,15 +330,18 @@ func (s *Service) View(ctx context.Context, slug string) (Offering, Finances, er
 }
 
 // statusCache keeps status snapshots in memory. Changes made by this
-// process invalidate their entry at once; a generation counter stops a
+// process invalidate their entry at once, and reach the other replicas'
+// caches through publish (see ShareStatus); a generation counter stops a
 // read that raced an invalidation from storing a stale snapshot; the TTL
-// bounds how long a change made by another replica goes unseen.
+// bounds how long a change whose notice was lost goes unseen.
 type statusCache struct {
-	ttl time.Duration
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[string]cacheEntry
-	gen map[string]uint64
+	ttl     time.Duration
+	now     func() time.Time
+	publish func(slug string) // tells the other replicas; nil: one process
+	mu      sync.Mutex
+	m       map[string]cacheEntry
+	gen     map[string]uint64
+	epoch   uint64 // bumped when everything is dropped
 }
 
 type cacheEntry struct {
@@ -317,7 +356,7 @@ func newStatusCache(ttl time.Duration) *statusCache {
 func (c *statusCache) get(slug string, load func() (snapshotRow, error)) (snapshotRow, error) {
 	c.mu.Lock()
 	e, ok := c.m[slug]
-	gen := c.gen[slug]
+	gen, epoch := c.gen[slug], c.epoch
 	c.mu.Unlock()
 	if ok && c.now().Sub(e.fetched) < c.ttl {
 		return e.row, nil
@@ -327,7 +366,7 @@ func (c *statusCache) get(slug string, load func() (snapshotRow, error)) (snapsh
 		return snapshotRow{}, err
 	}
 	c.mu.Lock()
-	if c.gen[slug] == gen {
+	if c.gen[slug] == gen && c.epoch == epoch {
 		if len(c.m) > 100_000 { // a crude bound against slug-guessing floods
 			c.m = map[string]cacheEntry{}
 		}
@@ -337,9 +376,26 @@ func (c *statusCache) get(slug string, load func() (snapshotRow, error)) (snapsh
 	return row, nil
 }
 
+// forget drops slug's entry here and on every other replica.
 func (c *statusCache) forget(slug string) {
+	c.drop(slug)
+	if c.publish != nil {
+		c.publish(slug)
+	}
+}
+
+// drop drops slug's entry in this process.
+func (c *statusCache) drop(slug string) {
 	c.mu.Lock()
 	delete(c.m, slug)
 	c.gen[slug]++
+	c.mu.Unlock()
+}
+
+// clear drops every entry in this process.
+func (c *statusCache) clear() {
+	c.mu.Lock()
+	c.m = map[string]cacheEntry{}
+	c.epoch++
 	c.mu.Unlock()
 }

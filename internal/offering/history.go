@@ -7,8 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
+	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 )
@@ -24,18 +23,14 @@ type HistoryPoint struct {
 	Payment money.Msat
 }
 
-// movedKinds are the transfer kinds that change posted balances; pending
-// transfers only reserve, and a void releases what never moved.
-var movedKinds = []ledger.Kind{ledger.Posted, ledger.PostPending}
-
 // History returns the runway of the offering from since until now.
 //
 // Money only reaches the runway by transfers into it, and only leaves it
 // by accruals, which realise the drain at the burn rate; so the runway at
 // instant t is the posted balance after the last payment before t, less
 // the burn rate times the time since, floored at zero. Accruals are
-// posted every minute: there are tens of thousands a month, so they are
-// never read one by one. The balance right after each payment is found
+// never read one by one (older ledgers hold one a minute, tens of
+// thousands a month; now there is one a day and one per money movement). The balance right after each payment is found
 // walking back from the account's current balance, summing the debits
 // between payments over the ledger's (account, id) index: the work is
 // proportional to the window, not to the offering's whole history.
@@ -56,23 +51,19 @@ func (s *Service) History(ctx context.Context, offeringID int64, since time.Time
 	if since.After(now) {
 		since = now
 	}
-	q := s.db.WithContext(ctx)
-	var acct ledger.Account
-	if err := q.Where("id = ?", o.RunwayAccountID).Take(&acct).Error; err != nil {
+	accts, err := s.ledger.AccountsByID(ctx, o.RunwayAccountID)
+	if err != nil {
 		return nil, fmt.Errorf("offering: runway account of %d: %w", o.ID, err)
 	}
+	acct := accts[o.RunwayAccountID]
 
 	// The payments of the window, and the last one before it: it sets the
 	// runway the window starts with.
-	var credits []ledger.Transfer
-	err = q.Where("credit_account_id = ? AND kind IN ? AND created_at >= ?", o.RunwayAccountID, movedKinds, since).
-		Order("id DESC").Find(&credits).Error
+	credits, err := s.ledger.Credits(ctx, o.RunwayAccountID, since)
 	if err != nil {
 		return nil, fmt.Errorf("offering: payments of %d: %w", o.ID, err)
 	}
-	var before []ledger.Transfer
-	err = q.Where("credit_account_id = ? AND kind IN ? AND created_at < ?", o.RunwayAccountID, movedKinds, since).
-		Order("id DESC").Limit(1).Find(&before).Error
+	before, err := s.ledger.LastCreditBefore(ctx, o.RunwayAccountID, since)
 	if err != nil {
 		return nil, fmt.Errorf("offering: payment before %s of %d: %w", since.Format(time.RFC3339), o.ID, err)
 	}
@@ -84,7 +75,7 @@ func (s *Service) History(ctx context.Context, offeringID int64, since time.Time
 	bal := acct.Balance()
 	upper := int64(0) // 0: no upper bound (after the newest payment)
 	for i, a := range anchors {
-		debited, err := s.debitedBetween(q, o.RunwayAccountID, a.ID, upper)
+		debited, err := s.ledger.DebitedBetween(ctx, o.RunwayAccountID, a.ID, upper)
 		if err != nil {
 			return nil, err
 		}
@@ -137,21 +128,6 @@ func drained(runway, burnPerHour money.Msat, elapsed time.Duration) money.Msat {
 	return runway - consumed
 }
 
-// debitedBetween sums the posted debits of an account with ids strictly
-// between lower and upper (upper 0: no bound).
-func (s *Service) debitedBetween(q *gorm.DB, accountID, lower, upper int64) (money.Msat, error) {
-	var sum int64
-	r := q.Model(&ledger.Transfer{}).Select("COALESCE(SUM(amount_msat), 0)").
-		Where("debit_account_id = ? AND id > ? AND kind IN ?", accountID, lower, movedKinds)
-	if upper > 0 {
-		r = r.Where("id < ?", upper)
-	}
-	if err := r.Scan(&sum).Error; err != nil {
-		return 0, fmt.Errorf("offering: runway debits of account %d: %w", accountID, err)
-	}
-	return money.Msat(sum), nil
-}
-
 // Direction says which way a movement of the public ledger goes, seen
 // from the offering.
 type Direction string
@@ -171,8 +147,9 @@ type LedgerEntry struct {
 	Movement  string // in plain words: "payment in", "runway consumed"…
 	Amount    money.Msat
 	Direction Direction
-	// Since is set on the runway consumed in one UTC day, which is posted
-	// every minute or so and listed as one entry: the first posting's
+	// Since is set on the runway consumed in one UTC day, which may be
+	// posted several times (once a minute in older ledgers; at each money
+	// movement) and is listed as one entry: the first posting's
 	// time, At being the last one's. Postings is how many it sums.
 	Since    time.Time
 	Postings int
@@ -194,8 +171,8 @@ const MaxLedgerPage = 200
 // cursor before (0: from the newest). Only money that moved is listed:
 // reservations of payouts in flight are not, until they post.
 //
-// The runway is consumed by an accrual every minute or so; listing each
-// would bury the payments and withdrawals, so accruals are listed as one
+// The runway is consumed by accruals (one a day and one per money
+// movement; one a minute in older ledgers); listing each would bury the payments and withdrawals, so accruals are listed as one
 // entry a UTC day (from consumption_days), placed by the id of the day's
 // last accrual. A page holds limit entries of either kind, and reading
 // one costs the same however long the offering has lived.
@@ -207,13 +184,12 @@ func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int,
 	if err != nil {
 		return LedgerPage{}, err
 	}
-	q := s.db.WithContext(ctx)
-	var accts []ledger.Account
-	names := []string{ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID), ledger.OfferingEscrow(o.ID)}
-	if err := q.Select("id", "name").Where("name IN ?", names).Find(&accts).Error; err != nil {
+	q := s.db.Gorm(ctx)
+	accts, err := s.ledger.AccountIDs(ctx, ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID), ledger.OfferingEscrow(o.ID))
+	if err != nil {
 		return LedgerPage{}, fmt.Errorf("offering: accounts of %d: %w", o.ID, err)
 	}
-	moves, err := newestMovements(q, accts, limit+1, before)
+	moves, err := s.ledger.Movements(ctx, accts, limit+1, before)
 	if err != nil {
 		return LedgerPage{}, fmt.Errorf("offering: public ledger of %d: %w", o.ID, err)
 	}
@@ -252,27 +228,14 @@ func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int,
 			kept = append(kept, id)
 		}
 	}
-	if len(kept) > 0 {
-		var rows []struct {
-			ID         int64
-			CreatedAt  time.Time
-			AmountMsat money.Msat
-			DebitName  string
-			CreditName string
-		}
-		err := q.Table("transfers t").
-			Select("t.id, t.created_at, t.amount_msat, d.name AS debit_name, c.name AS credit_name").
-			Joins("JOIN accounts d ON d.id = t.debit_account_id").
-			Joins("JOIN accounts c ON c.id = t.credit_account_id").
-			Where("t.id IN ?", kept).Scan(&rows).Error
-		if err != nil {
-			return LedgerPage{}, fmt.Errorf("offering: public ledger of %d: %w", o.ID, err)
-		}
-		for _, row := range rows {
-			movement, dir := describe(o.ID, row.DebitName, row.CreditName)
-			page.Entries = append(page.Entries, LedgerEntry{ID: row.ID, At: row.CreatedAt.UTC(), Movement: movement,
-				Amount: row.AmountMsat, Direction: dir, Postings: 1})
-		}
+	rows, err := s.ledger.MovementsByID(ctx, kept)
+	if err != nil {
+		return LedgerPage{}, fmt.Errorf("offering: public ledger of %d: %w", o.ID, err)
+	}
+	for _, row := range rows {
+		movement, dir := describe(o.ID, row.Debit, row.Credit)
+		page.Entries = append(page.Entries, LedgerEntry{ID: row.ID, At: row.At, Movement: movement,
+			Amount: row.Amount, Direction: dir, Postings: 1})
 	}
 	for _, d := range days {
 		if keep(d.LastTransferID) {
@@ -288,38 +251,6 @@ func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int,
 		return a.ID > b.ID
 	})
 	return page, nil
-}
-
-// newestMovements returns the ids of the n newest transfers that moved
-// money to or from accts, accruals left out, older than before (0: no
-// bound). One indexed query per account and side, each reading at most n
-// entries of an index that holds no accruals (migration 00004): the
-// query's key condition is written out as the index's (accrualKeyPrefix,
-// as a literal), so that SQLite and PostgreSQL both see the index applies.
-func newestMovements(q *gorm.DB, accts []ledger.Account, n int, before int64) ([]int64, error) {
-	seen := map[int64]bool{}
-	var all []int64
-	for _, a := range accts {
-		for _, side := range []string{"debit_account_id", "credit_account_id"} {
-			r := q.Table("transfers").Select("id").
-				Where(side+" = ? AND key NOT LIKE 'accrual:%' AND kind IN ? AND amount_msat > 0", a.ID, movedKinds)
-			if before > 0 {
-				r = r.Where("id < ?", before)
-			}
-			var ids []int64
-			if err := r.Order("id DESC").Limit(n).Pluck("id", &ids).Error; err != nil {
-				return nil, err
-			}
-			for _, id := range ids {
-				if !seen[id] {
-					seen[id] = true
-					all = append(all, id)
-				}
-			}
-		}
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i] > all[j] })
-	return all[:min(len(all), n)], nil
 }
 
 // describe names a movement between two accounts, one of them the
@@ -368,7 +299,7 @@ func describe(offeringID int64, debit, credit string) (string, Direction) {
 // accruals and the first and last of them. Tests call it after every
 // scenario, beside the ledger's invariants (in the same transaction when
 // the site may be running); it reads every accrual.
-func CheckConsumption(ctx context.Context, tx *gorm.DB) error {
+func CheckConsumption(ctx context.Context, l *ledger.Ledger, tx db.Tx) error {
 	type day struct {
 		Amount          money.Msat
 		Postings        int
@@ -378,28 +309,33 @@ func CheckConsumption(ctx context.Context, tx *gorm.DB) error {
 	key := func(offeringID int64, at time.Time) string {
 		return fmt.Sprintf("%d/%s", offeringID, at.UTC().Format(time.DateOnly))
 	}
-	q := tx.WithContext(ctx)
-	var accruals []struct {
-		OfferingID int64
-		ID         int64
-		AmountMsat money.Msat
-		CreatedAt  time.Time
+	q := tx.Gorm(ctx)
+	var offerings []Offering
+	if err := q.Select("id", "runway_account_id", "earned_account_id").Find(&offerings).Error; err != nil {
+		return fmt.Errorf("offering: read offerings: %w", err)
 	}
-	err := q.Table("transfers t").Select("o.id AS offering_id, t.id, t.amount_msat, t.created_at").
-		Joins("JOIN offerings o ON t.debit_account_id = o.runway_account_id AND t.credit_account_id = o.earned_account_id").
-		Where("t.kind IN ? AND t.amount_msat > 0", movedKinds).Order("t.id").Scan(&accruals).Error
+	type pair struct{ debit, credit int64 }
+	byAccounts := make(map[pair]int64, len(offerings))
+	for _, o := range offerings {
+		byAccounts[pair{o.RunwayAccountID, o.EarnedAccountID}] = o.ID
+	}
+	accruals, err := l.In(tx).Accruals(ctx)
 	if err != nil {
-		return fmt.Errorf("offering: read accruals: %w", err)
+		return err
 	}
 	want := map[string]*day{}
 	for _, a := range accruals {
-		k := key(a.OfferingID, a.CreatedAt)
+		offeringID, ok := byAccounts[pair{a.DebitAccountID, a.CreditAccountID}]
+		if !ok {
+			return fmt.Errorf("offering: accrual %s is not between an offering's runway and earned accounts", a.Key)
+		}
+		k := key(offeringID, a.CreatedAt)
 		d := want[k]
 		if d == nil {
 			d = &day{FirstID: a.ID, FirstAt: a.CreatedAt}
 			want[k] = d
 		}
-		d.Amount += a.AmountMsat
+		d.Amount += a.Amount
 		d.Postings++
 		d.LastID, d.LastAt = a.ID, a.CreatedAt
 	}

@@ -271,7 +271,7 @@ func TestConsumptionDaysBackfill(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sqlDB, err := d.DB.DB()
+		sqlDB, err := d.SQL()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +286,7 @@ func TestConsumptionDaysBackfill(t *testing.T) {
 			t.Fatal(err)
 		}
 		var days int64
-		d.Table("consumption_days").Count(&days)
+		d.Gorm(context.Background()).Table("consumption_days").Count(&days)
 		if days != 2 {
 			t.Fatalf("%d days rebuilt, want 2", days)
 		}

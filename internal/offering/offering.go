@@ -22,7 +22,6 @@ import (
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/keepalive/keepalive/internal/apperr"
@@ -79,6 +78,20 @@ const (
 )
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$`)
+
+// isSlug is slugPattern without the regexp, for lookups on the hot path
+// (the status endpoint) that only need to know a lookup is pointless.
+func isSlug(s string) bool {
+	if len(s) < 3 || len(s) > 40 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // reservedSlugs would collide with the site's own paths or confuse people.
 var reservedSlugs = map[string]bool{
@@ -145,9 +158,9 @@ func (s *Service) Create(ctx context.Context, in Input) (Offering, string, error
 	now := s.Now().Truncate(time.Millisecond)
 	o.ManageKeyHash = hash
 	o.AccruedAt, o.CreatedAt, o.UpdatedAt = now, now, now
-	err = s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
 		var taken int64
-		if err := tx.Model(&Offering{}).Where("slug = ?", o.Slug).Count(&taken).Error; err != nil {
+		if err := tx.Gorm(ctx).Model(&Offering{}).Where("slug = ?", o.Slug).Count(&taken).Error; err != nil {
 			return fmt.Errorf("offering: check slug: %w", err)
 		}
 		if taken > 0 {
@@ -155,7 +168,7 @@ func (s *Service) Create(ctx context.Context, in Input) (Offering, string, error
 		}
 		// Accounts are named after the id, which the insert assigns: take
 		// placeholders first, then name them.
-		if err := tx.Omit("runway_account_id", "earned_account_id").Create(&o).Error; err != nil {
+		if err := tx.Gorm(ctx).Omit("runway_account_id", "earned_account_id").Create(&o).Error; err != nil {
 			if errors.Is(db.TranslateError(err), db.ErrDuplicate) {
 				return slugTaken(o.Slug)
 			}
@@ -166,7 +179,7 @@ func (s *Service) Create(ctx context.Context, in Input) (Offering, string, error
 			return err
 		}
 		o.RunwayAccountID, o.EarnedAccountID = ids[ledger.OfferingRunway(o.ID)], ids[ledger.OfferingEarned(o.ID)]
-		return tx.Model(&o).Updates(map[string]any{"runway_account_id": o.RunwayAccountID, "earned_account_id": o.EarnedAccountID}).Error
+		return tx.Gorm(ctx).Model(&o).Updates(map[string]any{"runway_account_id": o.RunwayAccountID, "earned_account_id": o.EarnedAccountID}).Error
 	})
 	if err != nil {
 		return Offering{}, "", err
@@ -188,7 +201,7 @@ func (s *Service) Update(ctx context.Context, slug string, in Input) (Offering, 
 		return Offering{}, apperr.InvalidFields(map[string]string{"slug": "The address of an offering cannot change."})
 	}
 	var out Offering
-	err := s.db.Tx(ctx, func(tx *gorm.DB) error {
+	err := s.db.Tx(ctx, func(tx db.Tx) error {
 		o, err := s.lockBySlug(ctx, tx, slug)
 		if err != nil {
 			return err
@@ -210,15 +223,13 @@ func (s *Service) Update(ctx context.Context, slug string, in Input) (Offering, 
 			o.FundedUntil = &fu
 		}
 		o.UpdatedAt = s.Now()
-		if err := tx.Save(&o).Error; err != nil {
+		if err := tx.Gorm(ctx).Save(&o).Error; err != nil {
 			return fmt.Errorf("offering: update %s: %w", slug, err)
 		}
+		tx.AfterCommit(func() { s.cache.forget(slug) })
 		out = o
 		return nil
 	})
-	if err == nil {
-		s.cache.forget(slug)
-	}
 	return out, err
 }
 
@@ -371,7 +382,7 @@ func (s *Service) RotateKey(ctx context.Context, slug string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	res := s.db.WithContext(ctx).Model(&Offering{}).Where("slug = ?", slug).
+	res := s.db.Gorm(ctx).Model(&Offering{}).Where("slug = ?", slug).
 		Updates(map[string]any{"manage_key_hash": hash, "updated_at": s.Now()})
 	if res.Error != nil {
 		return "", fmt.Errorf("offering: rotate key of %s: %w", slug, res.Error)
@@ -407,7 +418,7 @@ func (s *Service) ByManageKey(ctx context.Context, key string) (Offering, error)
 		return Offering{}, apperr.New(apperr.Unauthorized, "That is not a manage key.")
 	}
 	var o Offering
-	err := s.db.WithContext(ctx).Where("manage_key_hash = ?", hashKey(key)).Take(&o).Error
+	err := s.db.Gorm(ctx).Where("manage_key_hash = ?", hashKey(key)).Take(&o).Error
 	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
 		return Offering{}, apperr.New(apperr.Unauthorized, "No offering has that manage key.")
 	}
@@ -427,8 +438,13 @@ func notFound(slug string) error {
 
 // Get returns the offering with that slug.
 func (s *Service) Get(ctx context.Context, slug string) (Offering, error) {
+	if !isSlug(slug) {
+		// Not a slug (a path segment may hold any byte, NUL included,
+		// which PostgreSQL refuses): no query needed to know it is absent.
+		return Offering{}, notFound(slug)
+	}
 	var o Offering
-	err := s.db.WithContext(ctx).Where("slug = ?", slug).Take(&o).Error
+	err := s.db.Gorm(ctx).Where("slug = ?", slug).Take(&o).Error
 	if err != nil {
 		if errors.Is(db.TranslateError(err), db.ErrNotFound) {
 			return Offering{}, notFound(slug)
@@ -441,7 +457,7 @@ func (s *Service) Get(ctx context.Context, slug string) (Offering, error) {
 // GetByID returns the offering with that id.
 func (s *Service) GetByID(ctx context.Context, id int64) (Offering, error) {
 	var o Offering
-	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&o).Error
+	err := s.db.Gorm(ctx).Where("id = ?", id).Take(&o).Error
 	if err != nil {
 		if errors.Is(db.TranslateError(err), db.ErrNotFound) {
 			return Offering{}, apperr.New(apperr.NotFound, "No such offering.")
@@ -451,20 +467,31 @@ func (s *Service) GetByID(ctx context.Context, id int64) (Offering, error) {
 	return o, nil
 }
 
-func (s *Service) lockBySlug(ctx context.Context, tx *gorm.DB, slug string) (Offering, error) {
+// Hold locks the offering's row until tx ends, so that work another
+// package does for one offering is serialised (the count of its webhooks,
+// for one). It fails with NotFound when there is no such offering.
+func (s *Service) Hold(ctx context.Context, tx db.Tx, offeringID int64) error {
+	_, err := s.lockByID(ctx, tx, offeringID)
+	return err
+}
+
+func (s *Service) lockBySlug(ctx context.Context, tx db.Tx, slug string) (Offering, error) {
+	if !isSlug(slug) {
+		return Offering{}, notFound(slug)
+	}
 	return s.lock(ctx, tx, "slug = ?", slug, notFound(slug))
 }
 
-func (s *Service) lockByID(ctx context.Context, tx *gorm.DB, id int64) (Offering, error) {
+func (s *Service) lockByID(ctx context.Context, tx db.Tx, id int64) (Offering, error) {
 	return s.lock(ctx, tx, "id = ?", id, apperr.New(apperr.NotFound, "No such offering."))
 }
 
 // lock reads one offering in tx and, on PostgreSQL, locks its row for the
 // rest of the transaction (SQLite's immediate transactions already hold
 // the whole file).
-func (s *Service) lock(ctx context.Context, tx *gorm.DB, where string, arg any, missing error) (Offering, error) {
+func (s *Service) lock(ctx context.Context, tx db.Tx, where string, arg any, missing error) (Offering, error) {
 	var o Offering
-	q := tx.WithContext(ctx)
+	q := tx.Gorm(ctx)
 	if s.db.Dialect == db.Postgres {
 		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}

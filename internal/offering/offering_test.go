@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/db/dbtest"
@@ -45,7 +43,7 @@ func validInput(slug string) offering.Input {
 func (f fixture) donate(t *testing.T, o offering.Offering, key string, amount money.Msat) offering.Offering {
 	t.Helper()
 	var out offering.Offering
-	err := f.db.Tx(context.Background(), func(tx *gorm.DB) error {
+	err := f.db.Tx(context.Background(), func(tx db.Tx) error {
 		var err error
 		out, err = f.svc.CreditRunway(context.Background(), tx, o.ID, offering.Credit{Key: key, Debit: ledger.Lightning, Amount: amount})
 		return err
@@ -62,7 +60,7 @@ func (f fixture) check(t *testing.T) {
 	if err := f.ledger.CheckInvariants(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := offering.CheckConsumption(context.Background(), f.db.DB); err != nil {
+	if err := f.db.Snapshot(context.Background(), func(tx db.Tx) error { return offering.CheckConsumption(context.Background(), f.ledger, tx) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -330,7 +328,7 @@ func TestConcurrentCreditsAndAccruals(t *testing.T) {
 			wg.Add(2)
 			go func(i int) {
 				defer wg.Done()
-				err := f.db.Tx(ctx, func(tx *gorm.DB) error {
+				err := f.db.Tx(ctx, func(tx db.Tx) error {
 					_, err := f.svc.CreditRunway(ctx, tx, o.ID, offering.Credit{Key: "invoice:" + string(rune('a'+i%10)), Debit: ledger.Lightning, Amount: 1_000_000})
 					return err
 				})

@@ -63,7 +63,7 @@ func (s *Service) NewChallenge(ctx context.Context, action AuthAction, offeringI
 	}
 	now := s.Now()
 	c := challenge{K1Hash: lnurl.K1Hash(k1), Action: action, OfferingID: offeringID, CreatedAt: now, ExpiresAt: now.Add(ChallengeTTL)}
-	if err := s.db.WithContext(ctx).Create(&c).Error; err != nil {
+	if err := s.db.Gorm(ctx).Create(&c).Error; err != nil {
 		return "", fmt.Errorf("offering: challenge: %w", err)
 	}
 	return k1, nil
@@ -71,7 +71,7 @@ func (s *Service) NewChallenge(ctx context.Context, action AuthAction, offeringI
 
 func (s *Service) challenge(ctx context.Context, k1 string) (challenge, error) {
 	var c challenge
-	err := s.db.WithContext(ctx).Where("k1_hash = ?", lnurl.K1Hash(k1)).Take(&c).Error
+	err := s.db.Gorm(ctx).Where("k1_hash = ?", lnurl.K1Hash(k1)).Take(&c).Error
 	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
 		return c, apperr.New(apperr.NotFound, "Unknown or expired challenge.")
 	}
@@ -102,7 +102,7 @@ func (s *Service) WalletSigned(ctx context.Context, k1, sig, key string) error {
 	now := s.Now()
 	switch c.Action {
 	case AuthLink:
-		err := s.db.WithContext(ctx).Exec(
+		err := s.db.Gorm(ctx).Exec(
 			"INSERT INTO wallet_keys (offering_id, linking_key, created_at) VALUES (?, ?, ?) ON CONFLICT (offering_id, linking_key) DO NOTHING",
 			*c.OfferingID, key, now).Error
 		if err != nil {
@@ -110,14 +110,14 @@ func (s *Service) WalletSigned(ctx context.Context, k1, sig, key string) error {
 		}
 	case AuthLogin:
 		var n int64
-		if err := s.db.WithContext(ctx).Model(&walletKey{}).Where("linking_key = ?", key).Count(&n).Error; err != nil {
+		if err := s.db.Gorm(ctx).Model(&walletKey{}).Where("linking_key = ?", key).Count(&n).Error; err != nil {
 			return err
 		}
 		if n == 0 {
 			return apperr.New(apperr.Unauthorized, "This wallet is not linked to any offering. Sign in with the manage key and link it from the dashboard first.")
 		}
 	}
-	res := s.db.WithContext(ctx).Model(&challenge{}).Where("id = ? AND signed_at IS NULL", c.ID).
+	res := s.db.Gorm(ctx).Model(&challenge{}).Where("id = ? AND signed_at IS NULL", c.ID).
 		Updates(map[string]any{"linking_key": key, "signed_at": now})
 	if res.Error != nil {
 		return res.Error
@@ -149,7 +149,7 @@ func (s *Service) CompleteLogin(ctx context.Context, k1 string) ([]Offering, err
 	if c.Action != AuthLogin || c.SignedAt == nil || c.LinkingKey == nil {
 		return nil, apperr.New(apperr.Unauthorized, "Approve the sign-in in your wallet first.")
 	}
-	res := s.db.WithContext(ctx).Model(&challenge{}).Where("id = ? AND used_at IS NULL", c.ID).Update("used_at", s.Now())
+	res := s.db.Gorm(ctx).Model(&challenge{}).Where("id = ? AND used_at IS NULL", c.ID).Update("used_at", s.Now())
 	if res.Error != nil {
 		return nil, res.Error
 	}
@@ -157,7 +157,7 @@ func (s *Service) CompleteLogin(ctx context.Context, k1 string) ([]Offering, err
 		return nil, apperr.New(apperr.Conflict, "This sign-in has already been used.")
 	}
 	var out []Offering
-	err = s.db.WithContext(ctx).Where("id IN (SELECT offering_id FROM wallet_keys WHERE linking_key = ?)", *c.LinkingKey).
+	err = s.db.Gorm(ctx).Where("id IN (SELECT offering_id FROM wallet_keys WHERE linking_key = ?)", *c.LinkingKey).
 		Order("id").Find(&out).Error
 	return out, err
 }
@@ -165,6 +165,6 @@ func (s *Service) CompleteLogin(ctx context.Context, k1 string) ([]Offering, err
 // LinkedKeys returns the wallet keys linked to an offering.
 func (s *Service) LinkedKeys(ctx context.Context, offeringID int64) ([]string, error) {
 	var keys []string
-	err := s.db.WithContext(ctx).Model(&walletKey{}).Where("offering_id = ?", offeringID).Order("id").Pluck("linking_key", &keys).Error
+	err := s.db.Gorm(ctx).Model(&walletKey{}).Where("offering_id = ?", offeringID).Order("id").Pluck("linking_key", &keys).Error
 	return keys, err
 }

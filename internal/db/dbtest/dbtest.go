@@ -63,11 +63,11 @@ func postgresSchemaURL(t testing.TB) string {
 		t.Fatalf("dbtest: open %s: %v", redact(base), err)
 	}
 	schema := "t_" + randomHex(8)
-	if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+	if err := admin.Gorm(ctx).Exec("CREATE SCHEMA " + schema).Error; err != nil {
 		t.Fatalf("dbtest: create schema: %v", err)
 	}
 	t.Cleanup(func() {
-		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		admin.Gorm(context.Background()).Exec("DROP SCHEMA " + schema + " CASCADE")
 		admin.Close()
 	})
 	u, err := url.Parse(base)

@@ -1,0 +1,11 @@
+package web
+
+import "time"
+
+// SetInvoiceRecheck shortens how often invoice streams read the database,
+// for a test; it returns a function that puts it back.
+func SetInvoiceRecheck(d time.Duration) func() {
+	old := invoiceRecheck
+	invoiceRecheck = d
+	return func() { invoiceRecheck = old }
+}
