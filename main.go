@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -25,6 +27,7 @@ import (
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
 	"github.com/keepalive/keepalive/internal/hooks"
+	"github.com/keepalive/keepalive/internal/invest"
 	"github.com/keepalive/keepalive/internal/keys"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lightning"
@@ -73,11 +76,15 @@ func run(args []string) error {
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *db.DB) error {
-	cookieKey, err := keys.Secret(ctx, database, "cookie-hmac", 32, nil)
+	sealer, err := openSealer(cfg, log, database.Dialect)
 	if err != nil {
 		return err
 	}
-	tokenSeed, err := keys.Secret(ctx, database, "status-token-ed25519", 32, nil)
+	cookieKey, err := keys.Secret(ctx, database, sealer, "cookie-hmac", 32, nil)
+	if err != nil {
+		return err
+	}
+	tokenSeed, err := keys.Secret(ctx, database, sealer, "status-token-ed25519", 32, nil)
 	if err != nil {
 		return err
 	}
@@ -100,6 +107,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	funding.Register(web.Registry)
 	webhooks := hooks.New(database, offerings, fund, lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate), log, nil,
 		hooks.WithAllowPrivate(cfg.LNURLAllowPrivate))
+	investments := invest.New(database, led, offerings, fund, invest.WithLogger(log), invest.WithNotifier(webhooks))
 	var demoPayer web.DemoPayer
 	if demoNode != nil {
 		demoPayer = demoNode
@@ -142,6 +150,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 		Funding:       fund,
 		Tokens:        tokens,
 		Webhooks:      webhooks,
+		Invest:        investments,
 		DemoPayer:     demoPayer,
 		MinDonation:   cfg.MinDonation,
 		MaxDonation:   cfg.MaxDonation,
@@ -158,6 +167,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	start(func(ctx context.Context) { offerings.RunAccrual(ctx, cfg.AccrualInterval) })
 	start(fund.RunSettlement)
 	start(fund.RunPayouts)
+	start(investments.RunStandingPayouts)
 	credited, unsubscribe := fund.Subscribe()
 	defer unsubscribe()
 	start(func(ctx context.Context) { webhooks.Run(ctx, credited) })
@@ -235,6 +245,30 @@ func nodeReady(node lightning.Node) func(ctx context.Context) error {
 		return p.Ping
 	}
 	return nil
+}
+
+// openSealer loads the key that seals the site's secrets: given, read
+// from its file, or (SQLite) made on first run beside the database.
+func openSealer(cfg config.Config, log *slog.Logger, dialect db.Dialect) (*keys.Sealer, error) {
+	key := cfg.SecretKey
+	if key == nil {
+		path := cfg.SecretKeyFile
+		if path == "" {
+			if dialect == db.Postgres {
+				return nil, errors.New("with PostgreSQL, set KEEPALIVE_SECRET_KEY (32 random bytes, base64 or hex) or KEEPALIVE_SECRET_KEY_FILE, the same for every replica: it seals the site's secrets in the database")
+			}
+			path = filepath.Join(filepath.Dir(db.SQLiteFile(cfg.DatabaseURL)), "keepalive.secret-key")
+		}
+		var created bool
+		var err error
+		if key, created, err = keys.LoadKeyFile(path, rand.Reader); err != nil {
+			return nil, err
+		}
+		if created {
+			log.Warn("created the key that seals the site's secrets; back it up with the database, which is useless to the site without it", "path", path)
+		}
+	}
+	return keys.NewSealer(key, nil)
 }
 
 // openLightning connects to the node the config names. The demo node is

@@ -64,6 +64,7 @@ type OfferingView struct {
 	LNURL            string     // "LNURL1..." (upper case)
 	LNURLQR          string     // trusted SVG markup from qrsvg, rendered raw
 	History          HistoryView
+	Invest           *InvestSection // nil when the offering takes no investment
 }
 
 // DonatePreset is one of the amounts offered on the donate form.

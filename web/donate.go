@@ -275,9 +275,9 @@ func wallText(inv funding.Invoice) string {
 	case inv.Public:
 		return "On the donor wall without a name, with your message and the amount."
 	case inv.PayerName != "":
-		// This page is public: the name the donor kept private is not
-		// repeated here either.
-		return "Anonymous: the name you typed is not shown."
+		// The invoice page is public to whoever has its link: the
+		// private name is not repeated here either.
+		return "Anonymous: the name you typed is kept private and not shown."
 	}
 	return "Anonymous: nothing about you is shown."
 }

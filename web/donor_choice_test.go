@@ -27,8 +27,8 @@ func TestDonorSeesTheWallChoiceBeforePaying(t *testing.T) {
 		for _, tt := range []struct {
 			public, want string
 		}{
-			{"", "Anonymous: the name you typed is not shown"},
-			{"0", "Anonymous: the name you typed is not shown"},
+			{"", "the name you typed is kept private and not shown"},
+			{"0", "the name you typed is kept private and not shown"},
 			{"1", "On the donor wall as “Ann”"},
 		} {
 			form := url.Values{"amount": {"custom"}, "custom_amount": {"100"}, "name": {"Ann"}}

@@ -176,15 +176,7 @@ func TestWithdrawEarnedThroughAPI(t *testing.T) {
 		}
 		var p map[string]any
 		decodeInto(t, body, &p)
-		hash, _ := p["payment_hash"].(string)
-		deadline := time.Now().Add(5 * time.Second)
-		for time.Now().Before(deadline) {
-			s.funding.ProcessPending(context.Background())
-			if got, _ := s.funding.Payout(context.Background(), hash); got.State != "pending" {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		s.payOut(t, p["payment_hash"].(string))
 		status, body, _ = s.do(t, "GET", "/api/v1/offerings/my-site/withdrawals", "", "Authorization", "Bearer "+key)
 		if status != 200 || !strings.Contains(body, `"state":"succeeded"`) {
 			t.Fatalf("withdrawals: %d %s", status, body)
@@ -304,4 +296,19 @@ func TestDashboardShowsRecentFundingRespectingPrivacy(t *testing.T) {
 			t.Fatal("the dashboard shows a private donor's name or message")
 		}
 	})
+}
+
+// payOut runs the payout worker until the payout with that hash is no
+// longer pending (the worker sends in the background).
+func (s *site) payOut(t *testing.T, hash string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		s.funding.ProcessPending(context.Background())
+		if got, _ := s.funding.Payout(context.Background(), hash); got.State != "pending" {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("payout %s still pending", hash)
 }

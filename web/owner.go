@@ -17,14 +17,15 @@ import (
 )
 
 // Cookies that tie a browser to the LNURL-auth challenge it shows: the
-// wallet proves the key, the browser proves it asked.
+// wallet proves the key, the browser proves it asked with the challenge's
+// binding, a secret the QR code does not carry.
 const (
 	loginChallengeCookie = "ka_auth"
 	linkChallengeCookie  = "ka_link"
 )
 
-func (s *Server) setChallengeCookie(c echo.Context, name, k1 string) {
-	c.SetCookie(&http.Cookie{Name: name, Value: k1, Path: "/", MaxAge: int(offering.ChallengeTTL / time.Second),
+func (s *Server) setChallengeCookie(c echo.Context, name, binding string) {
+	c.SetCookie(&http.Cookie{Name: name, Value: binding, Path: "/", MaxAge: int(offering.ChallengeTTL / time.Second),
 		HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode})
 }
 
@@ -38,18 +39,18 @@ func challengeCookie(c echo.Context, name string) string {
 
 // authLNURL is the LNURL a wallet scans to sign k1 (LUD-04).
 func (s *Server) authLNURL(k1 string, action offering.AuthAction) string {
-	code, _ := lnurl.Encode(lnurl.AuthURL(s.BaseURL+"/lnurl/auth", k1) + "&action=" + string(action))
+	code, _ := lnurl.Encode(lnurl.AuthURL(s.BaseURL+"/lnurl/auth", k1, string(action)))
 	return code
 }
 
 // signInWallet adds the wallet half of the sign-in page.
 func (s *Server) signInWallet(c echo.Context, v *templates.SignInView) error {
-	k1, err := s.Offerings.NewChallenge(c.Request().Context(), offering.AuthLogin, nil)
+	ch, err := s.Offerings.NewChallenge(c.Request().Context(), offering.AuthLogin, nil)
 	if err != nil {
 		return err
 	}
-	s.setChallengeCookie(c, loginChallengeCookie, k1)
-	v.WalletLNURL = s.authLNURL(k1, offering.AuthLogin)
+	s.setChallengeCookie(c, loginChallengeCookie, ch.Binding)
+	v.WalletLNURL = s.authLNURL(ch.K1, offering.AuthLogin)
 	v.WalletQR = s.qr.svg("lightning:"+v.WalletLNURL, 240)
 	v.WalletAction = "/signin/wallet"
 	v.WalletStatusURL = "/signin/wallet/status"
@@ -75,10 +76,10 @@ func (s *Server) lnurlAuth(c echo.Context) error {
 
 func (s *Server) walletChallengeStatus(cookie string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		k1 := challengeCookie(c, cookie)
+		binding := challengeCookie(c, cookie)
 		ready := false
-		if k1 != "" {
-			ready, _ = s.Offerings.ChallengeSigned(c.Request().Context(), k1)
+		if binding != "" {
+			ready, _ = s.Offerings.ChallengeSigned(c.Request().Context(), binding)
 		}
 		c.Response().Header().Set("Cache-Control", "no-store")
 		return c.JSON(http.StatusOK, map[string]bool{"ready": ready})
@@ -88,11 +89,11 @@ func (s *Server) walletChallengeStatus(cookie string) echo.HandlerFunc {
 // signInWithWallet finishes a wallet sign-in: the challenge this browser
 // showed must have been signed by a linked wallet.
 func (s *Server) signInWithWallet(c echo.Context) error {
-	k1 := challengeCookie(c, loginChallengeCookie)
+	binding := challengeCookie(c, loginChallengeCookie)
 	var owned []offering.Offering
 	var err error = apperr.New(apperr.Unauthorized, "This sign-in has expired; scan the new code.")
-	if k1 != "" {
-		owned, err = s.Offerings.CompleteLogin(c.Request().Context(), k1)
+	if binding != "" {
+		owned, err = s.Offerings.CompleteLogin(c.Request().Context(), binding)
 	}
 	if err != nil {
 		v := templates.SignInView{Page: s.page(c, "Sign in"), WalletError: apperr.MessageOf(err)}
@@ -103,7 +104,9 @@ func (s *Server) signInWithWallet(c echo.Context) error {
 	}
 	c.SetCookie(&http.Cookie{Name: loginChallengeCookie, Value: "", Path: "/", MaxAge: -1})
 	for _, o := range owned {
-		s.signInTo(c, o)
+		if err := s.signInTo(c, o); err != nil {
+			return err
+		}
 	}
 	return c.Redirect(http.StatusSeeOther, "/dashboard")
 }
@@ -115,11 +118,11 @@ func (s *Server) walletPage(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	k1, err := s.Offerings.NewChallenge(ctx, offering.AuthLink, &o.ID)
+	ch, err := s.Offerings.NewChallenge(ctx, offering.AuthLink, &o.ID)
 	if err != nil {
 		return err
 	}
-	s.setChallengeCookie(c, linkChallengeCookie, k1)
+	s.setChallengeCookie(c, linkChallengeCookie, ch.Binding)
 	keys, err := s.Offerings.LinkedKeys(ctx, o.ID)
 	if err != nil {
 		return err
@@ -129,7 +132,7 @@ func (s *Server) walletPage(c echo.Context) error {
 		return err
 	}
 	v := templates.WalletView{Page: s.page(c, "Link a wallet"), Offering: card(o, st),
-		LNURL: s.authLNURL(k1, offering.AuthLink), StatusURL: "/offerings/" + url.PathEscape(o.Slug) + "/wallet/status", DoneURL: "/dashboard"}
+		LNURL: s.authLNURL(ch.K1, offering.AuthLink), StatusURL: "/offerings/" + url.PathEscape(o.Slug) + "/wallet/status", DoneURL: "/dashboard"}
 	v.QR = s.qr.svg("lightning:"+v.LNURL, 240)
 	for _, k := range keys {
 		v.LinkedKeys = append(v.LinkedKeys, shortKey(k))
@@ -160,7 +163,9 @@ func (s *Server) rotateKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.signInTo(c, o) // this browser stays signed in with the new key
+	if err := s.signInTo(c, o); err != nil { // this browser stays signed in with the new key
+		return err
+	}
 	st, err := s.Offerings.Status(ctx, o.Slug)
 	if err != nil {
 		return err

@@ -51,10 +51,13 @@ func TestRunwayEarnedAndGraceReadHonestly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if status, body, _ := s.do(t, "POST", "/api/v1/offerings/my-site/withdrawals", `{"destination":"`+inv.PaymentRequest+`"}`, "Authorization", "Bearer "+key); status != http.StatusAccepted {
+		status, body, _ := s.do(t, "POST", "/api/v1/offerings/my-site/withdrawals", `{"destination":"`+inv.PaymentRequest+`"}`, "Authorization", "Bearer "+key)
+		if status != http.StatusAccepted {
 			t.Fatalf("withdraw: %d %s", status, body)
 		}
-		s.funding.ProcessPending(context.Background()) // the payout succeeds
+		var p map[string]any
+		decodeInto(t, body, &p)
+		s.payOut(t, p["payment_hash"].(string)) // the payout succeeds
 		b := newBrowser(t, s)
 		if status, _, _ := b.post("/signin", "/signin", url.Values{"manage_key": {key}}); status != http.StatusSeeOther {
 			t.Fatalf("sign in: %d", status)

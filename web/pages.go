@@ -88,6 +88,9 @@ func (s *Server) offeringView(c echo.Context, o offering.Offering, fin offering.
 		Donate:         s.donateForm(o),
 	}
 	s.payFromWallet(&v, o)
+	if v.Invest, err = s.investSection(c, o); err != nil {
+		return templates.OfferingView{}, err
+	}
 	if v.History, err = s.historyView(c.Request().Context(), o, fin.Status); err != nil {
 		return templates.OfferingView{}, err
 	}
@@ -285,7 +288,9 @@ func (s *Server) createOffering(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.signInTo(c, o)
+	if err := s.signInTo(c, o); err != nil {
+		return err
+	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	v := templates.CreatedView{Page: s.page(c, "Listed: "+o.Name), Offering: card(o, st), ManageKey: key, DashboardURL: "/dashboard",
 		Host: s.hostSnippets(o)}
@@ -405,7 +410,9 @@ func (s *Server) signIn(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.signInTo(c, o)
+	if err := s.signInTo(c, o); err != nil {
+		return err
+	}
 	if next == "" {
 		next = "/dashboard"
 	}
@@ -434,7 +441,22 @@ func safeNext(next string) string {
 	return next
 }
 
+// signOut ends this browser's session on the server: a copy of the
+// cookie stops working too.
 func (s *Server) signOut(c echo.Context) error {
+	if err := s.Offerings.SignOut(c.Request().Context(), s.sessionToken(c)); err != nil {
+		return err
+	}
+	s.clearSession(c)
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
+// signOutEverywhere ends every session that manages any of this
+// session's offerings: for a lost phone or a shared computer.
+func (s *Server) signOutEverywhere(c echo.Context) error {
+	if err := s.Offerings.SignOutEverywhere(c.Request().Context(), s.sessionToken(c)); err != nil {
+		return err
+	}
 	s.clearSession(c)
 	return c.Redirect(http.StatusSeeOther, "/")
 }

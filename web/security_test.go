@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/keepalive/keepalive/internal/lnurl"
+	"github.com/keepalive/keepalive/internal/offering"
 	"github.com/keepalive/keepalive/web"
 	"io"
 	"log/slog"
@@ -13,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/db/dbtest"
@@ -185,9 +189,14 @@ func TestHTTPEdgeCases(t *testing.T) {
 				}
 			}
 		})
-		t.Run("odd bytes in a slug are a 404, never a 500", func(t *testing.T) {
-			for _, path := range []string{"/api/v1/offerings/%00", "/api/v1/offerings/my-site%00/status", "/api/v1/offerings/%ff/status", "/o/%00", "/o/%C0%80/widget"} {
+		t.Run("odd bytes in a slug are a 404 (or a 400 for bytes that are not UTF-8), never a 500", func(t *testing.T) {
+			for _, path := range []string{"/api/v1/offerings/%00", "/api/v1/offerings/my-site%00/status", "/o/%00"} {
 				if status, body, _ := s.send(t, "GET", path, nil, false); status != http.StatusNotFound {
+					t.Errorf("%s: %d %s", path, status, body)
+				}
+			}
+			for _, path := range []string{"/api/v1/offerings/%ff/status", "/o/%C0%80/widget"} {
+				if status, body, _ := s.send(t, "GET", path, nil, false); status != http.StatusBadRequest {
 					t.Errorf("%s: %d %s", path, status, body)
 				}
 			}
@@ -304,6 +313,219 @@ func TestCSRFTokenNotFromQuery(t *testing.T) {
 		}
 		if got := post("/signout", url.Values{}, "X-CSRF-Token", token); got != http.StatusSeeOther {
 			t.Errorf("token in the header: %d, want 303", got)
+		}
+	})
+}
+
+var lnurlOnPage = regexp.MustCompile(`lightning:(lnurl[0-9a-z]+)`)
+
+// authURLOn decodes the LNURL-auth code a page shows.
+func authURLOn(t *testing.T, page string) *url.URL {
+	t.Helper()
+	m := lnurlOnPage.FindStringSubmatch(strings.ToLower(page))
+	if m == nil {
+		t.Fatal("no LNURL on the page")
+	}
+	raw, err := lnurl.Decode(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// walletSigns answers the challenge of u as a wallet holding priv.
+func walletSigns(t *testing.T, s *site, u *url.URL, priv *btcec.PrivateKey) (int, string) {
+	t.Helper()
+	sig, key, err := lnurl.SignAuth(priv, u.Query().Get("k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body, _ := s.do(t, "GET", u.RequestURI()+"&sig="+sig+"&key="+key, "")
+	return status, body
+}
+
+func cookieOf(b *browser, name string) string {
+	u, _ := url.Parse(b.s.URL)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// Whoever sees a sign-in QR must not be able to finish that sign-in in
+// their own browser: the browser proves it asked with a secret the QR
+// does not carry, once, for a short while.
+func TestWalletSignInCannotBeTakenOver(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newSite(t, d)
+		key := newOwner(t, s, "wallet-site")
+		walletKey, _ := btcec.NewPrivateKey()
+
+		// Link a wallet; the link code asks for exactly one action.
+		owner := newBrowser(t, s)
+		owner.post("/signin", "/signin", url.Values{"manage_key": {key}})
+		_, page, _ := owner.get("/offerings/wallet-site/wallet")
+		link := authURLOn(t, page)
+		if got := link.Query()["action"]; len(got) != 1 || got[0] != "link" {
+			t.Fatalf("link LNURL actions %v, want [link]", got)
+		}
+		if status, body := walletSigns(t, s, link, walletKey); status != http.StatusOK {
+			t.Fatalf("link: %d %s", status, body)
+		}
+
+		victim := newBrowser(t, s)
+		_, page, _ = victim.get("/signin")
+		login := authURLOn(t, page)
+		k1 := login.Query().Get("k1")
+		if got := login.Query()["action"]; len(got) != 1 || got[0] != "login" {
+			t.Fatalf("login LNURL actions %v, want [login]", got)
+		}
+		binding := cookieOf(victim, "ka_auth")
+		if binding == "" || strings.Contains(binding, k1) {
+			t.Fatalf("the binding cookie %q reveals the QR's k1 %q", binding, k1)
+		}
+
+		// The attacker read the QR and plants its k1 as the cookie.
+		attacker := newBrowser(t, s)
+		attacker.get("/signin")
+		u, _ := url.Parse(s.URL)
+		attacker.c.Jar.SetCookies(u, []*http.Cookie{{Name: "ka_auth", Value: k1, Path: "/"}})
+
+		if status, body := walletSigns(t, s, login, walletKey); status != http.StatusOK {
+			t.Fatalf("the owner's wallet signs: %d %s", status, body)
+		}
+		if _, body, _ := attacker.get("/signin/wallet/status"); strings.Contains(body, "true") {
+			t.Errorf("the attacker's browser sees the victim's sign-in as ready: %s", body)
+		}
+		if status, _, _ := attacker.post("/offerings/new", "/signin/wallet", url.Values{}); status == http.StatusSeeOther {
+			t.Fatal("the attacker's browser finished the victim's sign-in")
+		}
+		if status, _, _ := attacker.get("/dashboard"); status == http.StatusOK {
+			t.Fatal("the attacker is signed in")
+		}
+
+		// The victim finishes, once.
+		if _, body, _ := victim.get("/signin/wallet/status"); !strings.Contains(body, "true") {
+			t.Errorf("the victim's browser does not see the approval: %s", body)
+		}
+		_, page, _ = victim.get("/offerings/new") // a form token, and the cookie kept
+		token := csrfInput.FindStringSubmatch(page)[1]
+		finish := func(b *browser, cookie string) int {
+			b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "ka_auth", Value: cookie, Path: "/"}})
+			res, err := b.c.PostForm(s.URL+"/signin/wallet", url.Values{"_csrf": {token}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res.StatusCode
+		}
+		if got := finish(victim, binding); got != http.StatusSeeOther {
+			t.Fatalf("the victim finishes: %d", got)
+		}
+		if status, _, _ := victim.get("/dashboard"); status != http.StatusOK {
+			t.Fatalf("the victim's dashboard: %d", status)
+		}
+		replay := newBrowser(t, s)
+		replay.c.Jar.SetCookies(u, victim.c.Jar.Cookies(u))
+		replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: "ka_session", Value: "", Path: "/", MaxAge: -1}})
+		if got := finish(replay, binding); got == http.StatusSeeOther {
+			t.Fatal("a binding finished a second sign-in")
+		}
+
+		// A binding expires with its challenge, which is short-lived.
+		late := newBrowser(t, s)
+		_, page, _ = late.get("/signin")
+		walletSigns(t, s, authURLOn(t, page), walletKey)
+		s.clock.Advance(offering.ChallengeTTL + time.Second)
+		if status, _, _ := late.post("/offerings/new", "/signin/wallet", url.Values{}); status == http.StatusSeeOther {
+			t.Fatal("an expired sign-in finished")
+		}
+		if offering.ChallengeTTL > 5*time.Minute {
+			t.Errorf("challenges live %s; a sign-in takes a minute", offering.ChallengeTTL)
+		}
+	})
+}
+
+// copyBrowser is another browser holding b's cookies, as someone who
+// copied them would.
+func copyBrowser(t *testing.T, b *browser) *browser {
+	c := newBrowser(t, b.s)
+	u, _ := url.Parse(b.s.URL)
+	c.c.Jar.SetCookies(u, b.c.Jar.Cookies(u))
+	return c
+}
+
+// Sessions end on the server: a copied cookie stops working when its
+// owner signs out, when the manage key is rotated, and when the owner
+// signs out everywhere.
+func TestSessionsAreRevocable(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newSite(t, d)
+		key := newOwner(t, s, "session-site")
+		signedIn := func(b *browser) bool {
+			status, _, _ := b.get("/offerings/session-site/edit")
+			return status == http.StatusOK
+		}
+		signIn := func() *browser {
+			b := newBrowser(t, s)
+			if status, _, _ := b.post("/signin", "/signin", url.Values{"manage_key": {key}}); status != http.StatusSeeOther {
+				t.Fatalf("sign in: %d", status)
+			}
+			return b
+		}
+
+		// Sign-out.
+		owner := signIn()
+		thief := copyBrowser(t, owner)
+		if !signedIn(thief) {
+			t.Fatal("a copied cookie does not work at all: the test proves nothing")
+		}
+		if status, _, _ := owner.post("/dashboard", "/signout", url.Values{}); status != http.StatusSeeOther {
+			t.Fatalf("sign out: %d", status)
+		}
+		if signedIn(thief) || signedIn(owner) {
+			t.Error("the session outlives its sign-out")
+		}
+
+		// Key rotation ends the other sessions; the rotating browser stays.
+		owner, other := signIn(), signIn()
+		thief = copyBrowser(t, other)
+		status, body, _ := owner.post("/dashboard", "/offerings/session-site/rotate-key", url.Values{})
+		if status != http.StatusOK {
+			t.Fatalf("rotate: %d", status)
+		}
+		key = manageKeyRe.FindString(body)
+		if !signedIn(owner) {
+			t.Error("the browser that rotated the key was signed out")
+		}
+		if signedIn(other) || signedIn(thief) {
+			t.Error("sessions made with the old key survive its rotation")
+		}
+
+		// Sign out everywhere: every session of the offering ends.
+		owner, other = signIn(), signIn()
+		thief = copyBrowser(t, other)
+		status, _, hdr := owner.post("/dashboard", "/signout/everywhere", url.Values{})
+		if status != http.StatusSeeOther || hdr.Get("Location") == "" {
+			t.Fatalf("sign out everywhere: %d", status)
+		}
+		if signedIn(owner) || signedIn(other) || signedIn(thief) {
+			t.Error("a session survived signing out everywhere")
+		}
+		// The dashboard offers it.
+		owner = signIn()
+		if _, page, _ := owner.get("/dashboard"); !strings.Contains(page, `action="/signout/everywhere"`) {
+			t.Error("the dashboard has no sign-out-everywhere action")
+		}
+		// A session cookie is an opaque token, not a statement of what it may do.
+		if v := cookieOf(owner, "ka_session"); strings.Contains(v, "session-site") || len(v) > 200 {
+			t.Errorf("session cookie %q", v)
 		}
 	})
 }

@@ -37,10 +37,14 @@ type Offerings interface {
 	Finances(ctx context.Context, o offering.Offering) (offering.Finances, error)
 	View(ctx context.Context, slug string) (offering.Offering, offering.Finances, error)
 	RotateKey(ctx context.Context, slug string) (string, error)
-	NewChallenge(ctx context.Context, action offering.AuthAction, offeringID *int64) (string, error)
+	NewChallenge(ctx context.Context, action offering.AuthAction, offeringID *int64) (offering.Challenge, error)
 	WalletSigned(ctx context.Context, k1, sig, key string) error
-	ChallengeSigned(ctx context.Context, k1 string) (bool, error)
-	CompleteLogin(ctx context.Context, k1 string) ([]offering.Offering, error)
+	ChallengeSigned(ctx context.Context, binding string) (bool, error)
+	CompleteLogin(ctx context.Context, binding string) ([]offering.Offering, error)
+	SignIn(ctx context.Context, token string, o offering.Offering) (string, error)
+	SessionOfferings(ctx context.Context, token string) ([]offering.Offering, error)
+	SignOut(ctx context.Context, token string) error
+	SignOutEverywhere(ctx context.Context, token string) error
 	LinkedKeys(ctx context.Context, offeringID int64) ([]string, error)
 	History(ctx context.Context, offeringID int64, since time.Time) ([]offering.HistoryPoint, error)
 	PublicLedger(ctx context.Context, offeringID int64, limit int, before int64) (offering.LedgerPage, error)
@@ -78,7 +82,8 @@ type Deps struct {
 	// Tokens signs status tokens for hosts; nil leaves the token and JWKS
 	// endpoints out.
 	Tokens   TokenSigner
-	Webhooks Webhooks // the owner's webhook API; nil leaves it out
+	Webhooks Webhooks    // the owner's webhook API; nil leaves it out
+	Invest   Investments // investing; nil leaves it out
 }
 
 // Server is the site's HTTP server.
@@ -153,6 +158,7 @@ func New(d Deps) *Server {
 	e.GET("/signin", s.signInForm)
 	e.POST("/signin", s.signIn)
 	e.POST("/signout", s.signOut)
+	e.POST("/signout/everywhere", s.signOutEverywhere)
 	e.GET("/dashboard", s.dashboard)
 	e.POST("/signin/wallet", s.signInWithWallet)
 	e.GET("/signin/wallet/status", s.walletChallengeStatus(loginChallengeCookie))
@@ -183,6 +189,7 @@ func New(d Deps) *Server {
 	api.GET("/offerings/:slug/withdrawals", s.apiWithdrawals)
 	api.POST("/offerings/:slug/lnurl-withdraw", s.apiWithdrawLink)
 	s.hookRoutes(api)
+	s.investRoutes(e, api)
 	if d.DemoPayer != nil {
 		api.POST("/demo/invoices/:hash/pay", s.apiDemoPay)
 	}
@@ -230,7 +237,7 @@ func (s *Server) page(c echo.Context, title string) templates.Page {
 		Title:     title,
 		CSRFToken: token,
 		Demo:      s.Demo,
-		SignedIn:  len(s.readSession(c).Offerings) > 0,
+		SignedIn:  len(s.readSession(c).owned) > 0,
 		BaseURL:   s.BaseURL,
 		Path:      c.Request().URL.Path,
 	}

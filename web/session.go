@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -17,70 +16,50 @@ import (
 
 const (
 	sessionCookie = "ka_session"
-	sessionTTL    = 30 * 24 * time.Hour
-	// maxSessionOfferings bounds the cookie: one person rarely owns more.
-	maxSessionOfferings = 20
+	sessionTTL    = offering.SessionTTL
 )
 
-// session is what an owner's signed cookie says: which offerings they
-// signed in to, each with the version of the manage key they used, so a
-// rotated key ends the sessions made with the old one.
+// An owner's session lives on the server (see offering.SignIn); the
+// cookie holds its random token, signed so that a made-up cookie costs no
+// database query.
+
+// session is what this request's cookie stands for, read once.
 type session struct {
-	Offerings []sessionOffering `json:"o"`
-	Expires   int64             `json:"e"`
+	token string
+	owned []offering.Offering
+	err   error
 }
 
-type sessionOffering struct {
-	ID         int64  `json:"i"`
-	KeyVersion string `json:"v"`
-}
-
-func (s *Server) sign(payload []byte) string {
+func (s *Server) sign(token string) string {
 	m := hmac.New(sha256.New, s.CookieKey)
-	m.Write(payload)
-	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	m.Write([]byte(token))
+	return token + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// sessionToken returns the token of the session cookie, if it carries a
+// valid signature.
+func (s *Server) sessionToken(c echo.Context) string {
+	ck, err := c.Cookie(sessionCookie)
+	if err != nil || len(ck.Value) > 200 {
+		return ""
+	}
+	token, _, ok := strings.Cut(ck.Value, ".")
+	if !ok || !hmac.Equal([]byte(s.sign(token)), []byte(ck.Value)) {
+		return ""
+	}
+	return token
 }
 
 func (s *Server) readSession(c echo.Context) session {
 	if cached, ok := c.Get("session").(session); ok {
 		return cached
 	}
-	var sess session
-	defer func() { c.Set("session", sess) }()
-	ck, err := c.Cookie(sessionCookie)
-	if err != nil || len(ck.Value) > 4096 {
-		return sess
+	sess := session{token: s.sessionToken(c)}
+	if sess.token != "" {
+		sess.owned, sess.err = s.Offerings.SessionOfferings(c.Request().Context(), sess.token)
 	}
-	body, mac, ok := strings.Cut(ck.Value, ".")
-	if !ok {
-		return sess
-	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(body)
-	got, err2 := base64.RawURLEncoding.DecodeString(mac)
-	if err1 != nil || err2 != nil {
-		return sess
-	}
-	m := hmac.New(sha256.New, s.CookieKey)
-	m.Write(payload)
-	if !hmac.Equal(got, m.Sum(nil)) {
-		return sess
-	}
-	var v session
-	if json.Unmarshal(payload, &v) != nil || time.Unix(v.Expires, 0).Before(time.Now()) {
-		return sess
-	}
-	sess = v
-	return sess
-}
-
-func (s *Server) writeSession(c echo.Context, sess session) {
-	sess.Expires = time.Now().Add(sessionTTL).Unix()
-	payload, _ := json.Marshal(sess)
-	c.SetCookie(&http.Cookie{
-		Name: sessionCookie, Value: s.sign(payload), Path: "/", MaxAge: int(sessionTTL / time.Second),
-		HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode,
-	})
 	c.Set("session", sess)
+	return sess
 }
 
 func (s *Server) clearSession(c echo.Context) {
@@ -89,35 +68,30 @@ func (s *Server) clearSession(c echo.Context) {
 	c.Set("session", session{})
 }
 
-// signInTo adds o to the owner's session.
-func (s *Server) signInTo(c echo.Context, o offering.Offering) {
-	sess := s.readSession(c)
-	kept := []sessionOffering{{ID: o.ID, KeyVersion: offering.KeyVersion(o)}}
-	for _, so := range sess.Offerings {
-		if so.ID != o.ID && len(kept) < maxSessionOfferings {
-			kept = append(kept, so)
-		}
+// signInTo adds o to the owner's session, starting one if needed.
+func (s *Server) signInTo(c echo.Context, o offering.Offering) error {
+	ctx := c.Request().Context()
+	token := s.sessionToken(c)
+	if cached, ok := c.Get("session").(session); ok && cached.token != "" {
+		token = cached.token // signed in earlier in this request
 	}
-	s.writeSession(c, session{Offerings: kept})
+	token, err := s.Offerings.SignIn(ctx, token, o)
+	if err != nil {
+		return err
+	}
+	c.SetCookie(&http.Cookie{
+		Name: sessionCookie, Value: s.sign(token), Path: "/", MaxAge: int(sessionTTL / time.Second),
+		HttpOnly: true, Secure: s.SecureCookies, SameSite: http.SameSiteLaxMode,
+	})
+	owned, err := s.Offerings.SessionOfferings(ctx, token)
+	c.Set("session", session{token: token, owned: owned, err: err})
+	return err
 }
 
-// ownedOfferings returns the offerings the session may manage, dropping
-// those whose key has since been rotated or that are gone.
+// ownedOfferings returns the offerings the session may manage.
 func (s *Server) ownedOfferings(c echo.Context) ([]offering.Offering, error) {
-	var out []offering.Offering
-	for _, so := range s.readSession(c).Offerings {
-		o, err := s.Offerings.GetByID(c.Request().Context(), so.ID)
-		if apperr.Is(err, apperr.NotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if offering.KeyVersion(o) == so.KeyVersion {
-			out = append(out, o)
-		}
-	}
-	return out, nil
+	sess := s.readSession(c)
+	return sess.owned, sess.err
 }
 
 // owns returns the offering with that slug if the session may manage it.

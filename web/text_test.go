@@ -79,9 +79,8 @@ func TestTextFieldsAreCheckedEverywhere(t *testing.T) {
 			t.Fatalf("API with a blank-looking name: %d %s", status, body)
 		}
 
-		// Invalid UTF-8 in a query: a 400, not PostgreSQL's 500; in a path
-		// it names nothing: a 404.
-		for path, want := range map[string]int{"/?q=%FF": 400, "/api/v1/offerings?q=%FF": 400, "/o/%FF": 404, "/api/v1/offerings/%C3%28/status": 404} {
+		// Invalid UTF-8 in a path or query: a 400, not PostgreSQL's 500.
+		for path, want := range map[string]int{"/?q=%FF": 400, "/api/v1/offerings?q=%FF": 400, "/o/%FF": 400, "/api/v1/offerings/%C3%28/status": 400} {
 			if status, body, _ := s.do(t, "GET", path, ""); status != want {
 				t.Fatalf("GET %s: %d, want %d: %.200s", path, status, want, body)
 			}

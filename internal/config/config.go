@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keepalive/keepalive/internal/keys"
 	"github.com/keepalive/keepalive/internal/money"
 )
 
@@ -28,6 +29,15 @@ type Config struct {
 	Addr        string // KEEPALIVE_ADDR: where to listen
 	BaseURL     string // KEEPALIVE_BASE_URL: the public URL, for links, LNURL and badges
 	DatabaseURL string // DATABASE_URL: empty means SQLite at ./data/keepalive.db
+
+	// The key that seals the site's own secrets in the database (cookie
+	// and status-token keys): KEEPALIVE_SECRET_KEY (32 bytes, base64 or
+	// hex; environment only), else the file KEEPALIVE_SECRET_KEY_FILE,
+	// else, with SQLite, keepalive.secret-key beside the database file,
+	// created on first run. PostgreSQL needs one of the two set, the same
+	// for every replica.
+	SecretKey     []byte
+	SecretKeyFile string
 
 	Lightning string // KEEPALIVE_LIGHTNING: demo or lnd
 	LND       LND
@@ -93,6 +103,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.LND.MacaroonPath, "lnd-macaroon-path", env("LND_MACAROON_PATH", ""), "lnd macaroon path (LND_MACAROON_PATH)")
 	c.LND.TLSCertHex = env("LND_TLS_CERT_HEX", "")  // secrets: environment only, never flags (ps shows flags)
 	c.LND.MacaroonHex = env("LND_MACAROON_HEX", "") // secrets: environment only
+	secretKey := env("KEEPALIVE_SECRET_KEY", "")    // secret: environment only
+	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("KEEPALIVE_SECRET_KEY_FILE", ""), "file holding the key that seals the site's secrets (KEEPALIVE_SECRET_KEY_FILE); default beside the SQLite database")
 	minSat := fs.Int64("min-donation-sat", envInt(env("KEEPALIVE_MIN_DONATION_SAT", "1")), "smallest donation in sats (KEEPALIVE_MIN_DONATION_SAT)")
 	maxSat := fs.Int64("max-donation-sat", envInt(env("KEEPALIVE_MAX_DONATION_SAT", "10000000")), "largest donation in sats (KEEPALIVE_MAX_DONATION_SAT)")
 	fs.BoolVar(&c.LNURLAllowPrivate, "lnurl-allow-private", env("KEEPALIVE_LNURL_ALLOW_PRIVATE", "") == "1", "let Lightning Address payouts reach private addresses (tests only) (KEEPALIVE_LNURL_ALLOW_PRIVATE=1)")
@@ -133,6 +145,11 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("KEEPALIVE_LIGHTNING must be demo or lnd, not %q", c.Lightning))
 	}
 	var err error
+	if secretKey != "" {
+		if c.SecretKey, err = keys.ParseKey(secretKey); err != nil {
+			errs = append(errs, fmt.Errorf("KEEPALIVE_SECRET_KEY must be %d bytes in base64 or hex", keys.KeySize))
+		}
+	}
 	if c.MinDonation, err = money.FromSats(*minSat); err != nil || c.MinDonation <= 0 {
 		errs = append(errs, fmt.Errorf("KEEPALIVE_MIN_DONATION_SAT must be a positive number of sats"))
 	}

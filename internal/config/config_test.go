@@ -41,6 +41,7 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		"KEEPALIVE_ACCRUAL_INTERVAL": {"KEEPALIVE_ACCRUAL_INTERVAL": "1ms"},
 		"KEEPALIVE_INVOICE_RATE":     {"KEEPALIVE_INVOICE_RATE": "-1"},
 		"KEEPALIVE_LOG_LEVEL":        {"KEEPALIVE_LOG_LEVEL": "loud"},
+		"KEEPALIVE_SECRET_KEY":       {"KEEPALIVE_SECRET_KEY": "too-short"},
 	}
 	for want, e := range cases {
 		_, err := Load(nil, env(e))
@@ -52,6 +53,14 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		"LND_TLS_CERT_HEX": "00", "LND_MACAROON_PATH": "/m"}))
 	if err != nil || c.LND.TLSCertHex != "00" {
 		t.Fatalf("lnd config: %v", err)
+	}
+}
+
+func TestSecretKey(t *testing.T) {
+	key := strings.Repeat("ab", 32)
+	c, err := Load([]string{"-secret-key-file", "/run/secrets/ka"}, env(map[string]string{"KEEPALIVE_SECRET_KEY": key}))
+	if err != nil || len(c.SecretKey) != 32 || c.SecretKey[0] != 0xab || c.SecretKeyFile != "/run/secrets/ka" {
+		t.Fatalf("%x %q %v", c.SecretKey, c.SecretKeyFile, err)
 	}
 }
 

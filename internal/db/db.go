@@ -129,6 +129,10 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error
 	return &DB{gorm: g, Dialect: SQLite}, nil
 }
 
+// SQLiteFile returns the file of the SQLite database that databaseURL
+// names (for files that belong beside it).
+func SQLiteFile(databaseURL string) string { return sqlitePath(databaseURL) }
+
 func sqlitePath(databaseURL string) string {
 	switch {
 	case databaseURL == "":

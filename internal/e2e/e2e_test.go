@@ -179,6 +179,8 @@ func TestSettlementsWhileSiteIsDown(t *testing.T) {
 
 // fundEarned lists an offering that burns fast, donates amount to it and
 // waits until all of it is the owner's earned balance (and so stays put).
+// Consumption is posted when money moves, not as time passes: the runway
+// reads empty once it is all consumed, and a withdrawal posts it first.
 func (s *site) fundEarned(ctx context.Context, amount money.Msat) (slug, key string, id int64) {
 	s.e.t.Helper()
 	slug, key, id = s.createOffering(fastBurn)
@@ -186,8 +188,11 @@ func (s *site) fundEarned(ctx context.Context, amount money.Msat) (slug, key str
 	s.e.pay(ctx, inv.PaymentRequest)
 	s.waitSettled(inv.PaymentHash)
 	eventually(s.e.t, 20*time.Second, "the donation to be earned", func() bool {
-		return s.e.account(ledger.OfferingEarned(id)).Balance() == amount
+		return s.status(slug).RunwayMsat == 0
 	})
+	if got := s.e.account(ledger.OfferingRunway(id)).CreditsPosted; got != amount {
+		s.e.t.Fatalf("runway credited %d, want %d", got, amount)
+	}
 	return slug, key, id
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/db/dbtest"
 	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/keys"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lightning/regtest"
 	"github.com/keepalive/keepalive/internal/money"
@@ -42,8 +43,11 @@ type env struct {
 	bin     string
 	dialect db.Dialect
 	dbURL   string
-	db      *db.DB
-	ledger  *ledger.Ledger
+	// secretKey seals the site's secrets; every start of the site on
+	// this database gets the same one, as replicas would.
+	secretKey string
+	db        *db.DB
+	ledger    *ledger.Ledger
 
 	site          lnrpc.LightningClient
 	payer         lnrpc.LightningClient
@@ -72,7 +76,7 @@ func eachDB(t *testing.T, fn func(t *testing.T, e *env)) {
 func newEnv(t *testing.T, dialect db.Dialect) *env {
 	t.Helper()
 	n := regtest.Shared(t)
-	e := &env{t: t, net: n, bin: siteBinary(t, n), dialect: dialect, dbURL: dbtest.URL(t, dialect)}
+	e := &env{t: t, net: n, bin: siteBinary(t, n), dialect: dialect, dbURL: dbtest.URL(t, dialect), secretKey: randomKey(t)}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	d, err := db.Open(ctx, e.dbURL, nil)
@@ -102,6 +106,14 @@ func newEnv(t *testing.T, dialect db.Dialect) *env {
 	e.payerInvoices = invoicesrpc.NewInvoicesClient(payerConn)
 	e.payerRouter = routerrpc.NewRouterClient(payerConn)
 	return e
+}
+
+func randomKey(t *testing.T) string {
+	b := make([]byte, keys.KeySize)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
 }
 
 var build struct {
@@ -193,6 +205,7 @@ func (s *site) start() {
 		"KEEPALIVE_INVOICE_RATE=100000",
 		"KEEPALIVE_INVOICE_RATE_TOTAL=100000",
 		"DATABASE_URL=" + s.e.dbURL,
+		"KEEPALIVE_SECRET_KEY=" + s.e.secretKey,
 	}
 	cmd := exec.Command(s.e.bin, "serve")
 	cmd.Env = append(append(cleanEnviron(), vars...), s.extra...)

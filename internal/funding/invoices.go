@@ -32,7 +32,16 @@ import (
 // Purpose says what an invoice pays for.
 type Purpose string
 
-const PurposeDonation Purpose = "donation"
+const (
+	PurposeDonation   Purpose = "donation"
+	PurposeInvestment Purpose = "investment"
+	PurposeRevenue    Purpose = "revenue"
+)
+
+// SettleFunc books a settled invoice of one purpose inside the settlement
+// transaction tx: paid is what the node says arrived. Repeating it for the
+// same invoice must change nothing (its ledger keys see to that).
+type SettleFunc func(ctx context.Context, tx db.Tx, inv Invoice, paid money.Msat) error
 
 // InvoiceState is the site's view of an invoice.
 type InvoiceState string
@@ -105,6 +114,7 @@ type Service struct {
 	events    *broadcaster
 	live      *notify.Hub
 	payer     payer
+	settlers  map[Purpose]SettleFunc
 }
 
 // New returns a Service.
@@ -120,8 +130,13 @@ func New(d *db.DB, l *ledger.Ledger, node lightning.Node, offerings Offerings, l
 	}
 	return &Service{db: d, ledger: l, node: node, offerings: offerings, limits: limits, log: log, now: now,
 		rand: rand.Reader, events: newBroadcaster(), live: notify.Local(),
-		payer: payer{kick: make(chan struct{}, 1), inflight: map[string]bool{}}}
+		payer: payer{kick: make(chan struct{}, 1), inflight: map[string]bool{}}, settlers: map[Purpose]SettleFunc{}}
 }
+
+// OnSettle makes fn book the settled invoices of purpose p, instead of
+// crediting the offering's runway as a donation is. Call it while wiring,
+// before settlement runs.
+func (s *Service) OnSettle(p Purpose, fn SettleFunc) { s.settlers[p] = fn }
 
 // What a donor may write.
 var (
@@ -166,13 +181,36 @@ func (s *Service) Donate(ctx context.Context, r DonationRequest) (Invoice, error
 	if err != nil {
 		return Invoice{}, err
 	}
+	return s.Issue(ctx, IssueRequest{
+		Purpose: PurposeDonation, OfferingID: o.ID, Amount: r.Amount, Memo: memo("Keep "+o.Name+" alive", r.Message, r.Public),
+		Name: r.Name, Message: r.Message, Public: r.Public, Via: r.Via, DescriptionHash: r.DescriptionHash,
+	}, nil)
+}
+
+// IssueRequest asks for an invoice of any purpose.
+type IssueRequest struct {
+	Purpose         Purpose
+	OfferingID      int64
+	Amount          money.Msat
+	Memo            string // what wallets show
+	Name, Message   string
+	Public          bool
+	Via             string // web, api, lnurl
+	DescriptionHash []byte
+}
+
+// Issue asks the node for an invoice and records it. When inTx is given,
+// the invoice row is written in a transaction together with inTx's own
+// writes (an investment row), and inTx may still refuse: then nothing is
+// recorded and the node's invoice is simply never paid.
+func (s *Service) Issue(ctx context.Context, r IssueRequest, inTx func(tx db.Tx, inv Invoice) error) (Invoice, error) {
 	var preimage lightning.Hash
 	if _, err := io.ReadFull(s.rand, preimage[:]); err != nil {
 		return Invoice{}, fmt.Errorf("funding: preimage: %w", err)
 	}
 	req := lightning.CreateInvoiceRequest{
 		AmountMsat: r.Amount, Expiry: s.limits.Expiry, Preimage: &preimage,
-		Memo: memo("Keep "+o.Name+" alive", r.Message, r.Public), DescriptionHash: r.DescriptionHash,
+		Memo: r.Memo, DescriptionHash: r.DescriptionHash,
 	}
 	ni, err := s.node.CreateInvoice(ctx, req)
 	if err != nil {
@@ -184,9 +222,22 @@ func (s *Service) Donate(ctx context.Context, r DonationRequest) (Invoice, error
 	}
 	now := s.now().UTC()
 	inv := Invoice{
-		PaymentHash: ni.PaymentHash.String(), PaymentRequest: ni.PaymentRequest, Purpose: PurposeDonation,
-		OfferingID: o.ID, AmountMsat: r.Amount, State: InvoiceOpen, PayerName: r.Name, PayerMessage: r.Message,
+		PaymentHash: ni.PaymentHash.String(), PaymentRequest: ni.PaymentRequest, Purpose: r.Purpose,
+		OfferingID: r.OfferingID, AmountMsat: r.Amount, State: InvoiceOpen, PayerName: r.Name, PayerMessage: r.Message,
 		Public: r.Public, Via: via, ExpiresAt: expiresAt(ni, now, s.limits.Expiry), CreatedAt: now,
+	}
+	if inTx != nil {
+		err = s.db.Tx(ctx, func(tx db.Tx) error {
+			inv.ID = 0
+			if err := tx.Gorm(ctx).Create(&inv).Error; err != nil {
+				return fmt.Errorf("funding: record invoice %s: %w", inv.PaymentHash, err)
+			}
+			return inTx(tx, inv)
+		})
+		if err != nil {
+			return Invoice{}, err
+		}
+		return inv, nil
 	}
 	if err := s.recordInvoice(ctx, &inv); err != nil {
 		return Invoice{}, fmt.Errorf("funding: record invoice %s: %w", inv.PaymentHash, err)
@@ -310,9 +361,12 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			if paid <= 0 || !paid.Valid() {
 				return fmt.Errorf("funding: settle %s: node reports paid amount %d", hash, paid)
 			}
-			_, err := s.offerings.CreditRunway(ctx, tx, inv.OfferingID, offering.Credit{
-				Key: "invoice:" + hash, Debit: ledger.Lightning, Amount: paid, Memo: string(inv.Purpose),
-			})
+			inv.PaidMsat = paid
+			if settle, ok := s.settlers[inv.Purpose]; ok {
+				err = settle(ctx, tx, inv, paid)
+			} else {
+				err = s.CreditInvoice(ctx, tx, inv, paid)
+			}
 			if err != nil {
 				return err
 			}
@@ -341,6 +395,17 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 		}
 		return advanceCursor(tx.Gorm(ctx), ni.SettleIndex)
 	})
+}
+
+// CreditInvoice credits a settled invoice's payment to its offering's
+// runway, as a donation, inside the settlement transaction tx, under the
+// key invoice:<payment_hash>. Other purposes' SettleFuncs call it when the
+// money buys runway too (an investment's principal).
+func (s *Service) CreditInvoice(ctx context.Context, tx db.Tx, inv Invoice, paid money.Msat) error {
+	_, err := s.offerings.CreditRunway(ctx, tx, inv.OfferingID, offering.Credit{
+		Key: "invoice:" + inv.PaymentHash, Debit: ledger.Lightning, Amount: paid, Memo: string(inv.Purpose),
+	})
+	return err
 }
 
 // advanceCursor moves the stored settle index up to idx, never down.

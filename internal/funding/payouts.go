@@ -390,6 +390,17 @@ func (s *Service) Payouts(ctx context.Context, offeringID int64, limit int) ([]P
 	return out, err
 }
 
+// PayoutsFrom lists the payouts from one source account (an investment's
+// payable), newest first.
+func (s *Service) PayoutsFrom(ctx context.Context, source string, limit int) ([]Payout, error) {
+	if limit <= 0 || limit > 100 {
+		limit = 50
+	}
+	var out []Payout
+	err := s.db.Gorm(ctx).Where("source_account = ?", source).Order("id DESC").Limit(limit).Find(&out).Error
+	return out, err
+}
+
 // Payout returns one payout by payment hash.
 func (s *Service) Payout(ctx context.Context, paymentHash string) (Payout, error) {
 	var p Payout

@@ -37,7 +37,9 @@ func (s *Service) Wall(ctx context.Context, offeringID int64, limit int) ([]Wall
 	}
 	var rows []Invoice
 	err := s.db.Gorm(ctx).Select("payer_name", "payer_message", "public", "paid_msat", "settled_at").
-		Where("offering_id = ? AND state = ? AND settled_at IS NOT NULL", offeringID, InvoiceSettled).
+		// Backers only: an owner's revenue invoice is not a gift.
+		Where("offering_id = ? AND state = ? AND settled_at IS NOT NULL AND purpose IN ?", offeringID, InvoiceSettled,
+			[]Purpose{PurposeDonation, PurposeInvestment}).
 		Order("settled_at DESC, id DESC").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("funding: donor wall of %d: %w", offeringID, err)

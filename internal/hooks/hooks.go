@@ -83,7 +83,7 @@ const (
 )
 
 // Events lists every event, in the order shown to owners.
-var Events = []Event{Funded, RunwayLow, Expired, Revived}
+var Events = []Event{Funded, RunwayLow, Expired, Revived, RevenueDistributed}
 
 // Limits and defaults.
 const (
@@ -365,7 +365,7 @@ func (s *Service) validate(req CreateRequest) (webhookRow, error) {
 	for _, e := range req.Events {
 		e = strings.TrimSpace(e)
 		if !slices.Contains(Events, Event(e)) {
-			problems["events"] = fmt.Sprintf("Unknown event %q: use funded, runway_low, expired or revived.", e)
+			problems["events"] = fmt.Sprintf("Unknown event %q: use funded, runway_low, expired, revived or revenue_distributed.", e)
 			break
 		}
 		if !slices.Contains(evs, e) {
@@ -373,7 +373,7 @@ func (s *Service) validate(req CreateRequest) (webhookRow, error) {
 		}
 	}
 	if len(req.Events) == 0 {
-		problems["events"] = "Subscribe to at least one event: funded, runway_low, expired or revived."
+		problems["events"] = "Subscribe to at least one event: funded, runway_low, expired, revived or revenue_distributed."
 	}
 	row.Events = strings.Join(evs, ",")
 	if req.RunwayLowSeconds != nil {

@@ -523,7 +523,7 @@ func TestPublicClientRefusesLoopback(t *testing.T) {
 		t.Fatalf("%d delivered, %d requests to loopback", n, r.requests)
 	}
 	recent, err := s.Recent(context.Background(), e.offering.ID, 10)
-	if err != nil || len(recent) != 1 || recent[0].Attempts != 1 || !strings.Contains(recent[0].LastError, "non-public") {
+	if err != nil || len(recent) != 1 || recent[0].Attempts != 1 || !strings.Contains(recent[0].LastError, "not public") {
 		t.Fatalf("%+v %v", recent, err)
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,6 +23,7 @@ import (
 	"github.com/keepalive/keepalive/internal/db"
 
 	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/lnurl"
 )
 
 // Backoff is the wait after each failed attempt: the first attempt is
@@ -164,7 +167,7 @@ func (s *Service) attempt(ctx context.Context, d due) (bool, error) {
 	start := time.Now()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, d.URL, bytes.NewReader(body))
 	if err != nil {
-		failure = "The address cannot be requested."
+		failure = failBadAddress
 	} else {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("User-Agent", "Keepalive-Webhooks/1")
@@ -173,13 +176,13 @@ func (s *Service) attempt(ctx context.Context, d due) (bool, error) {
 		req.Header.Set("webhook-signature", sig)
 		res, err := s.client.Do(req)
 		if err != nil {
-			failure = describe(err, rctx)
+			failure = classify(err, rctx)
 		} else {
 			io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10)) // lets the connection be reused
 			res.Body.Close()
 			status = res.StatusCode
 			if status < 200 || status > 299 {
-				failure = fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
+				failure = failStatus(status)
 			}
 		}
 	}
@@ -219,21 +222,45 @@ func (s *Service) attempt(ctx context.Context, d due) (bool, error) {
 	return failure == "", nil
 }
 
-// describe turns a client error into text for the owner: what went wrong,
-// without Go's "Post <url>:" wrapping.
-func describe(err error, rctx context.Context) string {
-	if errors.Is(rctx.Err(), context.DeadlineExceeded) {
-		return fmt.Sprintf("No answer within %s.", RequestTimeout)
+// What an owner is told about a failed attempt: a class, never the
+// error's text, which named the site's resolver and its own address and
+// ports, and told what internal names resolve to. A refused connection,
+// a reset and a hang-up read alike, so the list cannot probe ports.
+var (
+	failTimeout    = fmt.Sprintf("Timed out: no answer within %s.", RequestTimeout)
+	failConnect    = "Could not connect."
+	failTLS        = "TLS error: the certificate or the handshake was not accepted."
+	failNotPublic  = "Refused: the address is not public."
+	failBadAddress = "The address cannot be requested."
+)
+
+func failStatus(status int) string { return fmt.Sprintf("HTTP status %d.", status) }
+
+// classify turns a client error into one of the reasons above.
+func classify(err error, rctx context.Context) string {
+	var netErr net.Error
+	var certErr *tls.CertificateVerificationError
+	var alert tls.AlertError
+	var header tls.RecordHeaderError
+	switch {
+	case errors.Is(rctx.Err(), context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return failTimeout
+	case errors.Is(err, lnurl.ErrNonPublicAddress):
+		return failNotPublic
+	case errors.As(err, &certErr), errors.As(err, &alert), errors.As(err, &header), isTLSError(err):
+		return failTLS
 	}
+	return failConnect
+}
+
+// isTLSError catches the handshake failures crypto/tls reports as plain
+// errors ("tls: ...").
+func isTLSError(err error) bool {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	msg := err.Error()
-	if len(msg) > 300 {
-		msg = msg[:300]
-	}
-	return msg
+	return strings.HasPrefix(err.Error(), "tls: ")
 }
 
 // Sign returns the webhook-signature header value for a message, as

@@ -1,21 +1,83 @@
 // Package keys owns the secrets the site makes for itself and keeps in
 // the database, so that every replica and every restart uses the same
 // ones: the key that signs session cookies, and the key that signs status
-// tokens.
+// tokens. They are stored sealed (AES-256-GCM) with a key kept outside the
+// database, so a copy of the database alone forges nothing.
 package keys
 
 import (
+	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/db"
 )
+
+// KeySize is the size of the sealing key in bytes.
+const KeySize = 32
+
+// sealedPrefix marks a sealed value; values without it were stored in
+// clear by earlier versions and are sealed on first read.
+var sealedPrefix = []byte("ka-sealed-v1:")
+
+// ErrWrongKey is returned when the sealing key does not open a stored
+// secret: the site was given another key than the one that sealed it.
+var ErrWrongKey = errors.New("keys: the secret key does not open the site's secrets (a different KEEPALIVE_SECRET_KEY or key file than the one they were sealed with?)")
+
+// Sealer seals and opens the site's secrets.
+type Sealer struct {
+	aead cipher.AEAD
+	rand io.Reader
+}
+
+// NewSealer returns a sealer for a KeySize-byte key. r is the source of
+// nonces; nil means crypto/rand.
+func NewSealer(key []byte, r io.Reader) (*Sealer, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("keys: the secret key must be %d bytes, not %d", KeySize, len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	if r == nil {
+		r = rand.Reader
+	}
+	return &Sealer{aead: aead, rand: r}, nil
+}
+
+// seal encrypts value, bound to name (a sealed value moved to another
+// row does not open).
+func (s *Sealer) seal(name string, value []byte) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := io.ReadFull(s.rand, nonce); err != nil {
+		return nil, fmt.Errorf("keys: nonce: %w", err)
+	}
+	out := append(append([]byte{}, sealedPrefix...), nonce...)
+	return s.aead.Seal(out, nonce, value, []byte(name)), nil
+}
+
+func (s *Sealer) open(name string, stored []byte) ([]byte, error) {
+	rest := stored[len(sealedPrefix):]
+	if len(rest) < s.aead.NonceSize() {
+		return nil, fmt.Errorf("keys: %s: sealed value too short", name)
+	}
+	value, err := s.aead.Open(nil, rest[:s.aead.NonceSize()], rest[s.aead.NonceSize():], []byte(name))
+	if err != nil {
+		return nil, fmt.Errorf("keys: open %s: %w", name, ErrWrongKey)
+	}
+	return value, nil
+}
 
 type secret struct {
 	Name      string    `gorm:"primaryKey;column:name"`
@@ -26,31 +88,54 @@ type secret struct {
 func (secret) TableName() string { return "site_secrets" }
 
 // Secret returns the named secret, creating it with size random bytes the
-// first time. Concurrent first calls from several replicas agree on one
-// value: the first insert wins and everyone reads it back.
-func Secret(ctx context.Context, d *db.DB, name string, size int, r io.Reader) ([]byte, error) {
+// first time, stored sealed. Concurrent first calls from several replicas
+// agree on one value: the first insert wins and everyone reads it back. A
+// secret stored in clear (before sealing existed) is sealed in place.
+func Secret(ctx context.Context, d *db.DB, sealer *Sealer, name string, size int, r io.Reader) ([]byte, error) {
 	if r == nil {
 		r = rand.Reader
 	}
-	var s secret
-	err := d.Gorm(ctx).Where("name = ?", name).Take(&s).Error
-	if err == nil {
-		return s.Value, nil
-	}
-	if !errors.Is(err, gorm.ErrRecordNotFound) {
+	var rows []secret
+	if err := d.Gorm(ctx).Where("name = ?", name).Limit(1).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("keys: read %s: %w", name, err)
+	}
+	if len(rows) == 1 {
+		return sealer.reveal(ctx, d, rows[0])
 	}
 	v := make([]byte, size)
 	if _, err := io.ReadFull(r, v); err != nil {
 		return nil, fmt.Errorf("keys: generate %s: %w", name, err)
 	}
+	sealed, err := sealer.seal(name, v)
+	if err != nil {
+		return nil, err
+	}
 	err = d.Gorm(ctx).Exec("INSERT INTO site_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
-		name, v, time.Now().UTC()).Error
+		name, sealed, time.Now().UTC()).Error
 	if err != nil {
 		return nil, fmt.Errorf("keys: store %s: %w", name, err)
 	}
+	var s secret
 	if err := d.Gorm(ctx).Where("name = ?", name).Take(&s).Error; err != nil {
 		return nil, fmt.Errorf("keys: read back %s: %w", name, err)
 	}
-	return s.Value, nil
+	return sealer.reveal(ctx, d, s)
+}
+
+// reveal opens a stored secret, sealing it first if it was stored in
+// clear. The update only replaces the clear value it read, so replicas
+// starting together seal it once.
+func (s *Sealer) reveal(ctx context.Context, d *db.DB, row secret) ([]byte, error) {
+	if bytes.HasPrefix(row.Value, sealedPrefix) {
+		return s.open(row.Name, row.Value)
+	}
+	sealed, err := s.seal(row.Name, row.Value)
+	if err != nil {
+		return nil, err
+	}
+	res := d.Gorm(ctx).Exec("UPDATE site_secrets SET value = ? WHERE name = ? AND value = ?", sealed, row.Name, row.Value)
+	if res.Error != nil {
+		return nil, fmt.Errorf("keys: seal %s: %w", row.Name, res.Error)
+	}
+	return row.Value, nil
 }

@@ -29,14 +29,16 @@ func NewK1(rand io.Reader) (string, error) {
 }
 
 // AuthURL returns the LNURL-auth address for challenge k1 at base, keeping
-// any query base already has. Wallets derive the login key from the host, so
-// base's host must never change once owners have signed in.
-func AuthURL(base, k1 string) string {
+// any query base already has, with the one action LUD-04 lets a service
+// name ("register", "login", "link" or "auth"). Wallets derive the login
+// key from the host, so base's host must never change once owners have
+// signed in.
+func AuthURL(base, k1, action string) string {
 	sep := "?"
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	return base + sep + "tag=" + TagLogin + "&k1=" + url.QueryEscape(k1) + "&action=login"
+	return base + sep + "tag=" + TagLogin + "&k1=" + url.QueryEscape(k1) + "&action=" + url.QueryEscape(action)
 }
 
 // VerifyAuth checks an LNURL-auth answer: sigHex must be a strict DER, low-S

@@ -48,9 +48,12 @@ func TestAuthURL(t *testing.T) {
 		"https://auth.k.example/lnurl-auth":        "https://auth.k.example/lnurl-auth?tag=login&k1=" + lud04K1 + "&action=login",
 		"https://auth.k.example/lnurl-auth?s=own1": "https://auth.k.example/lnurl-auth?s=own1&tag=login&k1=" + lud04K1 + "&action=login",
 	} {
-		if got := AuthURL(base, lud04K1); got != want {
+		if got := AuthURL(base, lud04K1, "login"); got != want {
 			t.Errorf("AuthURL(%q) = %q, want %q", base, got, want)
 		}
+	}
+	if got := AuthURL("https://k.example/a", lud04K1, "link"); got != "https://k.example/a?tag=login&k1="+lud04K1+"&action=link" {
+		t.Errorf("link: %q", got)
 	}
 }
 

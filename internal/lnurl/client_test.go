@@ -392,7 +392,7 @@ func TestAuthFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lnurl, err := Encode(AuthURL(f.srv.URL+"/auth", k1))
+	lnurl, err := Encode(AuthURL(f.srv.URL+"/auth", k1, "login"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,16 +111,62 @@ func splitAmong(parts []Msat, total Msat, weights []uint64, among []int) error {
 		return nil
 	}
 	order := seq(len(among))
-	slices.SortFunc(order, func(a, b int) int {
-		if c := rems[b].cmp(rems[a]); c != 0 {
-			return c
+	// Only which parties get the msat matters, not their order: select the
+	// left largest remainders (ties to the earlier party) in linear time
+	// instead of sorting them all.
+	selectFirst(order, left, func(a, b int) bool {
+		if c := rems[a].cmp(rems[b]); c != 0 {
+			return c > 0
 		}
-		return cmp.Compare(a, b)
+		return a < b
 	})
 	for _, k := range order[:left] {
 		parts[among[k]]++
 	}
 	return nil
+}
+
+// selectFirst reorders s so that its first k elements are the k smallest
+// by less (a strict total order), in expected linear time (quickselect
+// with a median-of-three pivot; small ranges are sorted).
+func selectFirst(s []int, k int, less func(a, b int) bool) {
+	lo, hi := 0, len(s) // the k-th boundary lies in s[lo:hi]
+	for hi-lo > 16 {
+		mid := lo + (hi-lo)/2
+		// Median of three to s[hi-1] as the pivot.
+		if less(s[mid], s[lo]) {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if less(s[hi-1], s[lo]) {
+			s[hi-1], s[lo] = s[lo], s[hi-1]
+		}
+		if less(s[mid], s[hi-1]) {
+			s[mid], s[hi-1] = s[hi-1], s[mid]
+		}
+		pivot := s[hi-1]
+		store := lo
+		for i := lo; i < hi-1; i++ {
+			if less(s[i], pivot) {
+				s[i], s[store] = s[store], s[i]
+				store++
+			}
+		}
+		s[store], s[hi-1] = s[hi-1], s[store]
+		switch {
+		case store == k || store+1 == k:
+			return
+		case store > k:
+			hi = store
+		default:
+			lo = store + 1
+		}
+	}
+	slices.SortFunc(s[lo:hi], func(a, b int) int {
+		if less(a, b) {
+			return -1
+		}
+		return 1
+	})
 }
 
 func seq(n int) []int {

@@ -358,3 +358,35 @@ func BenchmarkSplitCapped1000(b *testing.B) {
 		}
 	}
 }
+
+// TestSelectFirstMatchesSort: the selection gives the same first k as a
+// full sort, ties included (many equal values, beyond the small-range
+// cut-off).
+func TestSelectFirstMatchesSort(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		vals := rapid.SliceOfN(rapid.IntRange(0, 5), 0, 300).Draw(t, "vals")
+		k := rapid.IntRange(0, len(vals)).Draw(t, "k")
+		less := func(a, b int) bool {
+			if vals[a] != vals[b] {
+				return vals[a] > vals[b]
+			}
+			return a < b
+		}
+		got := seq(len(vals))
+		selectFirst(got, k, less)
+		want := seq(len(vals))
+		slices.SortFunc(want, func(a, b int) int {
+			if less(a, b) {
+				return -1
+			}
+			return 1
+		})
+		g, w := slices.Clone(got[:k]), want[:k]
+		slices.Sort(g)
+		w = slices.Clone(w)
+		slices.Sort(w)
+		if !slices.Equal(g, w) {
+			t.Fatalf("first %d: %v, want %v", k, g, w)
+		}
+	})
+}

@@ -1,7 +1,7 @@
 // Package notify carries small events ("this invoice was paid", "this
 // offering's status changed") to every replica of the site at once.
 //
-// On PostgreSQL, Publish sends a NOTIFY and every replica — the sender
+// On PostgreSQL, Publish queues a NOTIFY and every replica — the sender
 // included — LISTENs on one dedicated connection and hands each event to
 // its local subscribers. On SQLite the site is one process and events go
 // straight from Publish to the subscribers.
@@ -47,6 +47,8 @@ type Hub struct {
 	subs map[string]map[chan string]struct{}
 
 	connected chan struct{} // closed once the listener first listens
+	outbox    chan string   // events to NOTIFY (PostgreSQL)
+	stopped   chan struct{} // closed when Run has returned
 	once      sync.Once
 }
 
@@ -77,25 +79,78 @@ func newHub(pool *sql.DB, url string, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{db: pool, url: url, log: log, subs: map[string]map[chan string]struct{}{}, connected: make(chan struct{})}
+	return &Hub{db: pool, url: url, log: log, subs: map[string]map[chan string]struct{}{},
+		connected: make(chan struct{}), outbox: make(chan string, 4096), stopped: make(chan struct{})}
 }
 
 // channelSQL names the NOTIFY channel; the schema is in it so that sites
 // sharing a database in separate schemas (tests) do not hear each other.
 const channelSQL = "'keepalive:' || current_schema()"
 
-// Publish sends an event on topic to every replica. On PostgreSQL it is
-// sent after the caller's transaction has committed (call it then), so
-// a subscriber that reads the database on hearing it sees the change.
+// Publish sends an event on topic to every replica. Call it after the
+// caller's transaction has committed, so that a subscriber that reads the
+// database on hearing it sees the change. On PostgreSQL the event is
+// queued and sent by Run, several to a round trip, so that the caller (the
+// settlement stream) does not wait for it; it fails only when the queue
+// stays full until ctx ends or the hub has stopped.
 func (h *Hub) Publish(ctx context.Context, topic, key string) error {
 	if h.db == nil {
 		h.deliver(topic, key)
 		return nil
 	}
-	if _, err := h.db.ExecContext(ctx, "SELECT pg_notify("+channelSQL+", $1)", topic+":"+key); err != nil {
-		return fmt.Errorf("notify: publish %s: %w", topic, err)
+	select {
+	case h.outbox <- topic + ":" + key:
+		return nil
+	case <-h.stopped:
+		return fmt.Errorf("notify: publish %s: the hub has stopped", topic)
+	case <-ctx.Done():
+		return fmt.Errorf("notify: publish %s: %w", topic, ctx.Err())
 	}
-	return nil
+}
+
+// notifyAll sends a batch of payloads ($1, a text array) in one round trip.
+const notifyAll = "SELECT pg_notify(" + channelSQL + ", p) FROM unnest($1::text[]) AS p"
+
+// send sends the queued events until ctx is done, up to maxBatch in one
+// statement. An event that cannot be sent is dropped (and logged):
+// subscribers re-check from the database.
+func (h *Hub) send(ctx context.Context) {
+	const maxBatch = 256
+	batch := make([]string, 0, maxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			// Shutting down: what is queued goes out still, briefly.
+			ctx = context.WithoutCancel(ctx)
+			batch = batch[:0]
+			for len(h.outbox) > 0 && len(batch) < maxBatch {
+				batch = append(batch, <-h.outbox)
+			}
+			if len(batch) > 0 {
+				flushCtx, cancel := context.WithTimeout(ctx, time.Second)
+				_, _ = h.db.ExecContext(flushCtx, notifyAll, batch)
+				cancel()
+			}
+			return
+		case p := <-h.outbox:
+			batch = append(batch[:0], p)
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case p := <-h.outbox:
+				batch = append(batch, p)
+			default:
+				break more
+			}
+		}
+		sendCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := h.db.ExecContext(sendCtx, notifyAll, batch)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			h.log.Warn("notify: events not sent; replicas will see the changes on their next check", "events", len(batch), "err", err)
+		}
+	}
 }
 
 // Subscribe returns a channel of the keys published on topic, and a
@@ -168,6 +223,13 @@ func (h *Hub) Run(ctx context.Context) {
 	if h.db == nil {
 		return
 	}
+	defer close(h.stopped)
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		h.send(ctx)
+	}()
+	defer func() { <-sent }()
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		start := time.Now()

@@ -183,7 +183,7 @@ type snapshotRow struct {
 	Offering
 	RunwayPosted money.Msat
 	EarnedPosted money.Msat
-	EarnedTotal  money.Msat // every credit to the earned account: earned, all time
+	EarnedTotal  money.Msat // everything ever earned, withdrawn or not
 }
 
 // withBalances reads the runway and earned balances of the offerings
@@ -199,8 +199,7 @@ func (s *Service) withBalances(ctx context.Context, os []Offering) ([]snapshotRo
 	}
 	out := make([]snapshotRow, len(os))
 	for i, o := range os {
-		out[i] = snapshotRow{Offering: o, RunwayPosted: accts[o.RunwayAccountID].Balance(), EarnedPosted: accts[o.EarnedAccountID].Balance(),
-			EarnedTotal: accts[o.EarnedAccountID].CreditsPosted}
+		out[i] = snapshotRow{Offering: o, RunwayPosted: accts[o.RunwayAccountID].Balance(), EarnedPosted: accts[o.EarnedAccountID].Balance(), EarnedTotal: accts[o.EarnedAccountID].CreditsPosted}
 	}
 	return out, nil
 }

@@ -389,18 +389,26 @@ func hashKey(key string) string {
 }
 
 // RotateKey replaces the offering's manage key and returns the new one.
+// Every session that could manage the offering loses it (the caller signs
+// the rotating browser in again with the new key).
 func (s *Service) RotateKey(ctx context.Context, slug string) (string, error) {
 	key, hash, err := newManageKey(s.rand)
 	if err != nil {
 		return "", err
 	}
-	res := s.db.Gorm(ctx).Model(&Offering{}).Where("slug = ?", slug).
-		Updates(map[string]any{"manage_key_hash": hash, "updated_at": s.Now()})
-	if res.Error != nil {
-		return "", fmt.Errorf("offering: rotate key of %s: %w", slug, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return "", notFound(slug)
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
+		o, err := s.lockBySlug(ctx, tx, slug)
+		if err != nil {
+			return err
+		}
+		if err := tx.Gorm(ctx).Model(&Offering{}).Where("id = ?", o.ID).
+			Updates(map[string]any{"manage_key_hash": hash, "updated_at": s.Now()}).Error; err != nil {
+			return fmt.Errorf("offering: rotate key of %s: %w", slug, err)
+		}
+		return tx.Gorm(ctx).Exec("DELETE FROM owner_session_offerings WHERE offering_id = ?", o.ID).Error
+	})
+	if err != nil {
+		return "", err
 	}
 	return key, nil
 }

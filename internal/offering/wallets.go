@@ -14,7 +14,10 @@ import (
 
 // Owners may link Lightning wallets to an offering and then sign in with
 // them (LNURL-auth, LUD-04) instead of the manage key. A challenge is a k1
-// the wallet signs; only a hash of it is stored.
+// the wallet signs, and a binding the browser that shows it keeps in a
+// cookie: the k1 is public (anyone who sees the QR code reads it), the
+// binding is not, so only that browser can finish. Only hashes of both
+// are stored.
 
 // AuthAction is what a challenge is for.
 type AuthAction string
@@ -25,19 +28,26 @@ const (
 )
 
 // ChallengeTTL is how long a wallet has to sign a challenge, and the
-// browser to finish after.
-const ChallengeTTL = 10 * time.Minute
+// browser to finish after: a sign-in takes a minute.
+const ChallengeTTL = 5 * time.Minute
+
+// Challenge is a new challenge: K1 goes in the LNURL a wallet scans,
+// Binding stays with the browser that shows it.
+type Challenge struct {
+	K1, Binding string
+}
 
 type challenge struct {
-	ID         int64      `gorm:"primaryKey"`
-	K1Hash     string     `gorm:"column:k1_hash"`
-	Action     AuthAction `gorm:"column:action"`
-	OfferingID *int64     `gorm:"column:offering_id"`
-	LinkingKey *string    `gorm:"column:linking_key"`
-	CreatedAt  time.Time  `gorm:"column:created_at"`
-	ExpiresAt  time.Time  `gorm:"column:expires_at"`
-	SignedAt   *time.Time `gorm:"column:signed_at"`
-	UsedAt     *time.Time `gorm:"column:used_at"`
+	ID          int64      `gorm:"primaryKey"`
+	K1Hash      string     `gorm:"column:k1_hash"`
+	BindingHash string     `gorm:"column:binding_hash"`
+	Action      AuthAction `gorm:"column:action"`
+	OfferingID  *int64     `gorm:"column:offering_id"`
+	LinkingKey  *string    `gorm:"column:linking_key"`
+	CreatedAt   time.Time  `gorm:"column:created_at"`
+	ExpiresAt   time.Time  `gorm:"column:expires_at"`
+	SignedAt    *time.Time `gorm:"column:signed_at"`
+	UsedAt      *time.Time `gorm:"column:used_at"`
 }
 
 func (challenge) TableName() string { return "lnurl_auth_challenges" }
@@ -51,27 +61,34 @@ type walletKey struct {
 
 func (walletKey) TableName() string { return "wallet_keys" }
 
-// NewChallenge returns a k1 for a wallet to sign: to sign in (offeringID
-// nil) or to link a wallet to the offering.
-func (s *Service) NewChallenge(ctx context.Context, action AuthAction, offeringID *int64) (string, error) {
+// NewChallenge returns a challenge for a wallet to sign: to sign in
+// (offeringID nil) or to link a wallet to the offering.
+func (s *Service) NewChallenge(ctx context.Context, action AuthAction, offeringID *int64) (Challenge, error) {
 	if (action == AuthLink) != (offeringID != nil) {
-		return "", errors.New("offering: a link challenge needs an offering, a login challenge none")
+		return Challenge{}, errors.New("offering: a link challenge needs an offering, a login challenge none")
 	}
 	k1, err := lnurl.NewK1(s.rand)
 	if err != nil {
-		return "", err
+		return Challenge{}, err
+	}
+	binding, err := lnurl.NewK1(s.rand)
+	if err != nil {
+		return Challenge{}, err
 	}
 	now := s.Now()
-	c := challenge{K1Hash: lnurl.K1Hash(k1), Action: action, OfferingID: offeringID, CreatedAt: now, ExpiresAt: now.Add(ChallengeTTL)}
+	c := challenge{K1Hash: lnurl.K1Hash(k1), BindingHash: lnurl.K1Hash(binding), Action: action, OfferingID: offeringID,
+		CreatedAt: now, ExpiresAt: now.Add(ChallengeTTL)}
 	if err := s.db.Gorm(ctx).Create(&c).Error; err != nil {
-		return "", fmt.Errorf("offering: challenge: %w", err)
+		return Challenge{}, fmt.Errorf("offering: challenge: %w", err)
 	}
-	return k1, nil
+	return Challenge{K1: k1, Binding: binding}, nil
 }
 
-func (s *Service) challenge(ctx context.Context, k1 string) (challenge, error) {
+// challenge finds an unexpired challenge by its k1 (column k1_hash) or its
+// binding (binding_hash).
+func (s *Service) challenge(ctx context.Context, column, secret string) (challenge, error) {
 	var c challenge
-	err := s.db.Gorm(ctx).Where("k1_hash = ?", lnurl.K1Hash(k1)).Take(&c).Error
+	err := s.db.Gorm(ctx).Where(column+" = ?", lnurl.K1Hash(secret)).Take(&c).Error
 	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
 		return c, apperr.New(apperr.NotFound, "Unknown or expired challenge.")
 	}
@@ -91,7 +108,7 @@ func (s *Service) WalletSigned(ctx context.Context, k1, sig, key string) error {
 	if err := lnurl.VerifyAuth(k1, sig, key); err != nil {
 		return err
 	}
-	c, err := s.challenge(ctx, k1)
+	c, err := s.challenge(ctx, "k1_hash", k1)
 	if err != nil {
 		return err
 	}
@@ -128,21 +145,21 @@ func (s *Service) WalletSigned(ctx context.Context, k1, sig, key string) error {
 	return nil
 }
 
-// ChallengeSigned reports whether the wallet has signed k1 yet (the
-// browser polls it).
-func (s *Service) ChallengeSigned(ctx context.Context, k1 string) (bool, error) {
-	c, err := s.challenge(ctx, k1)
+// ChallengeSigned reports whether the wallet has signed the challenge
+// bound to binding yet (the browser polls it).
+func (s *Service) ChallengeSigned(ctx context.Context, binding string) (bool, error) {
+	c, err := s.challenge(ctx, "binding_hash", binding)
 	if err != nil {
 		return false, err
 	}
 	return c.SignedAt != nil && c.UsedAt == nil, nil
 }
 
-// CompleteLogin spends a signed login challenge and returns the offerings
-// its wallet may manage. The browser that shows the challenge holds k1;
-// the wallet proved the key: both are needed.
-func (s *Service) CompleteLogin(ctx context.Context, k1 string) ([]Offering, error) {
-	c, err := s.challenge(ctx, k1)
+// CompleteLogin spends a signed login challenge, once, and returns the
+// offerings its wallet may manage. The browser that showed the challenge
+// holds its binding; the wallet proved the key: both are needed.
+func (s *Service) CompleteLogin(ctx context.Context, binding string) ([]Offering, error) {
+	c, err := s.challenge(ctx, "binding_hash", binding)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,69 @@
+package hooks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/invest"
+	"github.com/keepalive/keepalive/internal/money"
+)
+
+// RevenueDistributed is sent for every revenue event shared among an
+// offering's investors and runway. Unlike the status events it is
+// recorded as it happens: enqueued in the distribution's transaction,
+// keyed by the event, so it is sent exactly once.
+const RevenueDistributed Event = "revenue_distributed"
+
+var _ invest.Notifier = (*Service)(nil)
+
+// RevenuePayload is the body of a revenue_distributed message.
+type RevenuePayload struct {
+	Type      Event       `json:"type"`
+	Timestamp string      `json:"timestamp"`
+	Data      RevenueData `json:"data"`
+}
+
+// RevenueData says how one revenue event was shared.
+type RevenueData struct {
+	Offering      string     `json:"offering"`
+	EventID       int64      `json:"event_id"`
+	AmountMsat    money.Msat `json:"amount_msat"`
+	InvestorsMsat money.Msat `json:"investors_msat"`
+	RunwayMsat    money.Msat `json:"runway_msat"`
+	Investments   int        `json:"investments"`
+}
+
+// RevenueDistributed enqueues revenue_distributed for every webhook of
+// the offering that subscribes to it, inside tx.
+func (s *Service) RevenueDistributed(ctx context.Context, tx db.Tx, offeringID int64, ev invest.Event) error {
+	var rows []webhookRow
+	if err := tx.Gorm(ctx).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Order("id").Find(&rows).Error; err != nil {
+		return fmt.Errorf("hooks: webhooks of %d: %w", offeringID, err)
+	}
+	var slug string
+	for _, r := range rows {
+		if !r.webhook().Subscribes(RevenueDistributed) {
+			continue
+		}
+		if slug == "" {
+			var err error
+			if slug, err = s.slugOf(ctx, offeringID); err != nil {
+				return err
+			}
+		}
+		payload, err := json.Marshal(RevenuePayload{Type: RevenueDistributed, Timestamp: ev.CreatedAt.UTC().Format(time.RFC3339),
+			Data: RevenueData{Offering: slug, EventID: ev.ID, AmountMsat: ev.AmountMsat, InvestorsMsat: ev.InvestorsMsat,
+				RunwayMsat: ev.RunwayMsat, Investments: ev.Investments}})
+		if err != nil {
+			return fmt.Errorf("hooks: revenue payload: %w", err)
+		}
+		if err := s.enqueue(tx.Gorm(ctx), r.ID, RevenueDistributed, "revenue:"+ev.Key, payload); err != nil {
+			return err
+		}
+		tx.AfterCommit(s.poke)
+	}
+	return nil
+}
