@@ -98,3 +98,22 @@ func TestHandlerServesEmbeddedBytes(t *testing.T) {
 		t.Error("served CSS differs from the embedded file")
 	}
 }
+
+// A merge once left a rule of app.css unclosed, which swallowed every rule
+// after it (the widget lost its 300 × 180 layout): braces must balance.
+func TestCSSBracesBalance(t *testing.T) {
+	css, err := FS.ReadFile("css/app.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	depth := 0
+	for i, line := range strings.Split(string(css), "\n") {
+		depth += strings.Count(line, "{") - strings.Count(line, "}")
+		if depth < 0 {
+			t.Fatalf("app.css line %d closes a brace never opened", i+1)
+		}
+	}
+	if depth != 0 {
+		t.Fatalf("app.css leaves %d braces open", depth)
+	}
+}

@@ -309,3 +309,11 @@ func linkParts(text string) []textPart {
 	}
 	return parts
 }
+
+// widgetTheme is the widget's data-theme attribute, when one is forced.
+func widgetTheme(theme string) templ.Attributes {
+	if theme == "" {
+		return nil
+	}
+	return templ.Attributes{"data-theme": theme}
+}

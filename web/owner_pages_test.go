@@ -118,3 +118,31 @@ func TestOwnerPagesSendToSignInAndBack(t *testing.T) {
 		b.post("/dashboard", "/signout", url.Values{})
 	}
 }
+
+// The edit form shows the running cost in the unit it was entered in, and
+// saving it unchanged keeps the rate.
+func TestEditFormRemembersTheBurnUnit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newSite(t, d)
+		b := newBrowser(t, s)
+		form := offeringForm("monthly")
+		form.Set("burn_amount", "30,000")
+		form.Set("burn_unit", "month")
+		if status, _, _ := b.post("/offerings/new", "/offerings", form); status != http.StatusCreated {
+			t.Fatalf("create: %d", status)
+		}
+		before, _ := s.offerings.Get(t.Context(), "monthly")
+		_, page, _ := b.get("/offerings/monthly/edit")
+		if !strings.Contains(page, `value="30,000"`) || !strings.Contains(page, `<option value="month" selected>`) {
+			t.Fatalf("the edit form forgot the unit: %s", regexp.MustCompile(`(?s)<fieldset class="field">.*?</fieldset>`).FindString(page))
+		}
+		form.Set("name", "Monthly renamed")
+		if status, _, _ := b.post("/offerings/monthly/edit", "/offerings/monthly/edit", form); status != http.StatusSeeOther {
+			t.Fatalf("save: %d", status)
+		}
+		after, _ := s.offerings.Get(t.Context(), "monthly")
+		if after.BurnRateMsatPerHour != before.BurnRateMsatPerHour || after.BurnUnit != "month" || after.Name != "Monthly renamed" {
+			t.Fatalf("saved unchanged: rate %d → %d, unit %q", before.BurnRateMsatPerHour, after.BurnRateMsatPerHour, after.BurnUnit)
+		}
+	})
+}

@@ -166,6 +166,10 @@ func offeringFormInput(c echo.Context, create bool) (offering.Input, templates.O
 	if create {
 		in.Slug = &f.SlugField.Value
 	}
+	if f.BurnUnit.Value == "" {
+		f.BurnUnit.Value = "day"
+	}
+	in.BurnUnit = &f.BurnUnit.Value
 	if rate, msg := burnRate(f.BurnAmount.Value, f.BurnUnit.Value); msg != "" {
 		problems["burn_rate_msat_per_hour"] = msg
 	} else {
@@ -199,15 +203,8 @@ func burnRate(amount, unit string) (money.Msat, string) {
 	if err != nil {
 		return 0, apperr.MessageOf(err)
 	}
-	var hours int64
-	switch unit {
-	case "hour":
-		hours = 1
-	case "day", "":
-		hours = 24
-	case "month":
-		hours = 30 * 24
-	default:
+	hours := unitHours(unit)
+	if hours == 0 {
 		return 0, "Choose per hour, per day or per month."
 	}
 	rate := (m + money.Msat(hours/2)) / money.Msat(hours)
@@ -215,6 +212,19 @@ func burnRate(amount, unit string) (money.Msat, string) {
 		return 0, "The running cost must be more than zero."
 	}
 	return rate, ""
+}
+
+// unitHours is how many hours a burn-rate unit is; 0 for no unit.
+func unitHours(unit string) int64 {
+	switch unit {
+	case "hour":
+		return 1
+	case "day", "":
+		return 24
+	case "month":
+		return 30 * 24
+	}
+	return 0
 }
 
 // applyProblems copies per-field problems onto the form's fields.
@@ -229,7 +239,7 @@ func applyProblems(f *templates.OfferingForm, problems map[string]string) {
 			f.URL.Error = msg
 		case "description":
 			f.Description.Error = msg
-		case "burn_rate_msat_per_hour":
+		case "burn_rate_msat_per_hour", "burn_unit":
 			f.BurnAmount.Error = msg
 		case "grace_seconds":
 			f.GraceHours.Error = msg
@@ -299,8 +309,8 @@ func (s *Server) editOfferingForm(c echo.Context) error {
 	f := templates.OfferingForm{Page: s.page(c, "Edit "+o.Name), Editing: true, Slug: o.Slug}
 	withLimits(&f)
 	f.Name.Value, f.SlugField.Value, f.URL.Value, f.Description.Value = o.Name, o.Slug, o.URL, o.Description
-	f.BurnAmount.Value = money.FormatSats(roundSats(o.BurnRateMsatPerHour * 24))
-	f.BurnUnit.Value = "day"
+	f.BurnUnit.Value = burnUnit(o)
+	f.BurnAmount.Value = money.FormatSats(roundSats(o.BurnRateMsatPerHour * money.Msat(unitHours(f.BurnUnit.Value))))
 	f.GraceHours.Value = strconv.FormatInt(o.GraceSeconds/3600, 10)
 	return s.render(c, http.StatusOK, templates.OfferingFormPage(f))
 }
@@ -312,9 +322,9 @@ func (s *Server) updateOffering(c echo.Context) error {
 	}
 	in, f, problems := offeringFormInput(c, false)
 	f.Page, f.Editing, f.Slug, f.SlugField.Value = s.page(c, "Edit "+o.Name), true, o.Slug, o.Slug
-	if in.BurnRateMsatPerHour != nil && *in.BurnRateMsatPerHour == roundedDaily(o.BurnRateMsatPerHour) {
-		// The form shows the rate rounded to sats a day; saving the form
-		// unchanged must not nudge the stored rate.
+	if in.BurnRateMsatPerHour != nil && f.BurnUnit.Value == burnUnit(o) && *in.BurnRateMsatPerHour == roundedIn(o.BurnRateMsatPerHour, burnUnit(o)) {
+		// The form shows the rate rounded to whole sats in its unit; saving
+		// the form unchanged must not nudge the stored rate.
 		in.BurnRateMsatPerHour = nil
 	}
 	checkOfferingForm(in, false, problems)
@@ -335,11 +345,19 @@ func (s *Server) updateOffering(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/dashboard")
 }
 
-// roundedDaily is the per-hour rate the edit form yields when saved as
-// shown (sats a day, rounded).
-func roundedDaily(perHour money.Msat) money.Msat {
-	rate, _ := burnRate(money.FormatSats(roundSats(perHour*24)), "day")
+// roundedIn is the per-hour rate the edit form yields when saved as
+// shown (whole sats per unit).
+func roundedIn(perHour money.Msat, unit string) money.Msat {
+	rate, _ := burnRate(money.FormatSats(roundSats(perHour*money.Msat(unitHours(unit)))), unit)
 	return rate
+}
+
+// burnUnit is the unit o's owner gave its running cost in.
+func burnUnit(o offering.Offering) string {
+	if o.BurnUnit == "" {
+		return "day"
+	}
+	return o.BurnUnit
 }
 
 // requireOwner returns the offering named in the path if the session may

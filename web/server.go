@@ -116,7 +116,6 @@ func New(d Deps) *Server {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = ipExtractor(d.TrustedProxies)
 
-	e.Pre(headAsGet)
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(s.edge(newMetrics(), requestIDs(), securityHeaders(d.SecureCookies)))
 	e.Use(limitBody(bodyLimit))
@@ -211,8 +210,17 @@ func New(d Deps) *Server {
 // handlers) or to serve.
 func (s *Server) Echo() *echo.Echo { return s.echo }
 
-// ServeHTTP serves a request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+// ServeHTTP serves a request. HEAD is answered wherever GET is (uptime
+// monitors ask with HEAD): the router sees a GET, and net/http, which
+// still holds the original HEAD request, sends the headers without the
+// body.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		r = r.Clone(r.Context())
+		r.Method = http.MethodGet
+	}
+	s.echo.ServeHTTP(w, r)
+}
 
 // render renders a component into a buffer first, so a failed render
 // still yields a clean error page instead of half a page.

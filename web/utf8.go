@@ -45,15 +45,3 @@ func valuesUTF8(v url.Values) bool {
 	}
 	return true
 }
-
-// headAsGet answers HEAD wherever GET is answered (uptime monitors ask
-// with HEAD): the handler runs as for GET, and net/http sends the headers
-// without the body.
-func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if r := c.Request(); r.Method == http.MethodHead {
-			r.Method = http.MethodGet
-		}
-		return next(c)
-	}
-}

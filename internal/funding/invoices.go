@@ -418,9 +418,11 @@ func advanceCursor(tx *gorm.DB, idx uint64) error {
 	if idx == 0 {
 		return nil
 	}
-	err := tx.Exec(`INSERT INTO lightning_cursors (name, value) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET value = CASE WHEN lightning_cursors.value > excluded.value THEN lightning_cursors.value ELSE excluded.value END`,
-		cursorName, idx).Error
+	err := tx.Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "name"}},
+		DoUpdates: clause.Set{{Column: clause.Column{Name: "value"},
+			Value: gorm.Expr("CASE WHEN lightning_cursors.value > excluded.value THEN lightning_cursors.value ELSE excluded.value END")}},
+	}).Create(&cursor{Name: cursorName, Value: idx}).Error
 	if err != nil {
 		return fmt.Errorf("funding: cursor: %w", err)
 	}

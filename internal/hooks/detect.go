@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
@@ -234,10 +235,9 @@ func (s *Service) enqueue(tx *gorm.DB, webhookID int64, e Event, key string, pay
 		return err
 	}
 	now := s.clock()
-	err = tx.Exec(`INSERT INTO webhook_deliveries (msg_id, webhook_id, event, event_key, payload, state, attempts,
-		next_attempt_at, last_status, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, 0, '', ?)
-		ON CONFLICT (webhook_id, event_key) DO NOTHING`,
-		msgID, webhookID, e, key, string(payload), Pending, now, now).Error
+	row := deliveryRow{MsgID: msgID, WebhookID: webhookID, Event: e, EventKey: key, Payload: string(payload), State: Pending,
+		NextAttemptAt: now, CreatedAt: now}
+	err = tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "webhook_id"}, {Name: "event_key"}}, DoNothing: true}).Create(&row).Error
 	if err != nil {
 		return fmt.Errorf("hooks: enqueue %s for webhook %d: %w", key, webhookID, err)
 	}

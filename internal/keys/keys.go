@@ -16,6 +16,8 @@ import (
 	"io"
 	"time"
 
+	"gorm.io/gorm/clause"
+
 	"github.com/keepalive/keepalive/internal/db"
 )
 
@@ -110,8 +112,8 @@ func Secret(ctx context.Context, d *db.DB, sealer *Sealer, name string, size int
 	if err != nil {
 		return nil, err
 	}
-	err = d.Gorm(ctx).Exec("INSERT INTO site_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
-		name, sealed, time.Now().UTC()).Error
+	err = d.Gorm(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "name"}}, DoNothing: true}).
+		Create(&secret{Name: name, Value: sealed, CreatedAt: time.Now().UTC()}).Error
 	if err != nil {
 		return nil, fmt.Errorf("keys: store %s: %w", name, err)
 	}
@@ -133,7 +135,7 @@ func (s *Sealer) reveal(ctx context.Context, d *db.DB, row secret) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	res := d.Gorm(ctx).Exec("UPDATE site_secrets SET value = ? WHERE name = ? AND value = ?", sealed, row.Name, row.Value)
+	res := d.Gorm(ctx).Model(&secret{}).Where("name = ? AND value = ?", row.Name, row.Value).Update("value", sealed)
 	if res.Error != nil {
 		return nil, fmt.Errorf("keys: seal %s: %w", row.Name, res.Error)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
@@ -57,6 +58,21 @@ func (s *Service) accrueLocked(ctx context.Context, tx db.Tx, o *Offering) (mone
 	return consumed, nil
 }
 
+// consumptionDay is one row of consumption_days: an offering's runway
+// consumed in one UTC day.
+type consumptionDay struct {
+	OfferingID      int64      `gorm:"column:offering_id;primaryKey;autoIncrement:false"`
+	Day             string     `gorm:"column:day;primaryKey"`
+	AmountMsat      money.Msat `gorm:"column:amount_msat"`
+	Postings        int        `gorm:"column:postings"`
+	FirstTransferID int64      `gorm:"column:first_transfer_id"`
+	LastTransferID  int64      `gorm:"column:last_transfer_id"`
+	FirstAt         time.Time  `gorm:"column:first_at"`
+	LastAt          time.Time  `gorm:"column:last_at"`
+}
+
+func (consumptionDay) TableName() string { return "consumption_days" }
+
 // accrualKeyPrefix starts the key of every accrual transfer; the indexes
 // of the other movements (migration 00004) leave these keys out.
 const accrualKeyPrefix = "accrual:"
@@ -67,15 +83,18 @@ const accrualKeyPrefix = "accrual:"
 // only grow, and the offering's row lock orders its accruals.
 func addConsumedDay(tx *gorm.DB, offeringID int64, tr ledger.Transfer) error {
 	at := tr.CreatedAt.UTC()
-	err := tx.Exec(`INSERT INTO consumption_days (offering_id, day, amount_msat, postings, first_transfer_id, last_transfer_id, first_at, last_at)
-		VALUES (?, ?, ?, 1, ?, ?, ?, ?)
-		ON CONFLICT (offering_id, day) DO UPDATE SET
-			amount_msat = consumption_days.amount_msat + excluded.amount_msat,
-			postings = consumption_days.postings + 1,
-			last_transfer_id = excluded.last_transfer_id,
-			last_at = excluded.last_at
-		WHERE consumption_days.last_transfer_id < excluded.last_transfer_id`,
-		offeringID, at.Format(time.DateOnly), int64(tr.Amount), tr.ID, tr.ID, at, at).Error
+	day := consumptionDay{OfferingID: offeringID, Day: at.Format(time.DateOnly), AmountMsat: tr.Amount, Postings: 1,
+		FirstTransferID: tr.ID, LastTransferID: tr.ID, FirstAt: at, LastAt: at}
+	err := tx.Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "offering_id"}, {Name: "day"}},
+		DoUpdates: clause.Set{
+			{Column: clause.Column{Name: "amount_msat"}, Value: gorm.Expr("consumption_days.amount_msat + excluded.amount_msat")},
+			{Column: clause.Column{Name: "postings"}, Value: gorm.Expr("consumption_days.postings + 1")},
+			{Column: clause.Column{Name: "last_transfer_id"}, Value: gorm.Expr("excluded.last_transfer_id")},
+			{Column: clause.Column{Name: "last_at"}, Value: gorm.Expr("excluded.last_at")},
+		},
+		Where: clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "consumption_days.last_transfer_id < excluded.last_transfer_id"}}},
+	}).Create(&day).Error
 	if err != nil {
 		return fmt.Errorf("offering: consumption of %d on %s: %w", offeringID, at.Format(time.DateOnly), err)
 	}

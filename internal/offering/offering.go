@@ -39,6 +39,7 @@ type Offering struct {
 	URL                 string     `gorm:"column:url"`
 	Description         string     `gorm:"column:description"`
 	BurnRateMsatPerHour money.Msat `gorm:"column:burn_rate_msat_per_hour"`
+	BurnUnit            string     `gorm:"column:burn_unit"` // what the owner entered the rate in: hour, day or month
 	GraceSeconds        int64      `gorm:"column:grace_seconds"`
 	ManageKeyHash       string     `gorm:"column:manage_key_hash"`
 	RunwayAccountID     int64      `gorm:"column:runway_account_id"`
@@ -59,6 +60,7 @@ type Input struct {
 	URL                 *string
 	Description         *string
 	BurnRateMsatPerHour *money.Msat
+	BurnUnit            *string // hour, day (the default) or month: how forms show the rate
 	GraceSeconds        *int64
 }
 
@@ -322,6 +324,16 @@ func applyInput(o *Offering, in Input, create bool) error {
 		default:
 			o.BurnRateMsatPerHour = b
 		}
+	}
+	if in.BurnUnit != nil {
+		switch u := *in.BurnUnit; u {
+		case "hour", "day", "month":
+			o.BurnUnit = u
+		default:
+			problems["burn_unit"] = "Choose per hour, per day or per month."
+		}
+	} else if create {
+		o.BurnUnit = "day"
 	}
 	if in.GraceSeconds != nil {
 		g := *in.GraceSeconds

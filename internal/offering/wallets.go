@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm/clause"
+
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/lnurl"
@@ -119,9 +121,8 @@ func (s *Service) WalletSigned(ctx context.Context, k1, sig, key string) error {
 	now := s.Now()
 	switch c.Action {
 	case AuthLink:
-		err := s.db.Gorm(ctx).Exec(
-			"INSERT INTO wallet_keys (offering_id, linking_key, created_at) VALUES (?, ?, ?) ON CONFLICT (offering_id, linking_key) DO NOTHING",
-			*c.OfferingID, key, now).Error
+		err := s.db.Gorm(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "offering_id"}, {Name: "linking_key"}}, DoNothing: true}).
+			Create(&walletKey{OfferingID: *c.OfferingID, LinkingKey: key, CreatedAt: now}).Error
 		if err != nil {
 			return fmt.Errorf("offering: link wallet: %w", err)
 		}
