@@ -289,13 +289,17 @@ func openSealer(cfg config.Config, log *slog.Logger, dialect db.Dialect) (*keys.
 // returned a second time, typed, for its pay button.
 func openLightning(ctx context.Context, cfg config.Config, log *slog.Logger, database *db.DB) (lightning.Node, *demo.Node, error) {
 	if cfg.Lightning == config.LightningDemo {
-		// The demo node forgets its invoices on restart; its indexes start
-		// above what the site already credited.
+		// The demo node keeps its invoices in the database; its indexes
+		// also start above what the site already credited, in case its
+		// table was emptied.
 		idx, err := funding.SettleIndex(ctx, database)
 		if err != nil {
 			return nil, nil, err
 		}
-		n := demo.New(demo.WithIndexBase(idx))
+		n, err := demo.Open(ctx, database, demo.WithIndexBase(idx))
+		if err != nil {
+			return nil, nil, err
+		}
 		log.Warn("Lightning is simulated (KEEPALIVE_LIGHTNING=demo): no real payments")
 		return n, n, nil
 	}

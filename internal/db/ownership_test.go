@@ -39,6 +39,7 @@ var owners = map[string]string{
 	"sponsor_bids":              "internal/sponsor",
 	"sponsor_bid_invoices":      "internal/sponsor",
 	"sponsor_periods":           "internal/sponsor",
+	"demo_invoices":             "internal/lightning/demo",
 }
 
 // TestEachTableHasOneOwner reads the site's Go code (tests aside) and

@@ -4,7 +4,8 @@
 // so wallets and decoders accept them, but nothing leaves the process: an
 // invoice settles when someone presses "pay" (Pay, PayRequest) or when the
 // node pays its own invoice, and payments to anyone else succeed on paper.
-// All state lives in memory and is lost on restart.
+// Outgoing payments live in memory; invoices too, unless the node is made
+// with Open, which keeps them in the database across restarts.
 package demo
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/lightningnetwork/lnd/zpay32"
 
 	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/lightning"
 	"github.com/keepalive/keepalive/internal/money"
 )
@@ -55,13 +57,15 @@ type Node struct {
 	net    *chaincfg.Params
 	key    *btcec.PrivateKey
 	pubHex string
+	// db, when set (Open), keeps the invoices across restarts.
+	db *db.DB
 
 	mu          sync.Mutex
 	invoices    map[lightning.Hash]*invoice
 	addIndex    uint64
 	settleIndex uint64
-	// settled holds the hash of each settled invoice in settle order;
-	// settled[i] has settle index settleBase+i+1.
+	// settled holds the hash of each invoice settled since the node
+	// started (and of stored ones above settleBase), in settle order.
 	settled    []lightning.Hash
 	settleBase uint64
 	// settledSignal is closed and replaced on every settlement, so that a
@@ -232,7 +236,6 @@ func (n *Node) CreateInvoice(ctx context.Context, req lightning.CreateInvoiceReq
 	if _, ok := n.invoices[hash]; ok {
 		return lightning.Invoice{}, fmt.Errorf("demo: create invoice %s: %w", hash, lightning.ErrDuplicateInvoice)
 	}
-	n.addIndex++
 	inv := &invoice{
 		Invoice: lightning.Invoice{
 			PaymentHash:    hash,
@@ -241,10 +244,14 @@ func (n *Node) CreateInvoice(ctx context.Context, req lightning.CreateInvoiceReq
 			State:          lightning.InvoiceOpen,
 			CreatedAt:      created,
 			ExpiresAt:      created.Add(expiry),
-			AddIndex:       n.addIndex,
+			AddIndex:       n.addIndex + 1,
 		},
 		preimage: *preimage,
 	}
+	if err := n.save(ctx, inv); err != nil {
+		return lightning.Invoice{}, err
+	}
+	n.addIndex++
 	n.invoices[hash] = inv
 	return inv.Invoice, nil
 }
@@ -310,7 +317,7 @@ func (n *Node) PayAmount(ctx context.Context, hash lightning.Hash, amountMsat mo
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	inv, _, err := n.settle(hash, amountMsat)
+	inv, _, err := n.settle(ctx, hash, amountMsat)
 	return inv, err
 }
 
@@ -326,7 +333,7 @@ func (n *Node) PayRequest(ctx context.Context, paymentRequest string) (lightning
 // settle marks an invoice paid with amountMsat (zero: its own amount) and
 // wakes subscribers. already reports an invoice settled before, which is
 // returned unchanged. n.mu must be held.
-func (n *Node) settle(hash lightning.Hash, amountMsat money.Msat) (inv lightning.Invoice, already bool, err error) {
+func (n *Node) settle(ctx context.Context, hash lightning.Hash, amountMsat money.Msat) (inv lightning.Invoice, already bool, err error) {
 	stored, ok := n.invoices[hash]
 	if !ok {
 		return lightning.Invoice{}, false, apperr.Wrap(
@@ -346,11 +353,16 @@ func (n *Node) settle(hash lightning.Hash, amountMsat money.Msat) (inv lightning
 	if err != nil {
 		return current, false, err
 	}
+	updated := *stored
+	updated.State = lightning.InvoiceSettled
+	updated.SettleIndex = n.settleIndex + 1
+	updated.SettledAt = n.now()
+	updated.PaidMsat = paid
+	if err := n.save(ctx, &updated); err != nil {
+		return current, false, err
+	}
 	n.settleIndex++
-	stored.State = lightning.InvoiceSettled
-	stored.SettleIndex = n.settleIndex
-	stored.SettledAt = n.now()
-	stored.PaidMsat = paid
+	*stored = updated
 	n.settled = append(n.settled, hash)
 	close(n.settledSignal)
 	n.settledSignal = make(chan struct{})
@@ -413,14 +425,13 @@ func (n *Node) SettledInvoices(ctx context.Context, afterIndex uint64, fn func(l
 // settledAfter copies the invoices settled after index, in order. n.mu must
 // be held.
 func (n *Node) settledAfter(index uint64) []lightning.Invoice {
-	from := uint64(0)
-	if index > n.settleBase {
-		from = index - n.settleBase
-	}
-	if from >= uint64(len(n.settled)) {
+	from := sort.Search(len(n.settled), func(i int) bool {
+		return n.invoices[n.settled[i]].SettleIndex > index
+	})
+	if from == len(n.settled) {
 		return nil
 	}
-	out := make([]lightning.Invoice, 0, uint64(len(n.settled))-from)
+	out := make([]lightning.Invoice, 0, len(n.settled)-from)
 	for _, hash := range n.settled[from:] {
 		out = append(out, n.invoices[hash].Invoice)
 	}
