@@ -121,8 +121,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 		sponsor.Config{PlatformFeeBps: cfg.PlatformFeeBps}, log, nil)
 	fund.OnSettle(funding.PurposeBid, sponsors.SettleInvoice)
 	var demoPayer web.DemoPayer
+	var demoWallet web.DemoWallet
 	if demoNode != nil {
 		demoPayer = demoNode
+		// Someone else's simulated wallet, for withdrawals in demo mode;
+		// its invoices are paid on paper, like any other node's.
+		demoWallet = demo.New()
 	}
 
 	// Background work runs until jobsCtx ends, which is after the HTTP
@@ -165,6 +169,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 		Invest:        investments,
 		Sponsors:      sponsors,
 		DemoPayer:     demoPayer,
+		DemoWallet:    demoWallet,
 		MinDonation:   cfg.MinDonation,
 		MaxDonation:   cfg.MaxDonation,
 		InvoiceRate: web.RateLimits{

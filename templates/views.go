@@ -222,6 +222,10 @@ type WithdrawView struct {
 	LNURLQR          string // trusted SVG markup, rendered raw
 	LNURLExpiresAt   time.Time
 	Payouts          []PayoutRow // newest first
+	// DemoInvoiceAction, in demo mode, is where to ask the simulated
+	// wallet for an invoice; DemoInvoiceMade says the form holds one.
+	DemoInvoiceAction string
+	DemoInvoiceMade   bool
 }
 
 // WalletView links a Lightning wallet to an offering, at

@@ -41,6 +41,11 @@ type DemoPayer interface {
 	Pay(ctx context.Context, hash lightning.Hash) (lightning.Invoice, error)
 }
 
+// DemoWallet makes invoices as a simulated wallet would (demo mode only).
+type DemoWallet interface {
+	CreateInvoice(ctx context.Context, req lightning.CreateInvoiceRequest) (lightning.Invoice, error)
+}
+
 type donationRequest struct {
 	AmountMsat *money.Msat `json:"amount_msat"`
 	Name       string      `json:"name"`

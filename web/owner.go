@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/lightning"
 	"github.com/keepalive/keepalive/internal/lnurl"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
@@ -203,6 +205,9 @@ func (s *Server) withdrawView(c echo.Context, o offering.Offering) (templates.Wi
 		FeeNote:          "Up to 0.5% (at least 5 sats) is kept aside for routing fees; what is not used stays yours.",
 		Action:           "/offerings/" + url.PathEscape(o.Slug) + "/withdraw",
 	}
+	if s.DemoWallet != nil {
+		v.DemoInvoiceAction = v.Action + "/demo-invoice"
+	}
 	if withdrawable >= money.MsatPerSat {
 		k1, expires, err := s.Funding.NewWithdrawLink(ctx, o)
 		if err != nil {
@@ -250,7 +255,47 @@ func (s *Server) withdraw(c echo.Context) error {
 	if f := apperr.FieldsOf(err); f["destination"] != "" {
 		v.Destination.Error = f["destination"]
 	}
+	if s.Demo && !isInvoice(dest) {
+		// The address may be fine: in demo mode nothing reaches the
+		// real Lightning network.
+		v.Destination.Error = demoAddressError
+	}
 	return s.render(c, statusOf(apperr.CodeOf(err)), templates.Withdraw(v))
+}
+
+const demoAddressError = "Demo mode cannot reach real Lightning Addresses or LNURLs: no real bitcoin moves here. " +
+	"Press “Make a simulated invoice” below to see a withdrawal through."
+
+// isInvoice reports whether a withdrawal destination is a BOLT11 invoice
+// (rather than a Lightning Address or an LNURL).
+func isInvoice(dest string) bool {
+	lower := strings.TrimPrefix(strings.ToLower(dest), "lightning:")
+	return strings.HasPrefix(lower, "ln") && !strings.HasPrefix(lower, "lnurl")
+}
+
+// demoWithdrawInvoice fills the withdraw form with an invoice from a
+// simulated wallet, so demo mode can show a withdrawal through. The
+// invoice has no amount: it takes everything withdrawable.
+func (s *Server) demoWithdrawInvoice(c echo.Context) error {
+	o, err := s.requireOwner(c)
+	if err != nil {
+		return err
+	}
+	if s.DemoWallet == nil {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	inv, err := s.DemoWallet.CreateInvoice(c.Request().Context(), lightning.CreateInvoiceRequest{
+		Memo: "Simulated wallet: earnings of " + o.Name})
+	if err != nil {
+		return fmt.Errorf("web: simulated wallet invoice: %w", err)
+	}
+	v, err := s.withdrawView(c, o)
+	if err != nil {
+		return err
+	}
+	v.Destination.Value = inv.PaymentRequest
+	v.DemoInvoiceMade = true
+	return s.render(c, http.StatusOK, templates.Withdraw(v))
 }
 
 // LNURL-withdraw (LUD-03), for the owner's wallet.

@@ -62,6 +62,9 @@ type Deps struct {
 	Funding       Funding
 	// DemoPayer is set only when payments are simulated.
 	DemoPayer DemoPayer
+	// DemoWallet, set only when payments are simulated, is a simulated
+	// wallet of someone else's: it makes invoices an owner can withdraw to.
+	DemoWallet DemoWallet
 	// Donation bounds, for LNURL-pay parameters.
 	MinDonation, MaxDonation money.Msat
 	// InvoiceRate limits invoice creation per client (per second, burst)
@@ -167,6 +170,7 @@ func New(d Deps) *Server {
 	e.GET("/offerings/:slug/wallet/status", s.walletChallengeStatus(linkChallengeCookie))
 	e.GET("/offerings/:slug/withdraw", s.withdrawPage)
 	e.POST("/offerings/:slug/withdraw", s.withdraw)
+	e.POST("/offerings/:slug/withdraw/demo-invoice", s.demoWithdrawInvoice)
 	e.POST("/offerings/:slug/rotate-key", s.rotateKey)
 	e.GET("/lnurl/auth", s.lnurlAuth)
 	e.GET("/lnurlw/:k1", s.lnurlWithdrawParams)
