@@ -170,6 +170,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 		Sponsors:      sponsors,
 		DemoPayer:     demoPayer,
 		DemoWallet:    demoWallet,
+		Fiat:          cfg.Fiat,
 		MinDonation:   cfg.MinDonation,
 		MaxDonation:   cfg.MaxDonation,
 		InvoiceRate: web.RateLimits{

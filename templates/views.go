@@ -73,6 +73,7 @@ type DonatePreset struct {
 	Sats  int64
 	Label string // "2,100 sats"
 	Buys  string // "≈ 3 days of runway"
+	Fiat  string // "≈ $1.90", "" unless the operator set a price
 }
 
 // DonateForm is the donation form of an offering page: preset amounts or

@@ -77,7 +77,7 @@ func (s *Server) donateForm(o offering.Offering) templates.DonateForm {
 	f.Name.Max, f.Message.Max = funding.PayerNameField.Max, funding.PayerMessageField.Max
 	for _, sats := range presetSats(o.BurnRateMsatPerHour, s.MinDonation, s.MaxDonation) {
 		amount := money.Msat(sats) * money.MsatPerSat
-		f.Presets = append(f.Presets, templates.DonatePreset{Sats: sats, Label: amount.Display(), Buys: "≈ " + buys(o, amount)})
+		f.Presets = append(f.Presets, templates.DonatePreset{Sats: sats, Label: amount.Display(), Buys: "≈ " + buys(o, amount), Fiat: s.Fiat.Approx(amount)})
 	}
 	f.Selected = "custom"
 	for i, p := range f.Presets {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/keepalive/keepalive/internal/db/dbtest"
+	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/web"
 )
 
 var presetInput = regexp.MustCompile(`name="amount" value="(\d+)"( checked)?`)
@@ -43,5 +45,25 @@ func TestDonatePresetsAreFriendly(t *testing.T) {
 				t.Fatalf("%d presets say what they buy, want %d", n, len(tt.want))
 			}
 		})
+	}
+}
+
+// With an operator's fixed price, each preset shows a fiat equivalent;
+// without one (the default), none does and nothing is fetched.
+func TestDonatePresetsShowFiatWhenPriced(t *testing.T) {
+	price, err := money.ParseFiatPrice("USD:95000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	priced := newSiteWith(t, dbtest.SQLite(t), func(d *web.Deps) { d.Fiat = price })
+	createOffering(t, priced, createBody)
+	_, page, _ := priced.do(t, "GET", "/o/my-site", "")
+	if !strings.Contains(page, `data-testid="preset-fiat">≈ $1.90<`) {
+		t.Fatalf("the 2,000-sat preset shows no ≈ $1.90: %v", regexp.MustCompile(`preset-fiat">[^<]*`).FindAllString(page, -1))
+	}
+	plain := newSite(t, dbtest.SQLite(t))
+	createOffering(t, plain, createBody)
+	if _, page, _ := plain.do(t, "GET", "/o/my-site", ""); strings.Contains(page, "preset-fiat") {
+		t.Fatal("fiat shown with no price configured")
 	}
 }

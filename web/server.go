@@ -65,6 +65,8 @@ type Deps struct {
 	// DemoWallet, set only when payments are simulated, is a simulated
 	// wallet of someone else's: it makes invoices an owner can withdraw to.
 	DemoWallet DemoWallet
+	// Fiat, when set, shows rough fiat equivalents beside preset amounts.
+	Fiat money.FiatPrice
 	// Donation bounds, for LNURL-pay parameters.
 	MinDonation, MaxDonation money.Msat
 	// InvoiceRate limits invoice creation per client (per second, burst)

@@ -44,6 +44,9 @@ type Config struct {
 
 	// Donation bounds (KEEPALIVE_MIN_DONATION_SAT, KEEPALIVE_MAX_DONATION_SAT).
 	MinDonation money.Msat
+	// Fiat (KEEPALIVE_FIAT) is a fixed price per bitcoin for rough fiat
+	// equivalents beside sats; the zero value shows none.
+	Fiat        money.FiatPrice
 	MaxDonation money.Msat
 
 	// LNURLAllowPrivate lets payouts to Lightning Addresses reach private
@@ -111,6 +114,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	c.LND.MacaroonHex = env("LND_MACAROON_HEX", "") // secrets: environment only
 	secretKey := env("KEEPALIVE_SECRET_KEY", "")    // secret: environment only
 	fs.StringVar(&c.SecretKeyFile, "secret-key-file", env("KEEPALIVE_SECRET_KEY_FILE", ""), "file holding the key that seals the site's secrets (KEEPALIVE_SECRET_KEY_FILE); default beside the SQLite database")
+	fiat := fs.String("fiat", env("KEEPALIVE_FIAT", ""), "a fixed price per bitcoin, CODE:PRICE (e.g. USD:95000), to show rough fiat equivalents beside sats; off when empty (KEEPALIVE_FIAT)")
 	minSat := fs.Int64("min-donation-sat", envInt(env("KEEPALIVE_MIN_DONATION_SAT", "1")), "smallest donation in sats (KEEPALIVE_MIN_DONATION_SAT)")
 	maxSat := fs.Int64("max-donation-sat", envInt(env("KEEPALIVE_MAX_DONATION_SAT", "10000000")), "largest donation in sats (KEEPALIVE_MAX_DONATION_SAT)")
 	fs.BoolVar(&c.LNURLAllowPrivate, "lnurl-allow-private", env("KEEPALIVE_LNURL_ALLOW_PRIVATE", "") == "1", "let Lightning Address payouts reach private addresses (tests only) (KEEPALIVE_LNURL_ALLOW_PRIVATE=1)")
@@ -157,6 +161,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		if c.SecretKey, err = keys.ParseKey(secretKey); err != nil {
 			errs = append(errs, fmt.Errorf("KEEPALIVE_SECRET_KEY must be %d bytes in base64 or hex", keys.KeySize))
 		}
+	}
+	if c.Fiat, err = money.ParseFiatPrice(*fiat); err != nil {
+		errs = append(errs, fmt.Errorf("KEEPALIVE_FIAT must be CODE:PRICE, e.g. USD:95000"))
 	}
 	if c.MinDonation, err = money.FromSats(*minSat); err != nil || c.MinDonation <= 0 {
 		errs = append(errs, fmt.Errorf("KEEPALIVE_MIN_DONATION_SAT must be a positive number of sats"))
