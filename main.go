@@ -119,6 +119,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	// Winners' charges are revenue events through the investors' one door.
 	sponsors := sponsor.New(database, led, offerings, fund, sponsor.InvestorsRevenue{Investments: investments},
 		sponsor.Config{PlatformFeeBps: cfg.PlatformFeeBps}, log, nil)
+	sponsors.SetEvents(webhooks) // sponsorship_started, enqueued in the clearing's transaction
 	fund.OnSettle(funding.PurposeBid, sponsors.SettleInvoice)
 	var demoPayer web.DemoPayer
 	if demoNode != nil {

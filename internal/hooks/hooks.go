@@ -83,7 +83,7 @@ const (
 )
 
 // Events lists every event, in the order shown to owners.
-var Events = []Event{Funded, RunwayLow, Expired, Revived, RevenueDistributed}
+var Events = []Event{Funded, RunwayLow, Expired, Revived, RevenueDistributed, SponsorshipStarted}
 
 // Limits and defaults.
 const (
@@ -365,7 +365,7 @@ func (s *Service) validate(req CreateRequest) (webhookRow, error) {
 	for _, e := range req.Events {
 		e = strings.TrimSpace(e)
 		if !slices.Contains(Events, Event(e)) {
-			problems["events"] = fmt.Sprintf("Unknown event %q: use funded, runway_low, expired, revived or revenue_distributed.", e)
+			problems["events"] = fmt.Sprintf("Unknown event %q: use funded, runway_low, expired, revived, revenue_distributed or sponsorship_started.", e)
 			break
 		}
 		if !slices.Contains(evs, e) {
@@ -373,7 +373,7 @@ func (s *Service) validate(req CreateRequest) (webhookRow, error) {
 		}
 	}
 	if len(req.Events) == 0 {
-		problems["events"] = "Subscribe to at least one event: funded, runway_low, expired, revived or revenue_distributed."
+		problems["events"] = "Subscribe to at least one event: funded, runway_low, expired, revived, revenue_distributed or sponsorship_started."
 	}
 	row.Events = strings.Join(evs, ",")
 	if req.RunwayLowSeconds != nil {

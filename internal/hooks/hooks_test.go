@@ -70,15 +70,12 @@ func (e *env) restart(opts ...hooks.Option) *hooks.Service {
 	return hooks.New(e.d, e.offerings, e.funding, lnurl.PublicHTTPClient(true), nil, e.clock.Now, opts...)
 }
 
-// pay donates amount and settles it as the node reports it.
-func (e *env) pay(t *testing.T, amount money.Msat) funding.Invoice {
+// settle pays an invoice the site issued, as the settlement stream
+// would report it.
+func (e *env) settle(t *testing.T, paymentHash string) {
 	t.Helper()
 	ctx := context.Background()
-	inv, err := e.funding.Donate(ctx, funding.DonationRequest{Slug: e.offering.Slug, Amount: amount})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := lightning.ParseHash(inv.PaymentHash)
+	h, err := lightning.ParseHash(paymentHash)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +86,17 @@ func (e *env) pay(t *testing.T, amount money.Msat) funding.Invoice {
 	if err := e.funding.Settle(ctx, ni); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// pay donates amount and settles it as the node reports it.
+func (e *env) pay(t *testing.T, amount money.Msat) funding.Invoice {
+	t.Helper()
+	ctx := context.Background()
+	inv, err := e.funding.Donate(ctx, funding.DonationRequest{Slug: e.offering.Slug, Amount: amount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.settle(t, inv.PaymentHash)
 	inv, err = e.funding.Invoice(ctx, inv.PaymentHash)
 	if err != nil || inv.State != funding.InvoiceSettled {
 		t.Fatalf("invoice after settle: %+v %v", inv, err)

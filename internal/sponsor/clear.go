@@ -112,16 +112,19 @@ func (s *Service) ClearPeriod(ctx context.Context, offeringID int64, start time.
 			}
 			return fmt.Errorf("sponsor: record period: %w", err)
 		}
-		return s.settle(ctx, tx, offeringID, start, bids, rec.Outcome)
+		if err := s.settle(ctx, tx, offeringID, start, bids, rec.Outcome); err != nil {
+			return err
+		}
+		if s.events != nil && len(rec.Winners) > 0 {
+			return s.events.SponsorshipStarted(ctx, tx, offeringID, start, rec.End, rec.Winners)
+		}
+		return nil
 	})
 	if errors.Is(err, errAlreadyCleared) {
 		return Record{}, false, nil
 	}
 	if err != nil {
 		return Record{}, false, err
-	}
-	if s.events != nil && len(rec.Winners) > 0 {
-		s.events.SponsorshipStarted(ctx, offeringID, start, rec.Winners)
 	}
 	return rec, true, nil
 }

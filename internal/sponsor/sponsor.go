@@ -51,9 +51,11 @@ type Revenue interface {
 	Distribute(ctx context.Context, tx db.Tx, ev RevenueEvent) error
 }
 
-// Events hears of periods that started with winners (for webhooks).
+// Events hears of periods that started with winners (for webhooks),
+// inside the clearing's transaction tx, so that what it records happens
+// exactly when the clearing does: once.
 type Events interface {
-	SponsorshipStarted(ctx context.Context, offeringID int64, start time.Time, winners []clearing.Winner)
+	SponsorshipStarted(ctx context.Context, tx db.Tx, offeringID int64, start, end time.Time, winners []clearing.Winner) error
 }
 
 // Config holds sponsorship's knobs.
