@@ -475,7 +475,7 @@ func Ledger(v LedgerView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, ", withdrawals by the owner and their routing fees. The runway is consumed minute by minute; each day's consumption is one line. Who paid is never shown here.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, ", withdrawals by the owner and their routing fees, investments and revenue events (what went to investors and what to the runway). The runway is consumed minute by minute; each day's consumption is one line. Who paid is never shown here.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -202,7 +202,22 @@ func (s *Server) publicLedger(c echo.Context) error {
 		return err
 	}
 	v := templates.LedgerView{Page: s.page(c, "Public ledger of "+o.Name), Offering: card(o, fin.Status), OfferingURL: pathOfOffering(o.Slug)}
+	var notes map[int64]string // investments and revenue events, named by invest
+	if s.Invest != nil {
+		ids := make([]int64, 0, len(page.Entries))
+		for _, e := range page.Entries {
+			if e.Postings == 1 {
+				ids = append(ids, e.ID)
+			}
+		}
+		if notes, err = s.Invest.LedgerNotes(ctx, o.ID, ids); err != nil {
+			return err
+		}
+	}
 	for _, e := range page.Entries {
+		if note, ok := notes[e.ID]; ok && e.Postings == 1 {
+			e.Movement = note
+		}
 		v.Rows = append(v.Rows, templates.LedgerRow{When: e.At, Since: e.Since, Movement: e.Movement, Direction: string(e.Direction), AmountText: e.Amount.String()})
 	}
 	if page.Older > 0 {

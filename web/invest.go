@@ -25,6 +25,7 @@ type Investments interface {
 	Round(ctx context.Context, offeringID int64) (invest.Round, error)
 	Backers(ctx context.Context, offeringID int64, limit int) ([]invest.Backer, error)
 	Events(ctx context.Context, offeringID int64, limit int) ([]invest.Event, error)
+	LedgerNotes(ctx context.Context, offeringID int64, ids []int64) (map[int64]string, error)
 	Invest(ctx context.Context, r invest.InvestRequest) (invest.Made, error)
 	Open(ctx context.Context, id int64, key string) (invest.Investment, error)
 	ByClaimKey(ctx context.Context, key string) (invest.Investment, error)

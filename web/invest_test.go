@@ -128,6 +128,12 @@ func TestInvestAPIJourney(t *testing.T) {
 		if st != http.StatusOK || got["state"] != "active" || got["payable_msat"] != 10000000.0 || got["cap_msat"] != 150000000.0 || got["offering"] != "my-site" {
 			t.Fatalf("active investment: %d %s", st, body)
 		}
+		// The public ledger names both, with the public investor's name.
+		st, body, _ = s.do(t, "GET", "/o/my-site/ledger", "")
+		if st != http.StatusOK || !strings.Contains(body, "investment · 100,000 sats · Ann") ||
+			!strings.Contains(body, "revenue event · 20,000 sats · 10,000 sats to 1 investor · 10,000 sats to the runway") {
+			t.Fatalf("public ledger: %d %s", st, body)
+		}
 		// From earned, at once: nothing has been earned yet.
 		if st, body, _ := s.do(t, "POST", "/api/v1/offerings/my-site/revenue", `{"amount_msat":5000000,"from":"earned"}`, auth...); st != http.StatusConflict {
 			t.Fatalf("revenue from empty earned: %d %s", st, body)

@@ -300,3 +300,22 @@ func (st store) eventTotals(ctx context.Context, offeringID int64) (revenue, sha
 	}
 	return money.Msat(row.Revenue), money.Msat(row.Shared), row.N, nil
 }
+
+// byKeys reads the offering's revenue events with those keys and its
+// paid investments with those payment hashes.
+func (st store) byKeys(ctx context.Context, offeringID int64, eventKeys, hashes []string) ([]Event, []Investment, error) {
+	var evs []Event
+	var invs []Investment
+	if len(eventKeys) > 0 {
+		if err := st.db.Gorm(ctx).Where("offering_id = ? AND key IN ?", offeringID, eventKeys).Find(&evs).Error; err != nil {
+			return nil, nil, fmt.Errorf("invest: revenue events of %d: %w", offeringID, err)
+		}
+	}
+	if len(hashes) > 0 {
+		err := st.db.Gorm(ctx).Where("offering_id = ? AND payment_hash IN ? AND state <> ?", offeringID, hashes, Pending).Find(&invs).Error
+		if err != nil {
+			return nil, nil, fmt.Errorf("invest: investments of %d: %w", offeringID, err)
+		}
+	}
+	return evs, invs, nil
+}

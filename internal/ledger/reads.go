@@ -124,6 +124,7 @@ type Movement struct {
 	Amount money.Msat
 	Debit  string
 	Credit string
+	Key    string // the transfer's idempotency key: for the code that posted it to recognise, never to show
 }
 
 // MovementsByID returns the transfers with those ids, accounts named.
@@ -137,9 +138,10 @@ func (l *Ledger) MovementsByID(ctx context.Context, ids []int64) ([]Movement, er
 		AmountMsat money.Msat
 		DebitName  string
 		CreditName string
+		Key        string
 	}
 	err := l.query(ctx).Table("transfers t").
-		Select("t.id, t.created_at, t.amount_msat, d.name AS debit_name, c.name AS credit_name").
+		Select("t.id, t.created_at, t.amount_msat, d.name AS debit_name, c.name AS credit_name, t.key").
 		Joins("JOIN accounts d ON d.id = t.debit_account_id").
 		Joins("JOIN accounts c ON c.id = t.credit_account_id").
 		Where("t.id IN ?", ids).Scan(&rows).Error
@@ -148,7 +150,7 @@ func (l *Ledger) MovementsByID(ctx context.Context, ids []int64) ([]Movement, er
 	}
 	out := make([]Movement, len(rows))
 	for i, r := range rows {
-		out[i] = Movement{ID: r.ID, At: r.CreatedAt.UTC(), Amount: r.AmountMsat, Debit: r.DebitName, Credit: r.CreditName}
+		out[i] = Movement{ID: r.ID, At: r.CreatedAt.UTC(), Amount: r.AmountMsat, Debit: r.DebitName, Credit: r.CreditName, Key: r.Key}
 	}
 	return out, nil
 }
