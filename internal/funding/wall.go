@@ -60,12 +60,15 @@ func (s *Service) Wall(ctx context.Context, offeringID int64, limit int) ([]Wall
 	return out, nil
 }
 
-// Payments counts the settled payments into an offering (donations by
+// Payments counts the settled gifts and investments into an offering (by
 // invoice, Lightning Address or LNURL): the "supporters" line of its
 // page. Anonymous donors cannot be told apart, so each payment counts once.
 func (s *Service) Payments(ctx context.Context, offeringID int64) (int64, error) {
 	var n int64
-	err := s.db.Gorm(ctx).Model(&Invoice{}).Where("offering_id = ? AND state = ?", offeringID, InvoiceSettled).Count(&n).Error
+	// Backers only, as on the wall: an owner's revenue invoice is not a
+	// gift, and sealed bids are counted by sponsorship itself.
+	err := s.db.Gorm(ctx).Model(&Invoice{}).Where("offering_id = ? AND state = ? AND purpose IN ?", offeringID, InvoiceSettled,
+		[]Purpose{PurposeDonation, PurposeInvestment}).Count(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("funding: payments of %d: %w", offeringID, err)
 	}
