@@ -462,20 +462,8 @@ func (s *Server) investWithdrawParams(c echo.Context) error {
 }
 
 func (s *Server) investWithdrawCallback(c echo.Context) error {
-	k1 := c.Param("k1")
-	if q := c.QueryParam("k1"); q != "" && q != k1 {
-		return lnurlError(c, http.StatusBadRequest, "k1 does not match")
-	}
-	pr := c.QueryParam("pr")
-	if pr == "" {
-		return lnurlError(c, http.StatusBadRequest, "pr is required")
-	}
-	if _, err := s.Invest.RedeemWithdrawLink(c.Request().Context(), k1, pr); err != nil {
-		status := statusOf(apperr.CodeOf(err))
-		if status >= 500 {
-			s.log.ErrorContext(c.Request().Context(), "lnurl-withdraw", "err", err)
-		}
-		return lnurlError(c, status, apperr.MessageOf(err))
-	}
-	return c.JSON(http.StatusOK, lnurl.NewOKResponse())
+	return s.redeemWithdrawLink(c, func(ctx context.Context, k1, pr string) error {
+		_, err := s.Invest.RedeemWithdrawLink(ctx, k1, pr)
+		return err
+	})
 }

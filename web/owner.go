@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -316,6 +317,16 @@ func (s *Server) lnurlWithdrawParams(c echo.Context) error {
 }
 
 func (s *Server) lnurlWithdrawCallback(c echo.Context) error {
+	return s.redeemWithdrawLink(c, func(ctx context.Context, k1, pr string) error {
+		_, err := s.Funding.RedeemWithdrawLink(ctx, k1, pr)
+		return err
+	})
+}
+
+// redeemWithdrawLink answers a wallet's LNURL-withdraw callback (LUD-03):
+// checks k1 and pr, then redeem pays the invoice from whatever the link
+// draws on (an offering's earnings, an investment's returns).
+func (s *Server) redeemWithdrawLink(c echo.Context, redeem func(ctx context.Context, k1, pr string) error) error {
 	k1 := c.Param("k1")
 	if q := c.QueryParam("k1"); q != "" && q != k1 {
 		return lnurlError(c, http.StatusBadRequest, "k1 does not match")
@@ -324,7 +335,7 @@ func (s *Server) lnurlWithdrawCallback(c echo.Context) error {
 	if pr == "" {
 		return lnurlError(c, http.StatusBadRequest, "pr is required")
 	}
-	if _, err := s.Funding.RedeemWithdrawLink(c.Request().Context(), k1, pr); err != nil {
+	if err := redeem(c.Request().Context(), k1, pr); err != nil {
 		status := statusOf(apperr.CodeOf(err))
 		if status >= 500 {
 			s.log.ErrorContext(c.Request().Context(), "lnurl-withdraw", "err", err)
