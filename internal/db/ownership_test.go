@@ -54,15 +54,20 @@ func storeOf(owner string) string { return owner + "/internal/store" }
 
 // pending lists the owners whose SQL has not yet moved into their store:
 // until it has, their tables may also be named in the owner itself.
-var pending = map[string]bool{
-	"internal/ledger":         true,
-	"internal/keys":           true,
-	"internal/lightning/demo": true,
-	"internal/offering":       true,
-	"internal/hooks":          true,
-	"internal/invest":         true,
-	"internal/sponsor":        true,
-	"internal/funding":        true,
+var pending = isPending(
+	"internal/offering",
+	"internal/hooks",
+	"internal/invest",
+	"internal/sponsor",
+	"internal/funding",
+)
+
+func isPending(owners ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, o := range owners {
+		m[o] = true
+	}
+	return m
 }
 
 // domainOf returns the owner whose tree holds pkg, if any.
