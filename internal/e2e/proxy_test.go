@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lightningnetwork/lnd/lnrpc"
 
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/lightning/regtest"
@@ -41,7 +44,11 @@ func TestDeploymentBehindCaddy(t *testing.T) {
 	// addresses of their own, so the replicas can tell them apart only by
 	// what the proxy (127.0.0.1) says in X-Forwarded-For.
 	const ann, bob = "127.0.0.5", "127.0.0.6"
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
 	settings := []string{
+		// The README's macaroon: only the rights the site needs.
+		"LND_MACAROON_PATH=" + bakeSiteMacaroon(ctx, t, e),
 		"KEEPALIVE_TRUSTED_PROXIES=127.0.0.1",
 		// A burst of 2 invoices per client address, refilled every 10 s.
 		"KEEPALIVE_INVOICE_RATE=0.1",
@@ -80,8 +87,6 @@ func TestDeploymentBehindCaddy(t *testing.T) {
 	// through the proxy, paid by the payer node.
 	slug, _, _ := viaBob.createOffering(money.Msat(1_000_000))
 	inv := viaBob.donate(slug, money.Msat(5_000_000), "through the proxy")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	listening := make(chan struct{})
 	paidSeen := make(chan error, 1)
 	go func() {
@@ -100,6 +105,18 @@ func TestDeploymentBehindCaddy(t *testing.T) {
 	if got := viaBob.invoice(inv.PaymentHash); got.State != "settled" {
 		t.Fatalf("invoice through the proxy: %+v", got)
 	}
+
+	// An owner's withdrawal through the proxy is paid (the macaroon's
+	// payment rights).
+	earnedSlug, key, _ := viaBob.fundEarned(ctx, money.Msat(20_000_000))
+	bolt11, hash := e.payerInvoice(ctx, &lnrpc.Invoice{ValueMsat: 10_000_000})
+	if r := viaBob.withdraw(earnedSlug, key, bolt11); r.Status != http.StatusAccepted {
+		t.Fatalf("withdraw through the proxy: %s", r)
+	}
+	eventually(t, 60*time.Second, "the owner's withdrawal paid", func() bool {
+		time.Sleep(100 * time.Millisecond)
+		return e.payerInvoiceState(ctx, hash).State == lnrpc.Invoice_SETTLED
+	})
 
 	// The rate limit counts the address the proxy names. Ann spends her
 	// burst on every replica (each keeps its own bucket)...
@@ -197,6 +214,30 @@ func TestDeploymentBehindCaddy(t *testing.T) {
 		t.Errorf("the two live replicas did not share the requests: before %v, after %v", before, after)
 	}
 	e.checkInvariants()
+}
+
+// bakeSiteMacaroon bakes, on the site's node, the macaroon the README
+// tells operators to bake, and returns its file.
+func bakeSiteMacaroon(ctx context.Context, t *testing.T, e *env) string {
+	t.Helper()
+	var perms []*lnrpc.MacaroonPermission
+	for _, p := range []string{"info:read", "invoices:read", "invoices:write", "offchain:read", "offchain:write"} {
+		entity, action, _ := strings.Cut(p, ":")
+		perms = append(perms, &lnrpc.MacaroonPermission{Entity: entity, Action: action})
+	}
+	resp, err := e.site.BakeMacaroon(ctx, &lnrpc.BakeMacaroonRequest{Permissions: perms})
+	if err != nil {
+		t.Fatalf("bake the site's macaroon: %v", err)
+	}
+	mac, err := hex.DecodeString(resp.Macaroon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "site.macaroon")
+	if err := os.WriteFile(path, mac, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // startCaddy runs the repository's deploy/Caddyfile in front of the given
