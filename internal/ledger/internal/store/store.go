@@ -14,22 +14,13 @@ import (
 	"fmt"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/money"
 )
 
 // Conn is where statements run: the pool (*db.DB) or a transaction in
 // progress (db.Tx).
-type Conn interface {
-	Gorm(ctx context.Context) *gorm.DB
-}
-
-var (
-	_ Conn = (*db.DB)(nil)
-	_ Conn = db.Tx{}
-)
+type Conn = db.Conn
 
 // Kind tells what a transfer does.
 type Kind string
