@@ -8,6 +8,7 @@ import (
 	"go/token"
 	"io"
 	"io/fs"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -368,6 +369,46 @@ func TestOneStyleOfSQLPerStore(t *testing.T) {
 		}
 		if len(hand) > 0 && len(built) > 0 {
 			t.Errorf("%s writes SQL both by hand (%s) and with the query builder (%s): pick one", storeOf(owner), hand[0], built[0])
+		}
+	}
+}
+
+// TestEveryTableHasAnOwner replays the tables the migrations make (their
+// Up sections, in order) and checks that each table left has an owner,
+// and that each owner named above owns a table that exists.
+func TestEveryTableHasAnOwner(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "migrations", "sqlite", "*.sql"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations found: %v", err)
+	}
+	statement := regexp.MustCompile(`(?i)\b(?:(create)\s+table\s+(?:if\s+not\s+exists\s+)?(\w+)|(drop)\s+table\s+(?:if\s+exists\s+)?(\w+)|alter\s+table\s+(\w+)\s+(rename)\s+to\s+(\w+))`)
+	tables := map[string]bool{}
+	for _, path := range files { // Glob sorts: the version order
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, _, _ := strings.Cut(string(b), "-- +goose Down")
+		for _, m := range statement.FindAllStringSubmatch(up, -1) {
+			switch {
+			case m[1] != "":
+				tables[strings.ToLower(m[2])] = true
+			case m[3] != "":
+				delete(tables, strings.ToLower(m[4]))
+			case m[6] != "":
+				delete(tables, strings.ToLower(m[5]))
+				tables[strings.ToLower(m[7])] = true
+			}
+		}
+	}
+	for table := range tables {
+		if owners[table] == "" {
+			t.Errorf("table %s has no owner: add it to owners, and its SQL to the owner's store", table)
+		}
+	}
+	for table, owner := range owners {
+		if !tables[table] {
+			t.Errorf("%s is said to own %s, which the migrations do not make", owner, table)
 		}
 	}
 }
