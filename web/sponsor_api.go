@@ -26,6 +26,7 @@ type Sponsorship interface {
 	EditDisplay(ctx context.Context, publicID, claimKey string, d sponsor.Display) (sponsor.Bid, error)
 	WithdrawBid(ctx context.Context, publicID, claimKey string) (sponsor.Bid, error)
 	Reject(ctx context.Context, offeringID int64, publicID, reason string) (sponsor.Bid, error)
+	ForModeration(ctx context.Context, offeringID int64) ([]sponsor.Moderated, error)
 	WithdrawRefund(ctx context.Context, publicID, claimKey, destination string) (funding.Payout, error)
 	RefundLink(ctx context.Context, publicID, claimKey string) (string, time.Time, error)
 	View(ctx context.Context, b sponsor.Bid) (sponsor.BidView, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ func (s *Server) sponsorPages(e *echo.Echo, invoiceLimit echo.MiddlewareFunc) {
 	e.POST("/sponsor/withdraw", s.sponsorWithdrawBid)
 	e.GET("/offerings/:slug/sponsorship", s.sponsorSettingsForm)
 	e.POST("/offerings/:slug/sponsorship", s.sponsorSaveSettings)
+	e.POST("/offerings/:slug/bids/:id/reject", s.ownerRejectBid)
 }
 
 // sponsorsBox is what an offering page shows of its sponsors; nothing
@@ -360,4 +362,68 @@ func (s *Server) sponsorSaveSettings(c echo.Context) error {
 			f["slots"], f["period"], f["reserve_msat"], f["weights_bps"], f["open_periods"]
 	}
 	return s.render(c, http.StatusUnprocessableEntity, templates.SponsorSettings(v))
+}
+
+// ownerBids lists the bids of an offering's coming periods for its owner
+// to moderate: displays and states, never amounts.
+func (s *Server) ownerBids(ctx context.Context, o offering.Offering) ([]templates.OwnerBidRow, error) {
+	if s.Sponsors == nil {
+		return nil, nil
+	}
+	bids, err := s.Sponsors.ForModeration(ctx, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]templates.OwnerBidRow, 0, len(bids))
+	for _, b := range bids {
+		row := templates.OwnerBidRow{ID: b.PublicID, Period: periodText(b.PeriodStart, b.PeriodEnd), Name: b.Display.Name,
+			URL: b.Display.URL, Tagline: b.Display.Tagline, StateClass: string(b.State), RejectReason: b.RejectReason}
+		switch b.State {
+		case sponsor.BidActive:
+			row.State = "paid"
+		case sponsor.BidPending:
+			row.State = "awaiting payment"
+		default:
+			row.State = string(b.State)
+		}
+		if b.State != sponsor.BidRejected {
+			row.RejectAction = "/offerings/" + url.PathEscape(o.Slug) + "/bids/" + url.PathEscape(b.PublicID) + "/reject"
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// ownerRejectBid is the dashboard's reject form: what
+// POST /api/v1/offerings/{slug}/bids/{id}/reject does, for a signed-in
+// owner. A refused rejection shows the dashboard again with why.
+func (s *Server) ownerRejectBid(c echo.Context) error {
+	o, err := s.requireOwner(c)
+	if err != nil {
+		return err
+	}
+	if s.Sponsors == nil {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	_, err = s.Sponsors.Reject(c.Request().Context(), o.ID, c.Param("id"), c.FormValue("reason"))
+	if err == nil {
+		return c.Redirect(http.StatusSeeOther, "/dashboard#sponsor-bids-"+url.PathEscape(o.Slug))
+	}
+	if code := apperr.CodeOf(err); code == apperr.Internal || code == apperr.Unavailable {
+		return err
+	}
+	v, verr := s.dashboardView(c)
+	if verr != nil {
+		return verr
+	}
+	msg := apperr.MessageOf(err)
+	if f := apperr.FieldsOf(err); f["reason"] != "" {
+		msg = f["reason"]
+	}
+	for i := range v.Items {
+		if v.Items[i].Offering.Slug == o.Slug {
+			v.Items[i].SponsorError = msg
+		}
+	}
+	return s.render(c, statusOf(apperr.CodeOf(err)), templates.Dashboard(v))
 }

@@ -336,6 +336,32 @@ func (s *Service) Reject(ctx context.Context, offeringID int64, publicID, reason
 	return s.close(ctx, b, BidRejected, "reject:", reason)
 }
 
+// Moderated is a bid as the offering's owner sees it before its period:
+// its display and state, never its amount (bids are sealed to everyone
+// until the clearing publishes them).
+type Moderated struct {
+	PublicID               string
+	PeriodStart, PeriodEnd time.Time
+	State                  BidState // pending (unpaid), active or rejected
+	Display                Display
+	RejectReason           string
+}
+
+// ForModeration lists the bids of an offering's periods that have not
+// started: those the owner may still reject, and those it rejected.
+func (s *Service) ForModeration(ctx context.Context, offeringID int64) ([]Moderated, error) {
+	bids, err := s.store.comingBids(ctx, offeringID, s.Now(), []BidState{BidPending, BidActive, BidRejected})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Moderated, len(bids))
+	for i, b := range bids {
+		out[i] = Moderated{PublicID: b.PublicID, PeriodStart: b.PeriodStart, PeriodEnd: b.PeriodEnd, State: b.State,
+			Display: Display{Name: b.DisplayName, URL: b.DisplayURL, Tagline: b.DisplayTagline}, RejectReason: b.RejectReason}
+	}
+	return out, nil
+}
+
 // close ends an open bid before its period, refunding what it paid.
 func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, reason string) (Bid, error) {
 	if err := s.checkOpen(b); err != nil {
