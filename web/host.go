@@ -1,8 +1,8 @@
 package web
 
 import (
-	"fmt"
 	"encoding/hex"
+	"fmt"
 	"hash/fnv"
 	"html"
 	"net/http"
