@@ -1003,7 +1003,7 @@ func SponsorOwn(v SponsorPage) templ.Component {
 							return templ_7745c5c3_Err
 						}
 					} else {
-						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 87, "<form method=\"post\" action=\"/sponsor/lnurl-withdraw\" data-testid=\"lnurl-withdraw-form\">")
+						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 87, "<form method=\"post\" action=\"/sponsor/lnurl-withdraw\" class=\"bid__qr-form\" data-testid=\"lnurl-withdraw-form\">")
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
