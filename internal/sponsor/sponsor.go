@@ -71,6 +71,9 @@ type Config struct {
 	BidExpiry time.Duration
 }
 
+// DefaultClearDelay is ClearDelay when none is given.
+const DefaultClearDelay = 10 * time.Second
+
 // Service is sponsorship.
 type Service struct {
 	db        *db.DB
@@ -96,7 +99,7 @@ func New(d *db.DB, l *ledger.Ledger, offerings Offerings, payments Payments, rev
 		log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.ClearDelay == 0 {
-		cfg.ClearDelay = 10 * time.Second
+		cfg.ClearDelay = DefaultClearDelay
 	}
 	if cfg.BidExpiry == 0 {
 		cfg.BidExpiry = time.Hour
