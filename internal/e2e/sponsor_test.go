@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/lightningnetwork/lnd/lnrpc"
 
+	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
@@ -289,7 +291,12 @@ func TestSponsorJourney(t *testing.T) {
 		e.checkInvariants()
 
 		// The hour turns (for sponsorship): the site clears the period.
-		s.restartWith(base, skewFor(start, time.Now()))
+		skewed := skewFor(start, time.Now())
+		s.restartWith(base, skewed)
+		skew, err := time.ParseDuration(strings.TrimPrefix(skewed, "KEEPALIVE_REGTEST_CLOCK_SKEW="))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if !strings.Contains(s.logTail(1<<20), "SPONSORSHIP CLOCK SKEWED") {
 			t.Error("no warning in the log that the sponsorship clock is skewed")
 		}
@@ -379,6 +386,30 @@ func TestSponsorJourney(t *testing.T) {
 			t.Errorf("the offering page does not show Ann then Bob as sponsors (HTTP %d)", page.Status)
 		}
 
+		// Only sponsorship is skewed: the runway runs out and invoices
+		// expire by the wall clock. A bid now, for the next period open by
+		// the skewed clock, gets an invoice payable until that period
+		// starts (by that clock) and no longer than an hour: from now.
+		if st := s.status(slug); st.FundedUntil == nil ||
+			st.FundedUntil.Sub(time.Now().Add(time.Duration(st.RunwayMsat)*time.Millisecond)).Abs() > 30*time.Second {
+			t.Errorf("funded until %v with %d msat of runway at 1 msat/ms: not by the wall clock", st.FundedUntil, st.RunwayMsat)
+		}
+		nextStart := sponsor.Hour.Floor(time.Now().Add(skew)).Add(time.Hour)
+		var late struct {
+			bidPlacedJSON
+			ExpiresAt time.Time `json:"expires_at"`
+		}
+		s.must(http.StatusCreated, http.MethodPost, "/api/v1/offerings/"+slug+"/periods/"+sponsor.FormatStart(nextStart)+"/bids", "", map[string]any{
+			"amount_msat": reserve, "display": map[string]string{"name": "Dan", "url": "https://example.com/dan"},
+		}, &late)
+		wantExpiry := time.Now().Add(min(time.Hour, nextStart.Sub(time.Now().Add(skew))))
+		if late.ExpiresAt.Sub(wantExpiry).Abs() > 30*time.Second {
+			t.Errorf("a bid invoice made under the skew expires at %v, want about %v", late.ExpiresAt, wantExpiry)
+		}
+		if inv := e.dbInvoice(late.PaymentHash); inv.ExpiresAt.Sub(wantExpiry).Abs() > 30*time.Second {
+			t.Errorf("the bid invoice expires at %v in the database, want about %v", inv.ExpiresAt, wantExpiry)
+		}
+
 		// The loser's whole bid and the winner's change go back to the
 		// payer node, to the msat.
 		for _, c := range []struct {
@@ -453,4 +484,248 @@ func (e *env) checkLightningAgainstLND(ctx context.Context, received []string) {
 	if got := e.account(ledger.Lightning).Balance(); got != out-in {
 		e.t.Errorf("lightning account %d, want paid out − paid in = %d − %d", got, out, in)
 	}
+}
+
+// sponsoredPeriod is one offering's period with bids, as the test made it.
+type sponsoredPeriod struct {
+	slug       string
+	offeringID int64
+	start      time.Time
+	slots      int
+	weights    []int
+	bids       []*sponsorBid // paid
+	unpaid     *sponsorBid   // placed and never paid, or nil
+}
+
+var sponsorReserve = money.MustSats(1000)
+
+// sponsorPeriods lists offerings that take sponsors (one, two or three
+// slots) and, on each of their first periods open, three bids paid by the
+// payer node; the first period of each also gets a bid never paid. It
+// returns the periods' starts, and the offering-periods by start.
+func (s *site) sponsorPeriods(ctx context.Context, offerings, periods int) ([]time.Time, map[time.Time][]*sponsoredPeriod) {
+	s.e.t.Helper()
+	terms := [][]int{{10000}, {10000, 5000}, {10000, 6000, 3000}}
+	var starts []time.Time
+	byStart := map[time.Time][]*sponsoredPeriod{}
+	for o := range offerings {
+		slug, key, id := s.createOffering(slowBurn)
+		weights := terms[o%len(terms)]
+		open := s.enableSponsorship(slug, key, len(weights), weights, sponsorReserve, periods+2)
+		if starts == nil {
+			starts = open[:periods]
+		}
+		for j, start := range starts {
+			p := &sponsoredPeriod{slug: slug, offeringID: id, start: start, slots: len(weights), weights: weights}
+			for k := range 3 {
+				amount := money.MustSats(int64(2000 + 1000*k + 100*o + 10*j))
+				p.bids = append(p.bids, s.placeBid(ctx, slug, start, amount, fmt.Sprintf("S%d-%d-%d", o, j, k), true))
+			}
+			if j == 0 {
+				p.unpaid = s.placeBid(ctx, slug, start, money.MustSats(50_000), fmt.Sprintf("U%d", o), false)
+			}
+			byStart[start] = append(byStart[start], p)
+		}
+	}
+	return starts, byStart
+}
+
+// clearedCount counts the clearing records of the periods.
+func (e *env) clearedCount(ps []*sponsoredPeriod) int {
+	e.t.Helper()
+	n := 0
+	for _, p := range ps {
+		var c int64
+		if err := e.db.Gorm(context.Background()).Table("sponsor_periods").Where("offering_id = ? AND period_start = ?", p.offeringID, p.start.UTC()).
+			Count(&c).Error; err != nil {
+			e.t.Fatal(err)
+		}
+		n += int(c)
+	}
+	return n
+}
+
+// checkClearedOnce checks that every period was cleared exactly once:
+// one record, the engine's outcome, one transfer per effect, each refund
+// credited once, the escrow empty, the unpaid bid marked so.
+func (s *site) checkClearedOnce(ps []*sponsoredPeriod) {
+	t := s.e.t
+	t.Helper()
+	e := s.e
+	for _, p := range ps {
+		what := fmt.Sprintf("%s at %s", p.slug, sponsor.FormatStart(p.start))
+		if n := e.clearedCount([]*sponsoredPeriod{p}); n != 1 {
+			t.Errorf("%s: %d records", what, n)
+			continue
+		}
+		rec, _ := s.periodRecord(p.slug, p.start)
+		want := expectedOutcome(t, p.slots, p.weights, sponsorReserve, p.bids, rec)
+		sameOutcome(t, what, rec.Outcome, want)
+		byID := map[string]*sponsorBid{}
+		for _, b := range p.bids {
+			byID[b.ID] = b
+		}
+		keys := 0
+		refund := func(b *sponsorBid, amount money.Msat) {
+			if got := e.account(ledger.BidRefund(b.DBID)).CreditsPosted; got != amount {
+				t.Errorf("%s: bid %s refunded %d, want %d", what, b.Name, got, amount)
+			}
+		}
+		for _, w := range want.Winners {
+			b, k := byID[w.Bid], clearKey(p.offeringID, p.start, byID[w.Bid])
+			if n := e.transfers(k + "/runway"); n != 1 {
+				t.Errorf("%s: the charge of %s reached the runway %d times", what, b.Name, n)
+			}
+			var events int64
+			if err := e.db.Gorm(context.Background()).Table("revenue_events").Where("key = ?", k).Count(&events).Error; err != nil || events != 1 {
+				t.Errorf("%s: %d revenue events for %s (%v)", what, events, b.Name, err)
+			}
+			keys++
+			if w.Refund > 0 {
+				if n := e.transfers(k + ":refund"); n != 1 {
+					t.Errorf("%s: %d change transfers to %s", what, n, b.Name)
+				}
+				keys++
+			}
+			refund(b, w.Refund)
+		}
+		for _, l := range want.Losers {
+			b := byID[l.Bid]
+			if n := e.transfers(clearKey(p.offeringID, p.start, b)); n != 1 {
+				t.Errorf("%s: %d refunds of %s", what, n, b.Name)
+			}
+			keys++
+			refund(b, l.Refund)
+		}
+		var all int64
+		prefix := fmt.Sprintf("clear:%d:%s:", p.offeringID, sponsor.FormatStart(p.start))
+		if err := e.db.Gorm(context.Background()).Model(&ledger.Transfer{}).Where("key LIKE ?", prefix+"%").Count(&all).Error; err != nil || all != int64(keys) {
+			t.Errorf("%s: %d transfers keyed %s…, want %d (%v)", what, all, prefix, keys, err)
+		}
+		if p.unpaid != nil {
+			if v := s.bid(p.unpaid); v.State != "unpaid" || v.RefundPayableMsat != 0 {
+				t.Errorf("%s: the bid never paid is %+v", what, v)
+			}
+		}
+	}
+	seen := map[int64]bool{}
+	for _, p := range ps {
+		if !seen[p.offeringID] {
+			seen[p.offeringID] = true
+			if got := e.account(ledger.OfferingEscrow(p.offeringID)).Balance(); got != 0 {
+				t.Errorf("%s: escrow keeps %d", p.slug, got)
+			}
+		}
+	}
+}
+
+// TestSponsorClearingSurvivesSIGKILL: periods with paid bids on several
+// offerings become due while the site runs, and the site is SIGKILLed at
+// moments around the one clearing runs (before it, as soon as a first
+// period's record appears, and at delays after), then restarted; period
+// after period. In the end every period is cleared exactly once, as the
+// engine says, and the ledger holds its invariants after every kill.
+func TestSponsorClearingSurvivesSIGKILL(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		ctx := testCtx(t, 6*time.Minute)
+		base := []string{"KEEPALIVE_CLEARING_INTERVAL=100ms"}
+		s := e.startSite(base...)
+		starts, byStart := s.sponsorPeriods(ctx, 4, 3)
+		var all []*sponsoredPeriod
+		for _, start := range starts {
+			all = append(all, byStart[start]...)
+		}
+		s.stop()
+		e.checkInvariants()
+
+		// onFirstRecord is the kill that waits for the first period of a
+		// round to be cleared, so that it lands while the others are.
+		const onFirstRecord = time.Duration(-1)
+		delays := []time.Duration{-20 * time.Millisecond, onFirstRecord, 0, 30 * time.Millisecond, onFirstRecord,
+			60 * time.Millisecond, 100 * time.Millisecond, 150 * time.Millisecond, 250 * time.Millisecond, 400 * time.Millisecond}
+		landed := map[string]int{}
+		for round, start := range starts {
+			due := byStart[start]
+			// Each round tries the delays from another place in the list,
+			// until its periods are cleared (six kills at most).
+			for try := 0; try < 6 && e.clearedCount(due) < len(due); try++ {
+				d := delays[(3*round+try)%len(delays)]
+				dueAt := time.Now().Add(1500 * time.Millisecond)
+				s.restartWith(base, skewFor(start, dueAt))
+				before := e.clearedCount(all)
+				when := d.String() + " after the due moment"
+				if d == onFirstRecord {
+					when = "on the first record"
+					deadline := time.Now().Add(10 * time.Second)
+					for e.clearedCount(all) == before && time.Now().Before(deadline) {
+						time.Sleep(time.Millisecond)
+					}
+				} else {
+					time.Sleep(time.Until(dueAt.Add(d)))
+				}
+				s.kill()
+				after := e.clearedCount(all)
+				switch {
+				case after == before:
+					landed["before any clearing"]++
+				case e.clearedCount(due) < len(due):
+					landed["amid clearing"]++
+				default:
+					landed["after the round's clearing"]++
+				}
+				t.Logf("round %d, kill %s: %d → %d of %d periods cleared", round, when, before, after, len(all))
+				e.checkInvariants()
+			}
+		}
+		t.Logf("kills: %v", landed)
+
+		// Whatever is left clears on the next start, once.
+		s.restartWith(base, skewFor(starts[len(starts)-1], time.Now()))
+		eventually(t, 60*time.Second, "every period cleared", func() bool { return e.clearedCount(all) == len(all) })
+		s.checkClearedOnce(all)
+		e.checkInvariants()
+	})
+}
+
+// TestSponsorClearingTwoReplicas: two replicas on one PostgreSQL schema
+// both find the same periods due at the same moment; in each round the
+// replica holding the clearing lease is SIGKILLed as soon as a first
+// period is cleared, and the other finishes the work. Every period is
+// cleared exactly once.
+func TestSponsorClearingTwoReplicas(t *testing.T) {
+	if os.Getenv("DATABASE_URL") == "" {
+		t.Skip("DATABASE_URL is not set: replicas need PostgreSQL")
+	}
+	e := newEnv(t, db.Postgres)
+	ctx := testCtx(t, 6*time.Minute)
+	replicaBase := func(i int) []string {
+		return []string{"KEEPALIVE_CLEARING_INTERVAL=100ms", fmt.Sprintf("DATABASE_URL=%s&application_name=replica-%d", e.dbURL, i)}
+	}
+	replicas := []*site{e.startSite(replicaBase(0)...), e.startSite(replicaBase(1)...)}
+	starts, byStart := replicas[0].sponsorPeriods(ctx, 4, 2)
+	var all []*sponsoredPeriod
+	for _, start := range starts {
+		all = append(all, byStart[start]...)
+	}
+	for round, start := range starts {
+		dueAt := time.Now().Add(3 * time.Second)
+		for i, r := range replicas {
+			r.restartWith(replicaBase(i), skewFor(start, dueAt))
+		}
+		before := e.clearedCount(all)
+		eventually(t, 20*time.Second, "a first period cleared", func() bool { return e.clearedCount(all) > before })
+		victim := e.leaseHolder(ctx, "sponsor-clearing")
+		if victim < 0 {
+			victim = round % 2
+		}
+		replicas[victim].kill()
+		t.Logf("round %d: killed replica %d at %d of %d periods cleared", round, victim, e.clearedCount(all), len(all))
+		e.checkInvariants()
+		eventually(t, 30*time.Second, "the other replica to clear the round", func() bool {
+			return e.clearedCount(byStart[start]) == len(byStart[start])
+		})
+		e.checkInvariants()
+	}
+	replicas[0].checkClearedOnce(all)
+	e.checkInvariants()
 }
