@@ -274,6 +274,9 @@ func TestSponsorJourney(t *testing.T) {
 		if got := e.account(ledger.OfferingEscrow(id)).Balance(); got != 23_000_000 {
 			t.Fatalf("escrow holds %d, want the 23,000,000 bid", got)
 		}
+		// Bob asks to raise to 9,000 sats but pays only after the clearing.
+		var bobRaise bidPlacedJSON
+		s.must(http.StatusCreated, http.MethodPost, "/api/v1/bids/"+bob.ID+"/raise", bob.ClaimKey, map[string]any{"amount_msat": 9_000_000}, &bobRaise)
 		// Sealed: the public view counts the bids, the record waits.
 		var view sponsorshipView
 		s.must(http.StatusOK, http.MethodGet, "/api/v1/offerings/"+slug+"/sponsorship", "", nil, &view)
@@ -340,6 +343,18 @@ func TestSponsorJourney(t *testing.T) {
 			if v.State != c.state || slot != c.slot || v.ChargeMsat != c.charge || v.RefundPayableMsat != c.refund {
 				t.Errorf("%s: %+v, want %s slot %d charge %d refund %d", c.b.Name, v, c.state, c.slot, c.charge, c.refund)
 			}
+		}
+
+		// Bob's raise, paid after the period cleared, is his to take back
+		// whole; the cleared period does not change.
+		e.pay(ctx, bobRaise.PaymentRequest)
+		s.waitSettled(bobRaise.PaymentHash)
+		received = append(received, bobRaise.PaymentHash)
+		if v := s.bid(bob); v.State != "won" || v.AmountMsat != 8_000_000 || v.RefundPayableMsat != 6_800_000+1_000_000 {
+			t.Errorf("Bob after paying his raise late: %+v, want won, 8,000,000 bid, 7,800,000 refund", v)
+		}
+		if again, _ := s.periodRecord(slug, start); !slices.Equal(again.Bids, rec.Bids) {
+			t.Errorf("the record changed after a late payment: %+v", again.Bids)
 		}
 
 		// The money: 1% platform fee, then half of the rest to the
@@ -436,8 +451,8 @@ func TestSponsorJourney(t *testing.T) {
 			}
 			e.checkInvariants()
 		}
-		// Bob's change is still his to take.
-		if v := s.bid(bob); v.RefundPayableMsat != 6_800_000 || len(v.Withdrawals) != 0 {
+		// Bob's change and late raise are still his to take.
+		if v := s.bid(bob); v.RefundPayableMsat != 7_800_000 || len(v.Withdrawals) != 0 {
 			t.Errorf("Bob: %+v", v)
 		}
 
