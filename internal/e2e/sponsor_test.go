@@ -693,6 +693,9 @@ func TestSponsorClearingSurvivesSIGKILL(t *testing.T) {
 			}
 		}
 		t.Logf("kills: %v", landed)
+		if landed["amid clearing"] == 0 {
+			t.Error("no kill landed while a round's periods were being cleared")
+		}
 
 		// Whatever is left clears on the next start, once.
 		s.restartWith(base, skewFor(starts[len(starts)-1], time.Now()))
