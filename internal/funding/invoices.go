@@ -344,6 +344,43 @@ func SettleIndex(ctx context.Context, d *db.DB) (uint64, error) {
 // transaction, and a settlement seen again changes nothing. An invoice the
 // site did not issue only moves the cursor.
 func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
+	return s.settle(ctx, ni, true)
+}
+
+// SettleIfPaid asks the node about those of the invoices (payment hashes)
+// the site still holds open and credits each one the node has settled,
+// now rather than when the settlement stream reaches it, which after a
+// restart may be a while. The stream's cursor stays where it is (the
+// stream still has earlier settlements to read); when it reaches these
+// invoices it finds them credited. For work that must not run before
+// money already paid is credited: a sponsorship period is not cleared
+// before its bids' payments are.
+func (s *Service) SettleIfPaid(ctx context.Context, hashes []string) error {
+	for start := 0; start < len(hashes); start += 1000 {
+		var open []string
+		chunk := hashes[start:min(start+1000, len(hashes))]
+		if err := s.db.Gorm(ctx).Model(&Invoice{}).Where("payment_hash IN ? AND state = ?", chunk, InvoiceOpen).
+			Order("id").Pluck("payment_hash", &open).Error; err != nil {
+			return fmt.Errorf("funding: open invoices: %w", err)
+		}
+		for _, h := range open {
+			hash, err := lightning.ParseHash(h)
+			if err != nil {
+				return fmt.Errorf("funding: invoice %s: %w", h, err)
+			}
+			ni, err := s.node.LookupInvoice(ctx, hash)
+			if err != nil {
+				return fmt.Errorf("funding: look up %s: %w", h, err)
+			}
+			if err := s.settle(ctx, ni, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Service) settle(ctx context.Context, ni lightning.Invoice, moveCursor bool) error {
 	if ni.State != lightning.InvoiceSettled {
 		return nil
 	}
@@ -366,7 +403,14 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			if paid <= 0 || !paid.Valid() {
 				return fmt.Errorf("funding: settle %s: node reports paid amount %d", hash, paid)
 			}
-			inv.PaidMsat = paid
+			// When the node settled it, which the purpose's settler may
+			// need (a bid counts if paid before its period started, however
+			// late the site hears of it).
+			settledAt := ni.SettledAt.UTC()
+			if ni.SettledAt.IsZero() {
+				settledAt = s.now().UTC()
+			}
+			inv.PaidMsat, inv.SettledAt = paid, &settledAt
 			if settle, ok := s.settlers[inv.Purpose]; ok {
 				err = settle(ctx, tx, inv, paid)
 			} else {
@@ -374,10 +418,6 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			}
 			if err != nil {
 				return err
-			}
-			settledAt := ni.SettledAt.UTC()
-			if ni.SettledAt.IsZero() {
-				settledAt = s.now().UTC()
 			}
 			idx := ni.SettleIndex
 			res := tx.Gorm(ctx).Model(&Invoice{}).Where("id = ? AND state <> ?", inv.ID, InvoiceSettled).
@@ -397,6 +437,9 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			// start on a used node reads all of its past settlements: a
 			// warning each would flood the log.
 			s.log.Debug("settled invoice the site did not issue", "payment_hash", hash, "settle_index", ni.SettleIndex)
+		}
+		if !moveCursor {
+			return nil
 		}
 		return advanceCursor(tx.Gorm(ctx), ni.SettleIndex)
 	})
