@@ -110,7 +110,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	if c, ok := node.(interface{ Close() error }); ok {
 		defer c.Close() // after every job that uses it has stopped (below)
 	}
-	sponsorNow, err := sponsorClock(cfg, node, log)
+	sponsorSkew, err := sponsorClockSkew(cfg, node, log)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	investments := invest.New(database, led, offerings, fund, invest.WithLogger(log), invest.WithNotifier(webhooks))
 	// Winners' charges are revenue events through the investors' one door.
 	sponsors := sponsor.New(database, led, offerings, fund, sponsor.InvestorsRevenue{Investments: investments},
-		sponsor.Config{PlatformFeeBps: cfg.PlatformFeeBps}, log, sponsorNow)
+		sponsor.Config{PlatformFeeBps: cfg.PlatformFeeBps, ClockSkew: sponsorSkew}, log, nil)
 	sponsors.SetEvents(webhooks) // sponsorship_started, enqueued in the clearing's transaction
 	fund.OnSettle(funding.PurposeBid, sponsors.SettleInvoice)
 	var demoPayer web.DemoPayer
@@ -264,15 +264,16 @@ func stopAndWait(log *slog.Logger, timeout time.Duration, stop func(), jobs *syn
 	}
 }
 
-// sponsorClock is the clock of sponsorship alone: the wall clock, shifted
-// by KEEPALIVE_REGTEST_CLOCK_SKEW when that is set, so that a test on
+// sponsorClockSkew is how far the clock of sponsorship alone runs ahead
+// of the wall clock: KEEPALIVE_REGTEST_CLOCK_SKEW, so that a test on
 // regtest can clear a period without waiting for its UTC hour. Invoices,
 // payouts, runway and the ledger keep the wall clock. The skew is refused
 // unless the node is the demo one or an lnd on regtest: on a network
 // where payments are real, periods must open and clear when they say.
-func sponsorClock(cfg config.Config, node lightning.Node, log *slog.Logger) (func() time.Time, error) {
-	if cfg.RegtestClockSkew == 0 {
-		return time.Now, nil
+func sponsorClockSkew(cfg config.Config, node lightning.Node, log *slog.Logger) (time.Duration, error) {
+	skew := cfg.RegtestClockSkew
+	if skew == 0 {
+		return 0, nil
 	}
 	network := "demo"
 	if cfg.Lightning != config.LightningDemo {
@@ -282,14 +283,13 @@ func sponsorClock(cfg config.Config, node lightning.Node, log *slog.Logger) (fun
 			if ok {
 				network = n.Network()
 			}
-			return nil, fmt.Errorf("KEEPALIVE_REGTEST_CLOCK_SKEW is a testing aid for regtest or the demo node; the Lightning node is on %s: unset it", network)
+			return 0, fmt.Errorf("KEEPALIVE_REGTEST_CLOCK_SKEW is a testing aid for regtest or the demo node; the Lightning node is on %s: unset it", network)
 		}
 		network = n.Network()
 	}
-	skew := cfg.RegtestClockSkew
 	log.Warn("SPONSORSHIP CLOCK SKEWED (KEEPALIVE_REGTEST_CLOCK_SKEW): periods open, close and clear as if it were later or earlier than it is; testing only",
 		"skew", skew.String(), "network", network)
-	return func() time.Time { return time.Now().Add(skew) }, nil
+	return skew, nil
 }
 
 // nodeReady tells whether the Lightning node answers, when it can say.

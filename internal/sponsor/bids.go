@@ -370,9 +370,14 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 // SettleInvoice credits a paid bid invoice inside the settlement
 // transaction: into the offering's escrow while the bid is open and was
 // paid before its period started; otherwise (withdrawn, rejected, or paid
-// too late) straight to the bid's refund.
+// too late) straight to the bid's refund. "Paid" is when the node settled
+// the invoice, not when the site heard of it: a bid paid in time while
+// the site was down still counts.
 func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error {
 	settledAt := s.Now()
+	if inv.SettledAt != nil && !inv.SettledAt.IsZero() {
+		settledAt = inv.SettledAt.Add(s.cfg.ClockSkew).UTC()
+	}
 	bi, err := s.store.bidInvoice(ctx, tx, inv.PaymentHash)
 	if err != nil {
 		return err
