@@ -747,3 +747,49 @@ func TestSponsorClearingTwoReplicas(t *testing.T) {
 	replicas[0].checkClearedOnce(all)
 	e.checkInvariants()
 }
+
+// TestSponsorBidPaidWhileSiteIsDown: a bid is paid (the site's node
+// settles it) while the site is down, before the period starts; the site
+// comes back after the start and clears the period. The bid counts: it
+// was paid in time, whenever the site heard of it.
+func TestSponsorBidPaidWhileSiteIsDown(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		ctx := testCtx(t, 2*time.Minute)
+		base := []string{"KEEPALIVE_CLEARING_INTERVAL=100ms"}
+		s := e.startSite(base...)
+		slug, key, id := s.createOffering(slowBurn)
+		start := s.enableSponsorship(slug, key, 1, []int{10000}, sponsorReserve, 3)[0]
+		early := s.placeBid(ctx, slug, start, money.MustSats(4000), "Early", true)
+		down := s.placeBid(ctx, slug, start, money.MustSats(6000), "Down", false)
+		var pr string
+		if err := e.db.Gorm(ctx).Table("invoices").Select("payment_request").Where("payment_hash = ?", down.Hashes[0]).Scan(&pr).Error; err != nil || pr == "" {
+			t.Fatalf("the bid's invoice: %v", err)
+		}
+		s.stop()
+		e.pay(ctx, pr)
+		paidAt := time.Now()
+		down.Amount = money.MustSats(6000)
+		if inv := e.dbInvoice(down.Hashes[0]); inv.State != funding.InvoiceOpen {
+			t.Fatalf("the site credited a payment while down: %s", inv.State)
+		}
+		// The period starts (by the sponsorship clock) a second after the
+		// payment, and clears ClearDelay later.
+		time.Sleep(time.Until(paidAt.Add(sponsor.DefaultClearDelay + 2*time.Second)))
+		s.restartWith(base, skewFor(start, paidAt.Add(time.Second).Add(sponsor.DefaultClearDelay)))
+		rec, raw := s.periodRecord(slug, start)
+		if len(rec.Bids) != 2 || len(rec.Winners) != 1 || rec.Winners[0].Bid != down.ID || rec.Winners[0].Charge != money.MustSats(4000) {
+			t.Fatalf("the bid paid while the site was down did not count: %s", raw)
+		}
+		sameOutcome(t, "engine", rec.Outcome, expectedOutcome(t, 1, []int{10000}, sponsorReserve, []*sponsorBid{early, down}, rec))
+		if v := s.bid(down); v.State != "won" || v.RefundPayableMsat != money.MustSats(2000) {
+			t.Errorf("the bid paid while the site was down: %+v", v)
+		}
+		if n := e.transfers("invoice:" + down.Hashes[0]); n != 1 {
+			t.Errorf("its payment credited %d times", n)
+		}
+		if got := e.account(ledger.OfferingEscrow(id)).Balance(); got != 0 {
+			t.Errorf("escrow keeps %d", got)
+		}
+		e.checkLightningAgainstLND(ctx, append(slices.Clone(early.Hashes), down.Hashes...))
+	})
+}
