@@ -744,6 +744,13 @@ func TestSponsorClearingTwoReplicas(t *testing.T) {
 		})
 		e.checkInvariants()
 	}
+	// The killed one comes back to find nothing left to do.
+	for _, r := range replicas {
+		if !r.running() {
+			r.start()
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // a few clearing rounds
 	replicas[0].checkClearedOnce(all)
 	e.checkInvariants()
 }
