@@ -369,6 +369,12 @@ func (s *Service) SettleIfPaid(ctx context.Context, hashes []string) error {
 				return fmt.Errorf("funding: invoice %s: %w", h, err)
 			}
 			ni, err := s.node.LookupInvoice(ctx, hash)
+			if errors.Is(err, lightning.ErrInvoiceNotFound) {
+				// Not on this node (it was replaced or reset): it can never
+				// be paid, and must not hold up whoever is waiting.
+				s.log.Warn("an open invoice is unknown to the node", "payment_hash", h)
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("funding: look up %s: %w", h, err)
 			}

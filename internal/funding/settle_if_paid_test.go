@@ -14,8 +14,8 @@ import (
 // TestSettleIfPaid: invoices the node settled while the site was not
 // listening are credited on request, once, at the node's settle time,
 // without moving the stream's cursor past earlier settlements it has yet
-// to read; open and unknown ones are left alone; the stream reaching them
-// later changes nothing.
+// to read; open ones, ones the site did not issue and ones the node does
+// not know are left alone; the stream reaching them later changes nothing.
 func TestSettleIfPaid(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
@@ -26,7 +26,13 @@ func TestSettleIfPaid(t *testing.T) {
 		paidNI := f.node.settle(hashOf(t, paid), 5)
 		f.clock.Advance(time.Hour) // the site hears of it an hour later
 
-		hashes := []string{paid.PaymentHash, unpaid.PaymentHash, "00" + paid.PaymentHash[2:]}
+		// An invoice the node lost (it was replaced) holds nothing up.
+		lost := f.donate(t, 4_000_000)
+		f.node.mu.Lock()
+		delete(f.node.invoices, hashOf(t, lost))
+		f.node.mu.Unlock()
+
+		hashes := []string{lost.PaymentHash, paid.PaymentHash, unpaid.PaymentHash, "00" + paid.PaymentHash[2:]}
 		for range 2 {
 			if err := f.funding.SettleIfPaid(ctx, hashes); err != nil {
 				t.Fatal(err)
