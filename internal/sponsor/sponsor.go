@@ -37,6 +37,7 @@ type Payments interface {
 	// bids' payments are in).
 	SettleIfPaid(ctx context.Context, paymentHashes []string) error
 	Pay(ctx context.Context, source string, offeringID *int64, available money.Msat, destination string) (funding.Payout, error)
+	NewWithdrawLink(ctx context.Context, src funding.WithdrawSource) (string, time.Time, error)
 }
 
 // RevenueEvent is money an offering earned: the investors take their

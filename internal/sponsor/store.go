@@ -231,6 +231,18 @@ func (st store) openBidInvoices(ctx context.Context, offeringID int64, start tim
 	return out, nil
 }
 
+// comingBids lists an offering's bids of periods that start after now in
+// the given states, by period then id.
+func (st store) comingBids(ctx context.Context, offeringID int64, now time.Time, states []BidState) ([]Bid, error) {
+	var out []Bid
+	err := st.db.Gorm(ctx).Where("offering_id = ? AND period_start > ? AND state IN ?", offeringID, now.UTC(), states).
+		Order("period_start, id").Limit(500).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("sponsor: coming bids of %d: %w", offeringID, err)
+	}
+	return out, nil
+}
+
 type duePeriod struct {
 	OfferingID  int64
 	PeriodStart time.Time
