@@ -402,7 +402,9 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error {
 	settledAt := s.Now()
 	if inv.SettledAt != nil && !inv.SettledAt.IsZero() {
-		settledAt = inv.SettledAt.Add(s.cfg.ClockSkew).UTC()
+		if latest := s.latestSettlement(*inv.SettledAt); latest.Before(settledAt) {
+			settledAt = latest
+		}
 	}
 	bi, err := s.store.bidInvoice(ctx, tx, inv.PaymentHash)
 	if err != nil {
@@ -430,6 +432,21 @@ func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoi
 }
 
 var _ funding.SettleFunc = (*Service)(nil).SettleInvoice
+
+// latestSettlement is the latest moment, on the sponsorship clock, that a
+// payment the node says it settled at nodeTime can have happened. lnd
+// reports settlements to the second, so a time on a whole second stands
+// for that whole second. A bid's settlement time is the earlier of this
+// and when the site credits it: crediting at once keeps the finer order
+// in which payments arrived (ties between equal bids), and crediting late
+// (the site was down, or its stream behind) still counts a payment made
+// before its period started.
+func (s *Service) latestSettlement(nodeTime time.Time) time.Time {
+	if nodeTime.Nanosecond() == 0 {
+		nodeTime = nodeTime.Add(time.Second - time.Nanosecond)
+	}
+	return nodeTime.Add(s.cfg.ClockSkew).UTC()
+}
 
 // BidView is a bid as its sponsor sees it.
 type BidView struct {

@@ -2,6 +2,7 @@ package sponsor_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,7 +61,10 @@ func TestPaidInTimeCountsHoweverLateTheSiteHears(t *testing.T) {
 		if len(rec.Bids) != 2 || len(rec.Winners) != 2 || rec.Winners[0].Bid != late.Bid.PublicID || rec.Winners[1].Bid != down.Bid.PublicID {
 			t.Fatalf("record: bids %+v, winners %+v; want the two bids paid in time", rec.Bids, rec.Winners)
 		}
-		if !rec.Bids[1].SettledAt.Equal(downAt) && !rec.Bids[0].SettledAt.Equal(downAt) {
+		// The node's time is on a whole second, read as "within that
+		// second": the bid counts as settled at its last instant.
+		wantAt := downAt.Add(time.Second - time.Nanosecond)
+		if !rec.Bids[1].SettledAt.Equal(wantAt) && !rec.Bids[0].SettledAt.Equal(wantAt) {
 			t.Errorf("settled_at %v / %v; the node settled the second at %v", rec.Bids[0].SettledAt, rec.Bids[1].SettledAt, downAt)
 		}
 		inv, err := f.funding.Invoice(ctx, down.Invoice.PaymentHash)
@@ -69,6 +73,62 @@ func TestPaidInTimeCountsHoweverLateTheSiteHears(t *testing.T) {
 		}
 		if got := f.balance(t, ledger.OfferingEscrow(f.offering.ID)); got != 0 {
 			t.Errorf("escrow %s after clearing", got)
+		}
+		f.check(t)
+	})
+}
+
+// TestSettlementOrderOfEqualBids: bids credited as they are paid keep the
+// order the site credited them in, finer than the node's second; a late
+// credit does not jump ahead of a bid paid earlier.
+func TestSettlementOrderOfEqualBids(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		f := newFixture(t, d)
+		f.enable(t)
+		pay := func(p sponsor.Placed) lightning.Invoice {
+			h, _ := lightning.ParseHash(p.Invoice.PaymentHash)
+			ni, err := f.node.Pay(ctx, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ni.SettledAt = ni.SettledAt.Truncate(time.Second) // as lnd reports it
+			return ni
+		}
+		a := f.bid(t, sat(3000), "A", false)
+		b := f.bid(t, sat(3000), "B", false)
+		c := f.bid(t, sat(3000), "C", false)
+		f.clock.Advance(100 * time.Millisecond)
+		niA := pay(a)
+		f.clock.Advance(100 * time.Millisecond)
+		niB := pay(b)
+		niC := pay(c) // same second as B, credited only much later
+		f.clock.Advance(200 * time.Millisecond)
+		for _, ni := range []lightning.Invoice{niB, niA} { // B credited before A, in the same second
+			if err := f.funding.Settle(ctx, ni); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(10 * time.Millisecond)
+		}
+		f.clock.Advance(time.Hour)
+		if err := f.funding.Settle(ctx, niC); err != nil {
+			t.Fatal(err)
+		}
+		start, _ := time.Parse(time.RFC3339, period)
+		f.clock.Advance(start.Add(time.Minute).Sub(f.clock.Now()))
+		if _, err := f.sponsor.ClearDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := f.sponsor.PeriodRecord(ctx, f.offering, period)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		for _, w := range rec.Winners {
+			order = append(order, w.Display.Name)
+		}
+		if strings.Join(order, "") != "BAC" {
+			t.Errorf("slots go to %v, want B, A (credited in that order), then C (credited an hour late)", order)
 		}
 		f.check(t)
 	})
@@ -105,8 +165,9 @@ func TestClockSkew(t *testing.T) {
 			t.Fatalf("ClearDue = %d, %v", n, err)
 		}
 		rec, err := skewed.PeriodRecord(ctx, f.offering, period)
-		if err != nil || len(rec.Winners) != 1 || !rec.Bids[0].SettledAt.Equal(ni.SettledAt.Add(skew)) {
-			t.Fatalf("record %+v, %v; want the bid to win, settled at %v", rec, err, ni.SettledAt.Add(skew))
+		wantAt := ni.SettledAt.Add(skew + time.Second - time.Nanosecond) // to the second, like lnd
+		if err != nil || len(rec.Winners) != 1 || !rec.Bids[0].SettledAt.Equal(wantAt) {
+			t.Fatalf("record %+v, %v; want the bid to win, settled at %v", rec, err, wantAt)
 		}
 		f.check(t)
 	})
