@@ -350,6 +350,49 @@ func SettleIndex(ctx context.Context, d *db.DB) (uint64, error) {
 // for an invoice already credited or not the site's, and on PostgreSQL
 // the cursor moves in the same statement.
 func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
+	return s.settle(ctx, ni, true)
+}
+
+// SettleIfPaid asks the node about those of the invoices (payment hashes)
+// the site still holds open and credits each one the node has settled,
+// now rather than when the settlement stream reaches it, which after a
+// restart may be a while. The stream's cursor stays where it is (the
+// stream still has earlier settlements to read); when it reaches these
+// invoices it finds them credited. For work that must not run before
+// money already paid is credited: a sponsorship period is not cleared
+// before its bids' payments are.
+func (s *Service) SettleIfPaid(ctx context.Context, hashes []string) error {
+	for start := 0; start < len(hashes); start += 1000 {
+		var open []string
+		chunk := hashes[start:min(start+1000, len(hashes))]
+		if err := s.db.Gorm(ctx).Model(&Invoice{}).Where("payment_hash IN ? AND state = ?", chunk, InvoiceOpen).
+			Order("id").Pluck("payment_hash", &open).Error; err != nil {
+			return fmt.Errorf("funding: open invoices: %w", err)
+		}
+		for _, h := range open {
+			hash, err := lightning.ParseHash(h)
+			if err != nil {
+				return fmt.Errorf("funding: invoice %s: %w", h, err)
+			}
+			ni, err := s.node.LookupInvoice(ctx, hash)
+			if errors.Is(err, lightning.ErrInvoiceNotFound) {
+				// Not on this node (it was replaced or reset): it can never
+				// be paid, and must not hold up whoever is waiting.
+				s.log.Warn("an open invoice is unknown to the node", "payment_hash", h)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("funding: look up %s: %w", h, err)
+			}
+			if err := s.settle(ctx, ni, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Service) settle(ctx context.Context, ni lightning.Invoice, moveCursor bool) error {
 	if ni.State != lightning.InvoiceSettled {
 		return nil
 	}
@@ -364,7 +407,7 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 	}
 	idx := ni.SettleIndex
 	return s.db.Tx(ctx, func(tx db.Tx) error {
-		withCursor := s.db.Dialect == db.Postgres && idx != 0
+		withCursor := moveCursor && s.db.Dialect == db.Postgres && idx != 0
 		q := markSettledSQL
 		args := []any{string(InvoiceSettled), int64(paid), settledAt, idx, hash, string(InvoiceSettled)}
 		if withCursor {
@@ -401,7 +444,7 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			// flood the log.
 			s.log.Debug("settled invoice not credited now: credited before or not the site's", "payment_hash", hash, "settle_index", idx)
 		}
-		if withCursor {
+		if withCursor || !moveCursor {
 			return nil
 		}
 		return advanceCursor(tx.Gorm(ctx), idx)

@@ -216,6 +216,21 @@ func (st store) periodBids(ctx context.Context, tx db.Tx, offeringID int64, star
 	return out, nil
 }
 
+// openBidInvoices returns the payment hashes of the invoices of a period's
+// bids still waiting for it (pending or active): among them, any paid but
+// not credited yet.
+func (st store) openBidInvoices(ctx context.Context, offeringID int64, start time.Time) ([]string, error) {
+	var out []string
+	err := st.db.Gorm(ctx).Model(&bidInvoice{}).
+		Joins("JOIN sponsor_bids ON sponsor_bids.id = sponsor_bid_invoices.bid_id").
+		Where("sponsor_bids.offering_id = ? AND sponsor_bids.period_start = ? AND sponsor_bids.state IN ?", offeringID, start.UTC(), []BidState{BidPending, BidActive}).
+		Order("sponsor_bid_invoices.bid_id").Pluck("sponsor_bid_invoices.payment_hash", &out).Error
+	if err != nil {
+		return nil, fmt.Errorf("sponsor: invoices of %d at %s: %w", offeringID, FormatStart(start), err)
+	}
+	return out, nil
+}
+
 // comingBids lists an offering's bids of periods that start after now in
 // the given states, by period then id.
 func (st store) comingBids(ctx context.Context, offeringID int64, now time.Time, states []BidState) ([]Bid, error) {
