@@ -443,7 +443,7 @@ var _ funding.SettleFunc = (*Service)(nil).SettleInvoice
 // before its period started.
 func (s *Service) latestSettlement(nodeTime time.Time) time.Time {
 	if nodeTime.Nanosecond() == 0 {
-		nodeTime = nodeTime.Add(time.Second - time.Nanosecond)
+		nodeTime = nodeTime.Add(time.Second - time.Microsecond) // the last instant PostgreSQL keeps
 	}
 	return nodeTime.Add(s.cfg.ClockSkew).UTC()
 }

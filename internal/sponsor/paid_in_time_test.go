@@ -63,7 +63,7 @@ func TestPaidInTimeCountsHoweverLateTheSiteHears(t *testing.T) {
 		}
 		// The node's time is on a whole second, read as "within that
 		// second": the bid counts as settled at its last instant.
-		wantAt := downAt.Add(time.Second - time.Nanosecond)
+		wantAt := downAt.Add(time.Second - time.Microsecond)
 		if !rec.Bids[1].SettledAt.Equal(wantAt) && !rec.Bids[0].SettledAt.Equal(wantAt) {
 			t.Errorf("settled_at %v / %v; the node settled the second at %v", rec.Bids[0].SettledAt, rec.Bids[1].SettledAt, downAt)
 		}
@@ -165,7 +165,7 @@ func TestClockSkew(t *testing.T) {
 			t.Fatalf("ClearDue = %d, %v", n, err)
 		}
 		rec, err := skewed.PeriodRecord(ctx, f.offering, period)
-		wantAt := ni.SettledAt.Add(skew + time.Second - time.Nanosecond) // to the second, like lnd
+		wantAt := ni.SettledAt.Add(skew + time.Second - time.Microsecond) // to the second, like lnd
 		if err != nil || len(rec.Winners) != 1 || !rec.Bids[0].SettledAt.Equal(wantAt) {
 			t.Fatalf("record %+v, %v; want the bid to win, settled at %v", rec, err, wantAt)
 		}
