@@ -343,6 +343,12 @@ func SettleIndex(ctx context.Context, d *db.DB) (uint64, error) {
 // ledger transfer (keyed invoice:<hash>) and the cursor move in one
 // transaction, and a settlement seen again changes nothing. An invoice the
 // site did not issue only moves the cursor.
+//
+// Each statement is a round trip to PostgreSQL, between lnd's settle event
+// and the payer's page turning paid: the invoice is marked settled and
+// read back (and locked) by one UPDATE … RETURNING, which matches no row
+// for an invoice already credited or not the site's, and on PostgreSQL
+// the cursor moves in the same statement.
 func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 	return s.settle(ctx, ni, true)
 }
@@ -391,32 +397,33 @@ func (s *Service) settle(ctx context.Context, ni lightning.Invoice, moveCursor b
 		return nil
 	}
 	hash := ni.PaymentHash.String()
+	paid := ni.PaidMsat
+	if paid <= 0 {
+		paid = ni.AmountMsat
+	}
+	settledAt := ni.SettledAt.UTC()
+	if ni.SettledAt.IsZero() {
+		settledAt = s.now().UTC()
+	}
+	idx := ni.SettleIndex
 	return s.db.Tx(ctx, func(tx db.Tx) error {
-		var inv Invoice
-		q := tx.Gorm(ctx)
-		if s.db.Dialect == db.Postgres {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		withCursor := moveCursor && s.db.Dialect == db.Postgres && idx != 0
+		q := markSettledSQL
+		args := []any{string(InvoiceSettled), int64(paid), settledAt, idx, hash, string(InvoiceSettled)}
+		if withCursor {
+			q = advanceCursorCTE + q
+			args = append([]any{cursorName, idx}, args...)
 		}
-		err := q.Where("payment_hash = ?", hash).Limit(1).Find(&inv).Error
-		if err != nil {
+		var rows []Invoice
+		if err := tx.Gorm(ctx).Raw(q, args...).Scan(&rows).Error; err != nil {
 			return fmt.Errorf("funding: settle %s: %w", hash, err)
 		}
-		if inv.ID != 0 && inv.State != InvoiceSettled {
-			paid := ni.PaidMsat
-			if paid <= 0 {
-				paid = ni.AmountMsat
-			}
+		if len(rows) == 1 {
+			inv := rows[0]
 			if paid <= 0 || !paid.Valid() {
 				return fmt.Errorf("funding: settle %s: node reports paid amount %d", hash, paid)
 			}
-			// When the node settled it, which the purpose's settler may
-			// need (a bid counts if paid before its period started, however
-			// late the site hears of it).
-			settledAt := ni.SettledAt.UTC()
-			if ni.SettledAt.IsZero() {
-				settledAt = s.now().UTC()
-			}
-			inv.PaidMsat, inv.SettledAt = paid, &settledAt
+			var err error
 			if settle, ok := s.settlers[inv.Purpose]; ok {
 				err = settle(ctx, tx, inv, paid)
 			} else {
@@ -425,31 +432,35 @@ func (s *Service) settle(ctx context.Context, ni lightning.Invoice, moveCursor b
 			if err != nil {
 				return err
 			}
-			idx := ni.SettleIndex
-			res := tx.Gorm(ctx).Model(&Invoice{}).Where("id = ? AND state <> ?", inv.ID, InvoiceSettled).
-				Updates(map[string]any{"state": InvoiceSettled, "paid_msat": paid, "settled_at": settledAt, "settle_index": idx})
-			if res.Error != nil {
-				return fmt.Errorf("funding: mark %s settled: %w", hash, res.Error)
-			}
-			inv.State, inv.PaidMsat, inv.SettledAt, inv.SettleIndex = InvoiceSettled, paid, &settledAt, &idx
-			credited := inv
 			tx.AfterCommit(func() {
-				s.events.publish(credited)
-				s.announce(ctx, credited.PaymentHash)
+				s.events.publish(inv)
+				s.announce(ctx, inv.PaymentHash)
 				settlements.Inc()
 			})
-		} else if inv.ID == 0 {
-			// Normal on a node shared with other services, and the first
-			// start on a used node reads all of its past settlements: a
-			// warning each would flood the log.
-			s.log.Debug("settled invoice the site did not issue", "payment_hash", hash, "settle_index", ni.SettleIndex)
+		} else {
+			// Credited before, or not the site's: normal on a node shared
+			// with other services, and the first start on a used node
+			// reads all of its past settlements, so a warning each would
+			// flood the log.
+			s.log.Debug("settled invoice not credited now: credited before or not the site's", "payment_hash", hash, "settle_index", idx)
 		}
-		if !moveCursor {
+		if withCursor || !moveCursor {
 			return nil
 		}
-		return advanceCursor(tx.Gorm(ctx), ni.SettleIndex)
+		return advanceCursor(tx.Gorm(ctx), idx)
 	})
 }
+
+const (
+	// markSettledSQL marks an invoice not yet settled as settled and
+	// returns it; the row stays locked until the transaction ends.
+	markSettledSQL = `UPDATE invoices SET state = ?, paid_msat = ?, settled_at = ?, settle_index = ?
+		WHERE payment_hash = ? AND state <> ? RETURNING *`
+	// advanceCursorCTE moves the stored settle index up, never down, in
+	// the statement it prefixes (PostgreSQL only).
+	advanceCursorCTE = `WITH moved AS (INSERT INTO lightning_cursors (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = GREATEST(lightning_cursors.value, excluded.value)) `
+)
 
 // CreditInvoice credits a settled invoice's payment to its offering's
 // runway, as a donation, inside the settlement transaction tx, under the

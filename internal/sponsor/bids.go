@@ -436,14 +436,15 @@ var _ funding.SettleFunc = (*Service)(nil).SettleInvoice
 // latestSettlement is the latest moment, on the sponsorship clock, that a
 // payment the node says it settled at nodeTime can have happened. lnd
 // reports settlements to the second, so a time on a whole second stands
-// for that whole second. A bid's settlement time is the earlier of this
+// for that whole second (up to its last microsecond, the finest time both
+// databases keep). A bid's settlement time is the earlier of this
 // and when the site credits it: crediting at once keeps the finer order
 // in which payments arrived (ties between equal bids), and crediting late
 // (the site was down, or its stream behind) still counts a payment made
 // before its period started.
 func (s *Service) latestSettlement(nodeTime time.Time) time.Time {
 	if nodeTime.Nanosecond() == 0 {
-		nodeTime = nodeTime.Add(time.Second - time.Microsecond) // the last instant PostgreSQL keeps
+		nodeTime = nodeTime.Add(time.Second - time.Microsecond)
 	}
 	return nodeTime.Add(s.cfg.ClockSkew).UTC()
 }

@@ -296,8 +296,18 @@ func (st store) pastWinners(ctx context.Context, t time.Time, limit int) ([]Bid,
 	return out, err
 }
 
-// closeBids sets many bids to a final state, a thousand per statement.
+// closeBids sets many bids to a final state, a thousand per statement
+// (on PostgreSQL all in one, the ids as one array parameter, which GORM
+// would expand into a list).
 func (st store) closeBids(ctx context.Context, tx db.Tx, ids []int64, state BidState, now time.Time) error {
+	if st.db.Dialect == db.Postgres && len(ids) > 0 {
+		_, err := tx.Gorm(ctx).Statement.ConnPool.ExecContext(ctx,
+			"UPDATE sponsor_bids SET state = $1, closed_at = $2 WHERE id = ANY($3::bigint[])", string(state), now, ids)
+		if err != nil {
+			return fmt.Errorf("sponsor: close %d bids: %w", len(ids), err)
+		}
+		return nil
+	}
 	for start := 0; start < len(ids); start += 1000 {
 		chunk := ids[start:min(start+1000, len(ids))]
 		if err := tx.Gorm(ctx).Model(&Bid{}).Where("id IN ?", chunk).Updates(map[string]any{"state": state, "closed_at": now}).Error; err != nil {
