@@ -1,0 +1,381 @@
+// Package store holds every statement on the tables of internal/sponsor:
+// sponsorship_settings, sponsor_bids, sponsor_bid_invoices and
+// sponsor_periods. Go's internal rule lets only internal/sponsor import
+// it. It speaks GORM's builder only.
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/money"
+)
+
+// Handle is the pool or a transaction in progress: *db.DB and db.Tx both
+// are one.
+type Handle interface {
+	Gorm(ctx context.Context) *gorm.DB
+}
+
+// Store runs the statements; it knows the dialect to lock rows with.
+type Store struct{ dialect db.Dialect }
+
+// New returns the store of a database of that dialect.
+func New(dialect db.Dialect) Store { return Store{dialect: dialect} }
+
+// forUpdate locks the rows read, on PostgreSQL (SQLite's immediate
+// transactions hold the whole file already).
+func (st Store) forUpdate(q *gorm.DB) *gorm.DB {
+	if st.dialect == db.Postgres {
+		return q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return q
+}
+
+// Settings is a row of sponsorship_settings: an offering's terms.
+type Settings struct {
+	OfferingID  int64      `gorm:"primaryKey;column:offering_id;autoIncrement:false"`
+	Enabled     bool       `gorm:"column:enabled"`
+	Slots       int        `gorm:"column:slots"`
+	Period      string     `gorm:"column:period"`
+	ReserveMsat money.Msat `gorm:"column:reserve_msat"`
+	WeightsBps  string     `gorm:"column:weights_bps"` // JSON array
+	OpenPeriods int        `gorm:"column:open_periods"`
+	UpdatedAt   time.Time  `gorm:"column:updated_at"`
+}
+
+func (Settings) TableName() string { return "sponsorship_settings" }
+
+// BidState is where a bid stands.
+type BidState string
+
+const (
+	BidPending   BidState = "pending"   // its first invoice is not paid yet
+	BidActive    BidState = "active"    // paid, waiting for its period
+	BidWon       BidState = "won"       // won a slot
+	BidLost      BidState = "lost"      // cleared without a slot: refunded
+	BidWithdrawn BidState = "withdrawn" // withdrawn by its sponsor: refunded
+	BidRejected  BidState = "rejected"  // display rejected by the owner: refunded
+	BidUnpaid    BidState = "unpaid"    // never paid before its period started
+)
+
+// Bid is a row of sponsor_bids: one sponsor's bid for one period.
+type Bid struct {
+	ID             int64      `gorm:"primaryKey"`
+	PublicID       string     `gorm:"column:public_id"`
+	OfferingID     int64      `gorm:"column:offering_id"`
+	PeriodStart    time.Time  `gorm:"column:period_start"`
+	PeriodEnd      time.Time  `gorm:"column:period_end"`
+	ClaimKeyHash   string     `gorm:"column:claim_key_hash"`
+	Amount         money.Msat `gorm:"column:amount_msat"` // paid so far
+	State          BidState   `gorm:"column:state"`
+	DisplayName    string     `gorm:"column:display_name"`
+	DisplayURL     string     `gorm:"column:display_url"`
+	DisplayTagline string     `gorm:"column:display_tagline"`
+	RejectReason   string     `gorm:"column:reject_reason"`
+	Slot           *int       `gorm:"column:slot"`
+	Charge         money.Msat `gorm:"column:charge_msat"`
+	SettledAt      *time.Time `gorm:"column:settled_at"`
+	CreatedAt      time.Time  `gorm:"column:created_at"`
+	ClosedAt       *time.Time `gorm:"column:closed_at"`
+}
+
+func (Bid) TableName() string { return "sponsor_bids" }
+
+// Open reports whether the bid still waits for its period.
+func (b Bid) Open() bool { return b.State == BidPending || b.State == BidActive }
+
+// BidInvoice is a row of sponsor_bid_invoices: an invoice that pays
+// (part of) a bid.
+type BidInvoice struct {
+	PaymentHash string     `gorm:"primaryKey;column:payment_hash"`
+	BidID       int64      `gorm:"column:bid_id"`
+	AmountMsat  money.Msat `gorm:"column:amount_msat"`
+	CreatedAt   time.Time  `gorm:"column:created_at"`
+}
+
+func (BidInvoice) TableName() string { return "sponsor_bid_invoices" }
+
+// Period is a row of sponsor_periods: a cleared period's record.
+type Period struct {
+	ID          int64     `gorm:"primaryKey"`
+	OfferingID  int64     `gorm:"column:offering_id"`
+	PeriodStart time.Time `gorm:"column:period_start"`
+	PeriodEnd   time.Time `gorm:"column:period_end"`
+	Record      string    `gorm:"column:record"` // JSON
+	ClearedAt   time.Time `gorm:"column:cleared_at"`
+}
+
+func (Period) TableName() string { return "sponsor_periods" }
+
+// SettingsOf returns an offering's terms, and false when it has none.
+func (st Store) SettingsOf(ctx context.Context, h Handle, offeringID int64) (Settings, bool, error) {
+	var rows []Settings
+	if err := h.Gorm(ctx).Where("offering_id = ?", offeringID).Limit(1).Find(&rows).Error; err != nil {
+		return Settings{}, false, fmt.Errorf("sponsor: settings of %d: %w", offeringID, err)
+	}
+	if len(rows) == 0 {
+		return Settings{}, false, nil
+	}
+	return rows[0], true, nil
+}
+
+// SaveSettings inserts or replaces an offering's terms.
+func (st Store) SaveSettings(ctx context.Context, h Handle, row Settings) error {
+	err := h.Gorm(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "offering_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"enabled", "slots", "period", "reserve_msat", "weights_bps", "open_periods", "updated_at"}),
+	}).Create(&row).Error
+	if err != nil {
+		return fmt.Errorf("sponsor: save settings of %d: %w", row.OfferingID, err)
+	}
+	return nil
+}
+
+// InsertBid adds a bid with its first invoice and sets the bid's ID.
+func (st Store) InsertBid(ctx context.Context, h Handle, b *Bid, first BidInvoice) error {
+	if err := h.Gorm(ctx).Create(b).Error; err != nil {
+		return fmt.Errorf("sponsor: record bid: %w", err)
+	}
+	first.BidID = b.ID
+	return st.InsertBidInvoice(ctx, h, first)
+}
+
+// InsertBidInvoice records an invoice that pays a bid.
+func (st Store) InsertBidInvoice(ctx context.Context, h Handle, bi BidInvoice) error {
+	if err := h.Gorm(ctx).Create(&bi).Error; err != nil {
+		return fmt.Errorf("sponsor: record invoice of bid %d: %w", bi.BidID, err)
+	}
+	return nil
+}
+
+// BidByPublicID returns the bid with that public id, or db.ErrNotFound.
+func (st Store) BidByPublicID(ctx context.Context, h Handle, publicID string) (Bid, error) {
+	var b Bid
+	if err := h.Gorm(ctx).Where("public_id = ?", publicID).Take(&b).Error; err != nil {
+		return Bid{}, fmt.Errorf("sponsor: bid %s: %w", publicID, db.TranslateError(err))
+	}
+	return b, nil
+}
+
+// LockBid reads a bid and locks it for the rest of the transaction h.
+func (st Store) LockBid(ctx context.Context, h Handle, id int64) (Bid, error) {
+	var b Bid
+	if err := st.forUpdate(h.Gorm(ctx)).Where("id = ?", id).Take(&b).Error; err != nil {
+		return Bid{}, fmt.Errorf("sponsor: lock bid %d: %w", id, db.TranslateError(err))
+	}
+	return b, nil
+}
+
+// ClaimKeyKnown reports whether any bid has that claim key hash.
+func (st Store) ClaimKeyKnown(ctx context.Context, h Handle, hash string) (bool, error) {
+	var n int64
+	if err := h.Gorm(ctx).Model(&Bid{}).Where("claim_key_hash = ?", hash).Limit(1).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("sponsor: claim key: %w", err)
+	}
+	return n > 0, nil
+}
+
+// BidsByClaimKey returns the bids of a claim key hash, latest period
+// first (at most 200).
+func (st Store) BidsByClaimKey(ctx context.Context, h Handle, hash string) ([]Bid, error) {
+	var out []Bid
+	err := h.Gorm(ctx).Where("claim_key_hash = ?", hash).Order("period_start DESC, id DESC").Limit(200).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("sponsor: bids of a claim key: %w", err)
+	}
+	return out, nil
+}
+
+// BidInvoiceOf returns the bid invoice with that payment hash.
+func (st Store) BidInvoiceOf(ctx context.Context, h Handle, paymentHash string) (BidInvoice, error) {
+	var bi BidInvoice
+	if err := h.Gorm(ctx).Where("payment_hash = ?", paymentHash).Take(&bi).Error; err != nil {
+		return BidInvoice{}, fmt.Errorf("sponsor: bid of invoice %s: %w", paymentHash, db.TranslateError(err))
+	}
+	return bi, nil
+}
+
+// BidInvoices returns a bid's invoices, oldest first.
+func (st Store) BidInvoices(ctx context.Context, h Handle, bidID int64) ([]BidInvoice, error) {
+	var out []BidInvoice
+	if err := h.Gorm(ctx).Where("bid_id = ?", bidID).Order("created_at").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("sponsor: invoices of bid %d: %w", bidID, err)
+	}
+	return out, nil
+}
+
+// EditDisplay changes what a bid in one of states shows, and reports
+// whether it was in one of them.
+func (st Store) EditDisplay(ctx context.Context, h Handle, id int64, states []BidState, name, url, tagline string) (bool, error) {
+	res := h.Gorm(ctx).Model(&Bid{}).Where("id = ? AND state IN ?", id, states).
+		Updates(map[string]any{"display_name": name, "display_url": url, "display_tagline": tagline})
+	if res.Error != nil {
+		return false, fmt.Errorf("sponsor: edit display of bid %d: %w", id, res.Error)
+	}
+	return res.RowsAffected > 0, nil
+}
+
+// CloseBid sets a bid's final state before its period, with the reason.
+func (st Store) CloseBid(ctx context.Context, h Handle, id int64, state BidState, reason string, at time.Time) error {
+	err := h.Gorm(ctx).Model(&Bid{}).Where("id = ?", id).
+		Updates(map[string]any{"state": state, "reject_reason": reason, "closed_at": at}).Error
+	if err != nil {
+		return fmt.Errorf("sponsor: close bid %d: %w", id, err)
+	}
+	return nil
+}
+
+// Paid records what a bid has been paid in all, and makes it active.
+func (st Store) Paid(ctx context.Context, h Handle, id int64, total money.Msat, at time.Time) error {
+	err := h.Gorm(ctx).Model(&Bid{}).Where("id = ?", id).
+		Updates(map[string]any{"amount_msat": total, "state": BidActive, "settled_at": at.UTC()}).Error
+	if err != nil {
+		return fmt.Errorf("sponsor: bid %d paid: %w", id, err)
+	}
+	return nil
+}
+
+// Won records a bid's slot and charge.
+func (st Store) Won(ctx context.Context, h Handle, id int64, slot int, charge money.Msat, at time.Time) error {
+	err := h.Gorm(ctx).Model(&Bid{}).Where("id = ?", id).
+		Updates(map[string]any{"state": BidWon, "slot": slot, "charge_msat": charge, "closed_at": at}).Error
+	if err != nil {
+		return fmt.Errorf("sponsor: bid %d won: %w", id, err)
+	}
+	return nil
+}
+
+// CloseBids sets many bids to a final state, a thousand per statement.
+func (st Store) CloseBids(ctx context.Context, h Handle, ids []int64, state BidState, at time.Time) error {
+	for start := 0; start < len(ids); start += 1000 {
+		chunk := ids[start:min(start+1000, len(ids))]
+		if err := h.Gorm(ctx).Model(&Bid{}).Where("id IN ?", chunk).Updates(map[string]any{"state": state, "closed_at": at}).Error; err != nil {
+			return fmt.Errorf("sponsor: close %d bids: %w", len(chunk), err)
+		}
+	}
+	return nil
+}
+
+// CloseUnpaid closes the bids of a period still waiting for their first
+// payment.
+func (st Store) CloseUnpaid(ctx context.Context, h Handle, offeringID int64, start time.Time, at time.Time) error {
+	err := h.Gorm(ctx).Model(&Bid{}).Where("offering_id = ? AND period_start = ? AND state = ?", offeringID, start, BidPending).
+		Updates(map[string]any{"state": BidUnpaid, "closed_at": at}).Error
+	if err != nil {
+		return fmt.Errorf("sponsor: close unpaid bids of %d: %w", offeringID, err)
+	}
+	return nil
+}
+
+// BidCounts counts the open bids per period start (unix seconds) between
+// two starts, pending ones included.
+func (st Store) BidCounts(ctx context.Context, h Handle, offeringID int64, from, to time.Time) (map[int64]int, error) {
+	var rows []struct {
+		PeriodStart time.Time
+		N           int
+	}
+	err := h.Gorm(ctx).Model(&Bid{}).Select("period_start, COUNT(*) AS n").
+		Where("offering_id = ? AND period_start BETWEEN ? AND ? AND state IN ?", offeringID, from.UTC(), to.UTC(), []BidState{BidPending, BidActive}).
+		Group("period_start").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("sponsor: bid counts: %w", err)
+	}
+	out := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		out[r.PeriodStart.Unix()] = r.N
+	}
+	return out, nil
+}
+
+// PeriodBids returns every bid of a period, locked on PostgreSQL so that
+// a settlement and the clearing of the same period take turns.
+func (st Store) PeriodBids(ctx context.Context, h Handle, offeringID int64, start time.Time) ([]Bid, error) {
+	var out []Bid
+	err := st.forUpdate(h.Gorm(ctx)).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Order("id").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("sponsor: bids of %d at %s: %w", offeringID, start.UTC().Format(time.RFC3339), err)
+	}
+	return out, nil
+}
+
+// DuePeriod names a period to clear.
+type DuePeriod struct {
+	OfferingID  int64
+	PeriodStart time.Time
+}
+
+// DuePeriods lists periods that started by cutoff and still have open
+// bids, the oldest first.
+func (st Store) DuePeriods(ctx context.Context, h Handle, cutoff time.Time, limit int) ([]DuePeriod, error) {
+	var out []DuePeriod
+	err := h.Gorm(ctx).Model(&Bid{}).Distinct("offering_id", "period_start").
+		Where("state IN ? AND period_start <= ?", []BidState{BidPending, BidActive}, cutoff.UTC()).
+		Order("period_start").Limit(limit).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("sponsor: due periods: %w", err)
+	}
+	return out, nil
+}
+
+// InsertPeriod records a cleared period; db.ErrDuplicate when it was
+// recorded already.
+func (st Store) InsertPeriod(ctx context.Context, h Handle, p Period) error {
+	if err := h.Gorm(ctx).Create(&p).Error; err != nil {
+		return fmt.Errorf("sponsor: record period: %w", db.TranslateError(err))
+	}
+	return nil
+}
+
+// PeriodOf returns a period's record, and false when it has none.
+func (st Store) PeriodOf(ctx context.Context, h Handle, offeringID int64, start time.Time) (Period, bool, error) {
+	var rows []Period
+	err := h.Gorm(ctx).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Limit(1).Find(&rows).Error
+	if err != nil {
+		return Period{}, false, fmt.Errorf("sponsor: period record: %w", err)
+	}
+	if len(rows) == 0 {
+		return Period{}, false, nil
+	}
+	return rows[0], true, nil
+}
+
+// Cleared reports whether the period has its record.
+func (st Store) Cleared(ctx context.Context, h Handle, offeringID int64, start time.Time) (bool, error) {
+	var n int64
+	err := h.Gorm(ctx).Model(&Period{}).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Count(&n).Error
+	if err != nil {
+		return false, fmt.Errorf("sponsor: period cleared: %w", err)
+	}
+	return n > 0, nil
+}
+
+// WinnersAt returns the bids winning a period that holds t, across
+// offerings (offeringID 0) or for one, by offering then slot.
+func (st Store) WinnersAt(ctx context.Context, h Handle, offeringID int64, t time.Time) ([]Bid, error) {
+	q := h.Gorm(ctx).Where("state = ? AND period_start <= ? AND period_end > ?", BidWon, t.UTC(), t.UTC())
+	if offeringID != 0 {
+		q = q.Where("offering_id = ?", offeringID)
+	}
+	var out []Bid
+	if err := q.Order("offering_id, slot").Limit(500).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("sponsor: winners: %w", err)
+	}
+	return out, nil
+}
+
+// PastWinners returns won bids of periods that ended by t, newest first.
+func (st Store) PastWinners(ctx context.Context, h Handle, t time.Time, limit int) ([]Bid, error) {
+	var out []Bid
+	err := h.Gorm(ctx).Where("state = ? AND period_end <= ?", BidWon, t.UTC()).
+		Order("period_start DESC, offering_id, slot").Limit(limit).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("sponsor: past winners: %w", err)
+	}
+	return out, nil
+}
