@@ -473,4 +473,3 @@ func (s *Service) WithdrawRefund(ctx context.Context, publicID, claimKey, destin
 
 // errAlreadyCleared rolls back a clearing that found its period cleared.
 var errAlreadyCleared = errors.New("sponsor: period already cleared")
-
