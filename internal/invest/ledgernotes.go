@@ -27,7 +27,7 @@ func (s *Service) LedgerNotes(ctx context.Context, offeringID int64, ids []int64
 			byHash[strings.TrimPrefix(m.Key, "invoice:")] = m.ID
 		}
 	}
-	events, invs, err := s.store().byKeys(ctx, offeringID, keysOf(byEvent), keysOf(byHash))
+	events, invs, err := s.store.ByKeys(ctx, s.db, offeringID, keysOf(byEvent), keysOf(byHash))
 	if err != nil {
 		return nil, err
 	}

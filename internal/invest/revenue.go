@@ -133,5 +133,5 @@ func (s *Service) Events(ctx context.Context, offeringID int64, limit int) ([]Ev
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	return s.store().events(ctx, offeringID, limit)
+	return s.store.EventsOf(ctx, s.db, offeringID, limit)
 }
