@@ -7,7 +7,6 @@ package funding
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,11 +15,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/funding/internal/store"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lightning"
 	"github.com/keepalive/keepalive/internal/money"
@@ -30,7 +27,7 @@ import (
 )
 
 // Purpose says what an invoice pays for.
-type Purpose string
+type Purpose = store.Purpose
 
 const (
 	PurposeDonation   Purpose = "donation"
@@ -44,45 +41,18 @@ const (
 type SettleFunc func(ctx context.Context, tx db.Tx, inv Invoice, paid money.Msat) error
 
 // InvoiceState is the site's view of an invoice.
-type InvoiceState string
+type InvoiceState = store.InvoiceState
 
 const (
-	InvoiceOpen     InvoiceState = "open"
-	InvoiceSettled  InvoiceState = "settled"
-	InvoiceExpired  InvoiceState = "expired" // open past its expiry: shown, never stored
-	InvoiceCanceled InvoiceState = "canceled"
+	InvoiceOpen     = store.InvoiceOpen
+	InvoiceSettled  = store.InvoiceSettled
+	InvoiceExpired  = store.InvoiceExpired // open past its expiry: shown, never stored
+	InvoiceCanceled = store.InvoiceCanceled
 )
 
-// Invoice is one invoice the site issued.
-type Invoice struct {
-	ID             int64        `gorm:"primaryKey"`
-	PaymentHash    string       `gorm:"column:payment_hash"`
-	PaymentRequest string       `gorm:"column:payment_request"`
-	Purpose        Purpose      `gorm:"column:purpose"`
-	OfferingID     int64        `gorm:"column:offering_id"`
-	AmountMsat     money.Msat   `gorm:"column:amount_msat"`
-	PaidMsat       money.Msat   `gorm:"column:paid_msat"`
-	State          InvoiceState `gorm:"column:state"`
-	PayerName      string       `gorm:"column:payer_name"`
-	PayerMessage   string       `gorm:"column:payer_message"`
-	Public         bool         `gorm:"column:public"`
-	Via            string       `gorm:"column:via"` // web, api, lnurl
-	SettleIndex    *uint64      `gorm:"column:settle_index"`
-	ExpiresAt      time.Time    `gorm:"column:expires_at"`
-	SettledAt      *time.Time   `gorm:"column:settled_at"`
-	CreatedAt      time.Time    `gorm:"column:created_at"`
-}
-
-func (Invoice) TableName() string { return "invoices" }
-
-// StateAt is the invoice's state at now: an open invoice past its expiry
-// is expired.
-func (i Invoice) StateAt(now time.Time) InvoiceState {
-	if i.State == InvoiceOpen && !now.Before(i.ExpiresAt) {
-		return InvoiceExpired
-	}
-	return i.State
-}
+// Invoice is one invoice the site issued (StateAt tells its state at an
+// instant).
+type Invoice = store.Invoice
 
 // Offerings is what funding needs from the offering service.
 type Offerings interface {
@@ -104,6 +74,7 @@ type Limits struct {
 // Service issues invoices and credits them when they settle.
 type Service struct {
 	db        *db.DB
+	store     store.Store
 	ledger    *ledger.Ledger
 	node      lightning.Node
 	offerings Offerings
@@ -128,7 +99,7 @@ func New(d *db.DB, l *ledger.Ledger, node lightning.Node, offerings Offerings, l
 	if limits.Expiry == 0 {
 		limits.Expiry = time.Hour
 	}
-	return &Service{db: d, ledger: l, node: node, offerings: offerings, limits: limits, log: log, now: now,
+	return &Service{db: d, store: store.New(d.Dialect), ledger: l, node: node, offerings: offerings, limits: limits, log: log, now: now,
 		rand: rand.Reader, events: newBroadcaster(), live: notify.Local(),
 		payer: payer{kick: make(chan struct{}, 1), inflight: map[string]bool{}}, settlers: map[Purpose]SettleFunc{}}
 }
@@ -234,8 +205,8 @@ func (s *Service) Issue(ctx context.Context, r IssueRequest, inTx func(tx db.Tx,
 	if inTx != nil {
 		err = s.db.Tx(ctx, func(tx db.Tx) error {
 			inv.ID = 0
-			if err := tx.Gorm(ctx).Create(&inv).Error; err != nil {
-				return fmt.Errorf("funding: record invoice %s: %w", inv.PaymentHash, err)
+			if err := s.store.InsertInvoice(ctx, tx, &inv); err != nil {
+				return err
 			}
 			return inTx(tx, inv)
 		})
@@ -244,36 +215,11 @@ func (s *Service) Issue(ctx context.Context, r IssueRequest, inTx func(tx db.Tx,
 		}
 		return inv, nil
 	}
-	if err := s.recordInvoice(ctx, &inv); err != nil {
-		return Invoice{}, fmt.Errorf("funding: record invoice %s: %w", inv.PaymentHash, err)
+	if err := s.store.InsertInvoiceNow(ctx, s.db, &inv); err != nil {
+		return Invoice{}, err
 	}
 	return inv, nil
 }
-
-// recordInvoice stores a new invoice and sets its id. It is on the path of
-// every invoice, benchmarked against the node's own AddInvoice: one plain
-// INSERT straight through database/sql (GORM's statement building cost
-// about a tenth of the site's CPU per invoice).
-func (s *Service) recordInvoice(ctx context.Context, inv *Invoice) error {
-	sqlDB, err := s.db.SQL()
-	if err != nil {
-		return err
-	}
-	q := insertInvoiceSQLite
-	if s.db.Dialect == db.Postgres {
-		q = insertInvoicePostgres
-	}
-	return sqlDB.QueryRowContext(ctx, q, inv.PaymentHash, inv.PaymentRequest, string(inv.Purpose), inv.OfferingID,
-		int64(inv.AmountMsat), string(inv.State), inv.PayerName, inv.PayerMessage, inv.Public, inv.Via,
-		inv.ExpiresAt, inv.CreatedAt).Scan(&inv.ID)
-}
-
-const (
-	insertInvoiceColumns = `INSERT INTO invoices (payment_hash, payment_request, purpose, offering_id, amount_msat,
-		state, payer_name, payer_message, public, via, expires_at, created_at) VALUES `
-	insertInvoiceSQLite   = insertInvoiceColumns + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
-	insertInvoicePostgres = insertInvoiceColumns + `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`
-)
 
 func expiresAt(ni lightning.Invoice, now time.Time, expiry time.Duration) time.Time {
 	if !ni.ExpiresAt.IsZero() {
@@ -304,13 +250,12 @@ func (s *Service) Invoice(ctx context.Context, paymentHash string) (Invoice, err
 	if _, err := lightning.ParseHash(paymentHash); err != nil {
 		return Invoice{}, apperr.New(apperr.Invalid, "A payment hash is 64 hex characters.")
 	}
-	var inv Invoice
-	err := s.db.Gorm(ctx).Where("payment_hash = ?", strings.ToLower(paymentHash)).Take(&inv).Error
-	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
-		return Invoice{}, apperr.New(apperr.NotFound, "No invoice has that payment hash.")
-	}
+	inv, ok, err := s.store.InvoiceByHash(ctx, s.db, strings.ToLower(paymentHash))
 	if err != nil {
-		return Invoice{}, fmt.Errorf("funding: invoice %s: %w", paymentHash, err)
+		return Invoice{}, err
+	}
+	if !ok {
+		return Invoice{}, apperr.New(apperr.NotFound, "No invoice has that payment hash.")
 	}
 	return inv, nil
 }
@@ -318,25 +263,13 @@ func (s *Service) Invoice(ctx context.Context, paymentHash string) (Invoice, err
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.now().UTC() }
 
-// cursorName is the row of lightning_cursors holding the settle index.
-const cursorName = "settle_index"
-
-type cursor struct {
-	Name  string `gorm:"primaryKey;column:name"`
-	Value uint64 `gorm:"column:value"`
-}
-
-func (cursor) TableName() string { return "lightning_cursors" }
-
 // SettleIndex returns the highest settle index credited so far.
 func (s *Service) SettleIndex(ctx context.Context) (uint64, error) { return SettleIndex(ctx, s.db) }
 
 // SettleIndex reads the stored settle index from d, for wiring that needs
 // it before the service exists (the demo node starts its indexes above it).
 func SettleIndex(ctx context.Context, d *db.DB) (uint64, error) {
-	var c cursor
-	err := d.Gorm(ctx).Where("name = ?", cursorName).Limit(1).Find(&c).Error
-	return c.Value, err
+	return store.New(d.Dialect).SettleIndex(ctx, d)
 }
 
 // Settle credits a settled invoice, exactly once: the invoice row, the
@@ -349,16 +282,11 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 	}
 	hash := ni.PaymentHash.String()
 	return s.db.Tx(ctx, func(tx db.Tx) error {
-		var inv Invoice
-		q := tx.Gorm(ctx)
-		if s.db.Dialect == db.Postgres {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-		}
-		err := q.Where("payment_hash = ?", hash).Limit(1).Find(&inv).Error
+		inv, issued, err := s.store.LockInvoiceByHash(ctx, tx, hash)
 		if err != nil {
-			return fmt.Errorf("funding: settle %s: %w", hash, err)
+			return fmt.Errorf("funding: settle: %w", err)
 		}
-		if inv.ID != 0 && inv.State != InvoiceSettled {
+		if issued && inv.State != InvoiceSettled {
 			paid := ni.PaidMsat
 			if paid <= 0 {
 				paid = ni.AmountMsat
@@ -380,10 +308,8 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 				settledAt = s.now().UTC()
 			}
 			idx := ni.SettleIndex
-			res := tx.Gorm(ctx).Model(&Invoice{}).Where("id = ? AND state <> ?", inv.ID, InvoiceSettled).
-				Updates(map[string]any{"state": InvoiceSettled, "paid_msat": paid, "settled_at": settledAt, "settle_index": idx})
-			if res.Error != nil {
-				return fmt.Errorf("funding: mark %s settled: %w", hash, res.Error)
+			if err := s.store.MarkSettled(ctx, tx, inv.ID, paid, settledAt, idx); err != nil {
+				return err
 			}
 			inv.State, inv.PaidMsat, inv.SettledAt, inv.SettleIndex = InvoiceSettled, paid, &settledAt, &idx
 			credited := inv
@@ -392,13 +318,13 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 				s.announce(ctx, credited.PaymentHash)
 				settlements.Inc()
 			})
-		} else if inv.ID == 0 {
+		} else if !issued {
 			// Normal on a node shared with other services, and the first
 			// start on a used node reads all of its past settlements: a
 			// warning each would flood the log.
 			s.log.Debug("settled invoice the site did not issue", "payment_hash", hash, "settle_index", ni.SettleIndex)
 		}
-		return advanceCursor(tx.Gorm(ctx), ni.SettleIndex)
+		return s.store.AdvanceSettleIndex(ctx, tx, ni.SettleIndex)
 	})
 }
 
@@ -411,22 +337,6 @@ func (s *Service) CreditInvoice(ctx context.Context, tx db.Tx, inv Invoice, paid
 		Key: "invoice:" + inv.PaymentHash, Debit: ledger.Lightning, Amount: paid, Memo: string(inv.Purpose),
 	})
 	return err
-}
-
-// advanceCursor moves the stored settle index up to idx, never down.
-func advanceCursor(tx *gorm.DB, idx uint64) error {
-	if idx == 0 {
-		return nil
-	}
-	err := tx.Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "name"}},
-		DoUpdates: clause.Set{{Column: clause.Column{Name: "value"},
-			Value: gorm.Expr("CASE WHEN lightning_cursors.value > excluded.value THEN lightning_cursors.value ELSE excluded.value END")}},
-	}).Create(&cursor{Name: cursorName, Value: idx}).Error
-	if err != nil {
-		return fmt.Errorf("funding: cursor: %w", err)
-	}
-	return nil
 }
 
 // RunSettlement follows the node's settlements from the stored cursor
