@@ -74,7 +74,6 @@ type Limits struct {
 // Service issues invoices and credits them when they settle.
 type Service struct {
 	db        *db.DB
-	store     store.Store
 	ledger    *ledger.Ledger
 	node      lightning.Node
 	offerings Offerings
@@ -99,7 +98,7 @@ func New(d *db.DB, l *ledger.Ledger, node lightning.Node, offerings Offerings, l
 	if limits.Expiry == 0 {
 		limits.Expiry = time.Hour
 	}
-	return &Service{db: d, store: store.New(d.Dialect), ledger: l, node: node, offerings: offerings, limits: limits, log: log, now: now,
+	return &Service{db: d, ledger: l, node: node, offerings: offerings, limits: limits, log: log, now: now,
 		rand: rand.Reader, events: newBroadcaster(), live: notify.Local(),
 		payer: payer{kick: make(chan struct{}, 1), inflight: map[string]bool{}}, settlers: map[Purpose]SettleFunc{}}
 }
@@ -205,7 +204,7 @@ func (s *Service) Issue(ctx context.Context, r IssueRequest, inTx func(tx db.Tx,
 	if inTx != nil {
 		err = s.db.Tx(ctx, func(tx db.Tx) error {
 			inv.ID = 0
-			if err := s.store.InsertInvoice(ctx, tx, &inv); err != nil {
+			if err := store.InsertInvoice(ctx, tx, &inv); err != nil {
 				return err
 			}
 			return inTx(tx, inv)
@@ -215,7 +214,7 @@ func (s *Service) Issue(ctx context.Context, r IssueRequest, inTx func(tx db.Tx,
 		}
 		return inv, nil
 	}
-	if err := s.store.InsertInvoiceNow(ctx, s.db, &inv); err != nil {
+	if err := store.InsertInvoiceNow(ctx, s.db, &inv); err != nil {
 		return Invoice{}, err
 	}
 	return inv, nil
@@ -250,7 +249,7 @@ func (s *Service) Invoice(ctx context.Context, paymentHash string) (Invoice, err
 	if _, err := lightning.ParseHash(paymentHash); err != nil {
 		return Invoice{}, apperr.New(apperr.Invalid, "A payment hash is 64 hex characters.")
 	}
-	inv, ok, err := s.store.InvoiceByHash(ctx, s.db, strings.ToLower(paymentHash))
+	inv, ok, err := store.InvoiceByHash(ctx, s.db, strings.ToLower(paymentHash))
 	if err != nil {
 		return Invoice{}, err
 	}
@@ -269,7 +268,7 @@ func (s *Service) SettleIndex(ctx context.Context) (uint64, error) { return Sett
 // SettleIndex reads the stored settle index from d, for wiring that needs
 // it before the service exists (the demo node starts its indexes above it).
 func SettleIndex(ctx context.Context, d *db.DB) (uint64, error) {
-	return store.New(d.Dialect).SettleIndex(ctx, d)
+	return store.SettleIndex(ctx, d)
 }
 
 // Settle credits a settled invoice, exactly once: the invoice row, the
@@ -282,7 +281,7 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 	}
 	hash := ni.PaymentHash.String()
 	return s.db.Tx(ctx, func(tx db.Tx) error {
-		inv, issued, err := s.store.LockInvoiceByHash(ctx, tx, hash)
+		inv, issued, err := store.LockInvoiceByHash(ctx, tx, hash)
 		if err != nil {
 			return fmt.Errorf("funding: settle: %w", err)
 		}
@@ -308,7 +307,7 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 				settledAt = s.now().UTC()
 			}
 			idx := ni.SettleIndex
-			if err := s.store.MarkSettled(ctx, tx, inv.ID, paid, settledAt, idx); err != nil {
+			if err := store.MarkSettled(ctx, tx, inv.ID, paid, settledAt, idx); err != nil {
 				return err
 			}
 			inv.State, inv.PaidMsat, inv.SettledAt, inv.SettleIndex = InvoiceSettled, paid, &settledAt, &idx
@@ -324,7 +323,7 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 			// warning each would flood the log.
 			s.log.Debug("settled invoice the site did not issue", "payment_hash", hash, "settle_index", ni.SettleIndex)
 		}
-		return s.store.AdvanceSettleIndex(ctx, tx, ni.SettleIndex)
+		return store.AdvanceSettleIndex(ctx, tx, ni.SettleIndex)
 	})
 }
 

@@ -145,12 +145,12 @@ func (s *Service) Pay(ctx context.Context, source string, offeringID *int64, ava
 	}
 	err = s.db.Tx(ctx, func(tx db.Tx) error {
 		paid := apperr.New(apperr.Conflict, "That invoice has already been paid or is being paid.")
-		if exists, err := s.store.PayoutExists(ctx, tx, p.PaymentHash); err != nil {
+		if exists, err := store.PayoutExists(ctx, tx, p.PaymentHash); err != nil {
 			return err
 		} else if exists {
 			return paid
 		}
-		if err := s.store.InsertPayout(ctx, tx, &p); err != nil {
+		if err := store.InsertPayout(ctx, tx, &p); err != nil {
 			if errors.Is(err, db.ErrDuplicate) {
 				return paid
 			}
@@ -256,7 +256,7 @@ func (s *Service) RunPayouts(ctx context.Context) {
 // ProcessPending starts finishing every pending payout not already being
 // finished.
 func (s *Service) ProcessPending(ctx context.Context) error {
-	pending, err := s.store.PendingPayouts(ctx, s.db)
+	pending, err := store.PendingPayouts(ctx, s.db)
 	if err != nil {
 		return err
 	}
@@ -335,7 +335,7 @@ func (s *Service) complete(ctx context.Context, p Payout, fee money.Msat) error 
 		}
 		tx.AfterCommit(func() { payoutsFinished.WithLabelValues(string(PayoutSucceeded)).Inc() })
 		now := s.now().UTC()
-		return s.store.FinishPayout(ctx, tx, p.ID, PayoutSucceeded, fee, "", now)
+		return store.FinishPayout(ctx, tx, p.ID, PayoutSucceeded, fee, "", now)
 	})
 	return err
 }
@@ -353,7 +353,7 @@ func (s *Service) fail(ctx context.Context, p Payout, reason string) error {
 			reason = "the payment failed"
 		}
 		now := s.now().UTC()
-		return s.store.FinishPayout(ctx, tx, p.ID, PayoutFailed, 0, reason, now)
+		return store.FinishPayout(ctx, tx, p.ID, PayoutFailed, 0, reason, now)
 	})
 	if err == nil {
 		payoutsFinished.WithLabelValues(string(PayoutFailed)).Inc()
@@ -366,7 +366,7 @@ func (s *Service) Payouts(ctx context.Context, offeringID int64, limit int) ([]P
 	if limit <= 0 || limit > 100 {
 		limit = 50
 	}
-	return s.store.PayoutsOfOffering(ctx, s.db, offeringID, limit)
+	return store.PayoutsOfOffering(ctx, s.db, offeringID, limit)
 }
 
 // PayoutsFrom lists the payouts from one source account (an investment's
@@ -375,12 +375,12 @@ func (s *Service) PayoutsFrom(ctx context.Context, source string, limit int) ([]
 	if limit <= 0 || limit > 100 {
 		limit = 50
 	}
-	return s.store.PayoutsFrom(ctx, s.db, source, limit)
+	return store.PayoutsFrom(ctx, s.db, source, limit)
 }
 
 // Payout returns one payout by payment hash.
 func (s *Service) Payout(ctx context.Context, paymentHash string) (Payout, error) {
-	p, ok, err := s.store.PayoutByHash(ctx, s.db, paymentHash)
+	p, ok, err := store.PayoutByHash(ctx, s.db, paymentHash)
 	if err == nil && !ok {
 		return Payout{}, apperr.New(apperr.NotFound, "No payout has that payment hash.")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/keepalive/keepalive/internal/funding/internal/store"
 	"github.com/keepalive/keepalive/internal/money"
 )
 
@@ -13,7 +14,7 @@ func (s *Service) RecentCredits(ctx context.Context, offeringID int64, limit int
 	if limit <= 0 || limit > 100 {
 		limit = 10
 	}
-	return s.store.Settled(ctx, s.db, offeringID, PurposeBid, limit)
+	return store.Settled(ctx, s.db, offeringID, PurposeBid, limit)
 }
 
 // Credit is a settled invoice as other packages see it.
@@ -28,7 +29,7 @@ type Credit struct {
 // or after since, in settlement order, starting after the credit after
 // (zero: from the first).
 func (s *Service) CreditsSince(ctx context.Context, offeringID int64, since time.Time, after Credit, limit int) ([]Credit, error) {
-	rows, err := s.store.SettledSince(ctx, s.db, offeringID, since, after.ID, after.SettledAt, limit)
+	rows, err := store.SettledSince(ctx, s.db, offeringID, since, after.ID, after.SettledAt, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/keepalive/keepalive/internal/funding/internal/store"
 	"github.com/keepalive/keepalive/internal/money"
 )
 
@@ -37,7 +38,7 @@ func (s *Service) Wall(ctx context.Context, offeringID int64, limit int) ([]Wall
 		limit = 20
 	}
 	// Backers only: an owner's revenue invoice is not a gift.
-	rows, err := s.store.Gifts(ctx, s.db, offeringID, backers, limit)
+	rows, err := store.Gifts(ctx, s.db, offeringID, backers, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -65,5 +66,5 @@ var backers = []Purpose{PurposeDonation, PurposeInvestment}
 func (s *Service) Payments(ctx context.Context, offeringID int64) (int64, error) {
 	// Backers only, as on the wall: an owner's revenue invoice is not a
 	// gift, and sealed bids are counted by sponsorship itself.
-	return s.store.CountSettled(ctx, s.db, offeringID, backers)
+	return store.CountSettled(ctx, s.db, offeringID, backers)
 }

@@ -27,7 +27,6 @@ import (
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
-	"github.com/keepalive/keepalive/internal/invest/internal/store"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
@@ -66,7 +65,6 @@ var (
 // Service is the investment domain.
 type Service struct {
 	db        *db.DB
-	store     store.Store
 	ledger    *ledger.Ledger
 	offerings Offerings
 	funding   Funding
@@ -95,7 +93,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 // New returns the service and registers, with f, how investment and
 // revenue invoices are booked when they settle.
 func New(d *db.DB, l *ledger.Ledger, offerings Offerings, f Funding, opts ...Option) *Service {
-	s := &Service{db: d, store: store.New(d.Dialect), ledger: l, offerings: offerings, funding: f, now: time.Now, rand: rand.Reader,
+	s := &Service{db: d, ledger: l, offerings: offerings, funding: f, now: time.Now, rand: rand.Reader,
 		log: slog.New(slog.DiscardHandler), due: make(chan []int64, 64)}
 	for _, o := range opts {
 		o(s)

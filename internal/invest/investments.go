@@ -10,6 +10,7 @@ import (
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/invest/internal/store"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/text"
@@ -51,12 +52,11 @@ func (s *Service) Invest(ctx context.Context, r InvestRequest) (Made, error) {
 	if err != nil {
 		return Made{}, err
 	}
-	st := s.store
 	t, err := s.termsOf(ctx, s.db, o.ID)
 	if err != nil {
 		return Made{}, err
 	}
-	raised, err := st.Raised(ctx, s.db, o.ID, s.Now())
+	raised, err := store.Raised(ctx, s.db, o.ID, s.Now())
 	if err != nil {
 		return Made{}, err
 	}
@@ -74,14 +74,14 @@ func (s *Service) Invest(ctx context.Context, r InvestRequest) (Made, error) {
 	}, func(tx db.Tx, inv funding.Invoice) error {
 		// Checked again under the round's lock: two investments at once
 		// cannot both take the last room.
-		if err := st.LockRound(ctx, tx, o.ID); err != nil {
+		if err := store.LockRound(ctx, tx, o.ID); err != nil {
 			return err
 		}
 		t, err := s.termsOf(ctx, tx, o.ID)
 		if err != nil {
 			return err
 		}
-		raised, err := st.Raised(ctx, tx, o.ID, s.Now())
+		raised, err := store.Raised(ctx, tx, o.ID, s.Now())
 		if err != nil {
 			return err
 		}
@@ -93,7 +93,7 @@ func (s *Service) Invest(ctx context.Context, r InvestRequest) (Made, error) {
 			PrincipalMsat: r.Amount, ShareBps: t.ShareBps, CapBps: t.CapBps, CapMsat: Cap(r.Amount, t.CapBps),
 			Name: r.Name, Public: r.Public, ExpiresAt: inv.ExpiresAt, CreatedAt: s.Now(),
 		}}
-		return st.InsertInvestment(ctx, tx, &made.Investment)
+		return store.InsertInvestment(ctx, tx, &made.Investment)
 	})
 	if err != nil {
 		return Made{}, err
@@ -115,16 +115,16 @@ func printableLine(s string) bool {
 // runway like a donation, and the investment becomes active with what
 // arrived, even if the round closed or filled meanwhile (the money came).
 func (s *Service) settleInvestment(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error {
-	if err := s.store.LockRound(ctx, tx, inv.OfferingID); err != nil {
+	if err := store.LockRound(ctx, tx, inv.OfferingID); err != nil {
 		return err
 	}
 	// Once: a settlement seen again finds it active and changes nothing.
-	pending, ok, err := s.store.LockByPayment(ctx, tx, inv.PaymentHash)
+	pending, ok, err := store.LockByPayment(ctx, tx, inv.PaymentHash)
 	if err != nil {
 		return err
 	}
 	if ok && pending.State == Pending {
-		if err := s.store.Activate(ctx, tx, pending.ID, paid, Cap(paid, pending.CapBps), s.Now()); err != nil {
+		if err := store.Activate(ctx, tx, pending.ID, paid, Cap(paid, pending.CapBps), s.Now()); err != nil {
 			return err
 		}
 	}
@@ -139,7 +139,7 @@ func (s *Service) Open(ctx context.Context, id int64, key string) (Investment, e
 	if !wellFormedClaimKey(key) {
 		return Investment{}, errBadClaimKey()
 	}
-	inv, ok, err := s.store.InvestmentByID(ctx, s.db, id)
+	inv, ok, err := store.InvestmentByID(ctx, s.db, id)
 	if err != nil {
 		return Investment{}, err
 	}
@@ -156,7 +156,7 @@ func (s *Service) ByClaimKey(ctx context.Context, key string) (Investment, error
 	if !wellFormedClaimKey(key) {
 		return Investment{}, errBadClaimKey()
 	}
-	inv, ok, err := s.store.InvestmentByClaimHash(ctx, s.db, hashClaimKey(key))
+	inv, ok, err := store.InvestmentByClaimHash(ctx, s.db, hashClaimKey(key))
 	if err != nil {
 		return Investment{}, err
 	}
@@ -169,7 +169,7 @@ func (s *Service) ByClaimKey(ctx context.Context, key string) (Investment, error
 // Get returns an investment by id, for callers that authenticated it
 // already (a browser session holding its key).
 func (s *Service) Get(ctx context.Context, id int64) (Investment, error) {
-	inv, ok, err := s.store.InvestmentByID(ctx, s.db, id)
+	inv, ok, err := store.InvestmentByID(ctx, s.db, id)
 	if err != nil {
 		return Investment{}, err
 	}

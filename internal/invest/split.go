@@ -11,6 +11,7 @@ import (
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/invest/internal/store"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
@@ -65,11 +66,10 @@ func (s *Service) Distribute(ctx context.Context, tx db.Tx, ev RevenueEvent) (Di
 	case ev.From == "" || ev.From == ledger.OfferingRunway(ev.OfferingID):
 		return Distribution{}, apperr.New(apperr.Invalid, "A revenue event needs an account the money comes from, other than the runway.")
 	}
-	st := s.store
-	if err := st.LockRound(ctx, tx, ev.OfferingID); err != nil {
+	if err := store.LockRound(ctx, tx, ev.OfferingID); err != nil {
 		return Distribution{}, err
 	}
-	if prev, ok, err := st.EventByKey(ctx, tx, ev.Key); err != nil {
+	if prev, ok, err := store.EventByKey(ctx, tx, ev.Key); err != nil {
 		return Distribution{}, err
 	} else if ok {
 		if prev.OfferingID != ev.OfferingID || prev.AmountMsat != ev.Amount || prev.SourceAccount != ev.From {
@@ -93,7 +93,7 @@ func (s *Service) Distribute(ctx context.Context, tx db.Tx, ev RevenueEvent) (Di
 	}
 	e := Event{OfferingID: ev.OfferingID, Key: ev.Key, SourceAccount: ev.From, AmountMsat: ev.Amount,
 		InvestorsMsat: d.Investors, RunwayMsat: d.Runway, Investments: len(d.Parts), Memo: ev.Memo, CreatedAt: s.Now()}
-	if err := st.InsertEvent(ctx, tx, &e); err != nil {
+	if err := store.InsertEvent(ctx, tx, &e); err != nil {
 		return Distribution{}, err
 	}
 	d.EventID = e.ID
@@ -109,7 +109,7 @@ func (s *Service) Distribute(ctx context.Context, tx db.Tx, ev RevenueEvent) (Di
 	if err := s.payShares(ctx, tx, ev, d.Parts); err != nil {
 		return Distribution{}, err
 	}
-	if err := st.AddReturns(ctx, tx, d.Parts); err != nil {
+	if err := store.AddReturns(ctx, tx, d.Parts); err != nil {
 		return Distribution{}, err
 	}
 	if s.notifier != nil {
@@ -156,7 +156,7 @@ type stake struct {
 // activeStakes reads the offering's active investments, in tie-break
 // order, inside tx.
 func (s *Service) activeStakes(ctx context.Context, tx db.Tx, offeringID int64) ([]stake, error) {
-	rows, err := s.store.ActiveStakes(ctx, tx, offeringID)
+	rows, err := store.ActiveStakes(ctx, tx, offeringID)
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,7 @@ func (s *Service) SetTerms(ctx context.Context, offeringID int64, in TermsInput)
 		return Terms{}, err
 	}
 	t.UpdatedAt = s.Now()
-	if err := s.store.SaveTerms(ctx, s.db, t); err != nil {
+	if err := store.SaveTerms(ctx, s.db, t); err != nil {
 		return Terms{}, err
 	}
 	return t, nil
@@ -83,7 +83,7 @@ func (s *Service) SetOpen(ctx context.Context, offeringID int64, open bool) (Ter
 		return Terms{}, err
 	}
 	t.Open, t.UpdatedAt = open, s.Now()
-	if err := s.store.SaveTerms(ctx, s.db, t); err != nil {
+	if err := store.SaveTerms(ctx, s.db, t); err != nil {
 		return Terms{}, err
 	}
 	return t, nil
@@ -97,7 +97,7 @@ func (s *Service) Terms(ctx context.Context, offeringID int64) (Terms, error) {
 
 // termsOf reads an offering's terms on h (the pool or a transaction).
 func (s *Service) termsOf(ctx context.Context, h store.Handle, offeringID int64) (Terms, error) {
-	t, ok, err := s.store.TermsOf(ctx, h, offeringID)
+	t, ok, err := store.TermsOf(ctx, h, offeringID)
 	if err != nil {
 		return Terms{}, err
 	}

@@ -104,7 +104,7 @@ func (s *Service) PlaceBid(ctx context.Context, r BidRequest) (Placed, error) {
 		State: BidPending, DisplayName: d.Name, DisplayURL: d.URL, DisplayTagline: d.Tagline, CreatedAt: now}
 	err = s.db.Tx(ctx, func(tx db.Tx) error {
 		b.ID = 0
-		return s.store.InsertBid(ctx, tx, &b, store.BidInvoice{PaymentHash: inv.PaymentHash, AmountMsat: r.Amount, CreatedAt: now})
+		return store.InsertBid(ctx, tx, &b, store.BidInvoice{PaymentHash: inv.PaymentHash, AmountMsat: r.Amount, CreatedAt: now})
 	})
 	if err != nil {
 		return Placed{}, err
@@ -228,7 +228,7 @@ func (s *Service) checkKey(ctx context.Context, b Bid, claimKey string) error {
 		return nil
 	}
 	if claimKey != "" {
-		if known, err := s.store.ClaimKeyKnown(ctx, s.db, h); err != nil {
+		if known, err := store.ClaimKeyKnown(ctx, s.db, h); err != nil {
 			return err
 		} else if known {
 			return apperr.New(apperr.Forbidden, "That claim key is for another bid.")
@@ -265,7 +265,7 @@ func (s *Service) Raise(ctx context.Context, publicID, claimKey string, total mo
 	if err != nil {
 		return funding.Invoice{}, err
 	}
-	if err := s.store.InsertBidInvoice(ctx, s.db, store.BidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: diff, CreatedAt: s.Now()}); err != nil {
+	if err := store.InsertBidInvoice(ctx, s.db, store.BidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: diff, CreatedAt: s.Now()}); err != nil {
 		return funding.Invoice{}, err
 	}
 	return inv, nil
@@ -295,7 +295,7 @@ func (s *Service) EditDisplay(ctx context.Context, publicID, claimKey string, d 
 	if len(problems) > 0 {
 		return Bid{}, apperr.InvalidFields(problems)
 	}
-	edited, err := s.store.EditDisplay(ctx, s.db, b.ID, []BidState{BidPending, BidActive}, d.Name, d.URL, d.Tagline)
+	edited, err := store.EditDisplay(ctx, s.db, b.ID, []BidState{BidPending, BidActive}, d.Name, d.URL, d.Tagline)
 	if err != nil {
 		return Bid{}, err
 	}
@@ -339,7 +339,7 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 		return Bid{}, err
 	}
 	err := s.db.Tx(ctx, func(tx db.Tx) error {
-		cur, err := s.store.LockBid(ctx, tx, b.ID)
+		cur, err := store.LockBid(ctx, tx, b.ID)
 		if err != nil {
 			return err
 		}
@@ -355,7 +355,7 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 		}
 		now := s.Now()
 		b, b.State, b.RejectReason, b.ClosedAt = cur, state, reason, &now
-		return s.store.CloseBid(ctx, tx, cur.ID, state, reason, now)
+		return store.CloseBid(ctx, tx, cur.ID, state, reason, now)
 	})
 	if err != nil {
 		return Bid{}, err
@@ -369,11 +369,11 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 // too late) straight to the bid's refund.
 func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error {
 	settledAt := s.Now()
-	bi, err := s.store.BidInvoiceOf(ctx, tx, inv.PaymentHash)
+	bi, err := store.BidInvoiceOf(ctx, tx, inv.PaymentHash)
 	if err != nil {
 		return err
 	}
-	b, err := s.store.LockBid(ctx, tx, bi.BidID)
+	b, err := store.LockBid(ctx, tx, bi.BidID)
 	if err != nil {
 		return err
 	}
@@ -390,7 +390,7 @@ func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoi
 	if err != nil {
 		return err
 	}
-	return s.store.Paid(ctx, tx, b.ID, total, settledAt)
+	return store.Paid(ctx, tx, b.ID, total, settledAt)
 }
 
 var _ funding.SettleFunc = (*Service)(nil).SettleInvoice
@@ -428,7 +428,7 @@ func (s *Service) View(ctx context.Context, b Bid) (BidView, error) {
 			return BidView{}, err
 		}
 	}
-	invs, err := s.store.BidInvoices(ctx, s.db, b.ID)
+	invs, err := store.BidInvoices(ctx, s.db, b.ID)
 	if err != nil {
 		return BidView{}, err
 	}
@@ -443,7 +443,7 @@ func (s *Service) BidsOf(ctx context.Context, claimKey string) ([]Bid, error) {
 	if !validClaimKey(claimKey) {
 		return nil, apperr.New(apperr.Unauthorized, "Give your claim key.")
 	}
-	bids, err := s.store.BidsByClaimKey(ctx, s.db, hashKey(claimKey))
+	bids, err := store.BidsByClaimKey(ctx, s.db, hashKey(claimKey))
 	if err != nil {
 		return nil, err
 	}

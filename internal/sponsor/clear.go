@@ -40,7 +40,7 @@ func (s *Service) RunClearing(ctx context.Context, interval time.Duration) {
 // ClearDue clears the periods that started at least ClearDelay ago and
 // still have open bids, and returns how many it cleared.
 func (s *Service) ClearDue(ctx context.Context) (int, error) {
-	due, err := s.store.DuePeriods(ctx, s.db, s.Now().Add(-s.cfg.ClearDelay), 100)
+	due, err := store.DuePeriods(ctx, s.db, s.Now().Add(-s.cfg.ClearDelay), 100)
 	if err != nil {
 		return 0, err
 	}
@@ -89,11 +89,11 @@ func (s *Service) ClearPeriod(ctx context.Context, offeringID int64, start time.
 	}
 	var rec Record
 	err = s.db.Tx(ctx, func(tx db.Tx) error {
-		bids, err := s.store.PeriodBids(ctx, tx, offeringID, start)
+		bids, err := store.PeriodBids(ctx, tx, offeringID, start)
 		if err != nil {
 			return err
 		}
-		if done, err := s.store.Cleared(ctx, tx, offeringID, start); err != nil || done {
+		if done, err := store.Cleared(ctx, tx, offeringID, start); err != nil || done {
 			if err == nil {
 				err = errAlreadyCleared
 			}
@@ -107,7 +107,7 @@ func (s *Service) ClearPeriod(ctx context.Context, offeringID int64, start time.
 			return err
 		}
 		row := store.Period{OfferingID: offeringID, PeriodStart: start, PeriodEnd: rec.End, Record: string(data), ClearedAt: rec.ClearedAt}
-		if err := s.store.InsertPeriod(ctx, tx, row); err != nil {
+		if err := store.InsertPeriod(ctx, tx, row); err != nil {
 			if errors.Is(err, db.ErrDuplicate) {
 				return errAlreadyCleared
 			}
@@ -182,7 +182,7 @@ func (s *Service) settle(ctx context.Context, tx db.Tx, offeringID int64, start 
 			}
 		}
 		add(key(b)+":refund", ledger.BidRefund(b.ID), w.Refund, "change of a winning bid")
-		if err := s.store.Won(ctx, tx, b.ID, w.Slot, w.Charge, now); err != nil {
+		if err := store.Won(ctx, tx, b.ID, w.Slot, w.Charge, now); err != nil {
 			return err
 		}
 	}
@@ -195,10 +195,10 @@ func (s *Service) settle(ctx context.Context, tx db.Tx, offeringID int64, start 
 	if err := s.ledger.In(tx).PostMany(ctx, entries); err != nil {
 		return err
 	}
-	if err := s.store.CloseBids(ctx, tx, losers, BidLost, now); err != nil {
+	if err := store.CloseBids(ctx, tx, losers, BidLost, now); err != nil {
 		return err
 	}
-	return s.store.CloseUnpaid(ctx, tx, offeringID, start, now)
+	return store.CloseUnpaid(ctx, tx, offeringID, start, now)
 }
 
 // PeriodRecord returns a cleared period's published record. A period that
@@ -213,7 +213,7 @@ func (s *Service) PeriodRecord(ctx context.Context, o offering.Offering, name st
 	if err != nil {
 		return Record{}, err
 	}
-	row, ok, err := s.store.PeriodOf(ctx, s.db, o.ID, start)
+	row, ok, err := store.PeriodOf(ctx, s.db, o.ID, start)
 	if err != nil {
 		return Record{}, err
 	}
@@ -227,7 +227,7 @@ func (s *Service) PeriodRecord(ctx context.Context, o offering.Offering, name st
 	if s.Now().Before(start) {
 		return Record{}, apperr.New(apperr.NotFound, "The period from %s has not started: it is cleared when it starts.", name)
 	}
-	counts, err := s.store.BidCounts(ctx, s.db, o.ID, start, start)
+	counts, err := store.BidCounts(ctx, s.db, o.ID, start, start)
 	if err != nil {
 		return Record{}, err
 	}
@@ -250,7 +250,7 @@ type Shown struct {
 // Showing returns the winners shown now on an offering (0: on every
 // offering), by offering then slot.
 func (s *Service) Showing(ctx context.Context, offeringID int64) ([]Shown, error) {
-	bids, err := s.store.WinnersAt(ctx, s.db, offeringID, s.Now())
+	bids, err := store.WinnersAt(ctx, s.db, offeringID, s.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +259,7 @@ func (s *Service) Showing(ctx context.Context, offeringID int64) ([]Shown, error
 
 // PastSponsors returns winners of periods that have ended, newest first.
 func (s *Service) PastSponsors(ctx context.Context, limit int) ([]Shown, error) {
-	bids, err := s.store.PastWinners(ctx, s.db, s.Now(), limit)
+	bids, err := store.PastWinners(ctx, s.db, s.Now(), limit)
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ var errNoBid = apperr.New(apperr.NotFound, "No bid has that id.")
 
 // bidByPublicID returns the bid with that public id, NotFound if none.
 func (s *Service) bidByPublicID(ctx context.Context, publicID string) (Bid, error) {
-	b, err := s.store.BidByPublicID(ctx, s.db, publicID)
+	b, err := store.BidByPublicID(ctx, s.db, publicID)
 	if errors.Is(err, db.ErrNotFound) {
 		return Bid{}, errNoBid
 	}

@@ -78,7 +78,6 @@ type Config struct {
 // Service is sponsorship.
 type Service struct {
 	db        *db.DB
-	store     store.Store
 	ledger    *ledger.Ledger
 	offerings Offerings
 	payments  Payments
@@ -105,7 +104,7 @@ func New(d *db.DB, l *ledger.Ledger, offerings Offerings, payments Payments, rev
 	if cfg.BidExpiry == 0 {
 		cfg.BidExpiry = time.Hour
 	}
-	return &Service{db: d, store: store.New(d.Dialect), ledger: l, offerings: offerings, payments: payments, revenue: revenue,
+	return &Service{db: d, ledger: l, offerings: offerings, payments: payments, revenue: revenue,
 		cfg: cfg, log: log, now: now, rand: rand.Reader}
 }
 
@@ -167,7 +166,7 @@ func (st Settings) Validate() error {
 
 // Settings returns an offering's terms (the defaults if none were set).
 func (s *Service) Settings(ctx context.Context, offeringID int64) (Settings, error) {
-	row, ok, err := s.store.SettingsOf(ctx, s.db, offeringID)
+	row, ok, err := store.SettingsOf(ctx, s.db, offeringID)
 	if err != nil {
 		return Settings{}, err
 	}
@@ -229,7 +228,7 @@ func (s *Service) UpdateSettings(ctx context.Context, offeringID int64, in Setti
 	}
 	row := store.Settings{OfferingID: st.OfferingID, Enabled: st.Enabled, Slots: st.Slots, Period: string(st.Period),
 		ReserveMsat: st.Reserve, WeightsBps: string(w), OpenPeriods: st.OpenPeriods, UpdatedAt: s.Now()}
-	if err := s.store.SaveSettings(ctx, s.db, row); err != nil {
+	if err := store.SaveSettings(ctx, s.db, row); err != nil {
 		return Settings{}, err
 	}
 	return st, nil
@@ -248,7 +247,7 @@ func (s *Service) OpenPeriods(ctx context.Context, st Settings) ([]OpenPeriod, e
 		return []OpenPeriod{}, nil
 	}
 	starts := st.Period.Open(s.Now(), st.OpenPeriods)
-	counts, err := s.store.BidCounts(ctx, s.db, st.OfferingID, starts[0], starts[len(starts)-1])
+	counts, err := store.BidCounts(ctx, s.db, st.OfferingID, starts[0], starts[len(starts)-1])
 	if err != nil {
 		return nil, err
 	}

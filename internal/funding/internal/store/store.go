@@ -28,16 +28,11 @@ type Handle interface {
 	Gorm(ctx context.Context) *gorm.DB
 }
 
-// Store runs the statements; it knows the dialect to lock rows with.
-type Store struct{ dialect db.Dialect }
-
-// New returns the store of a database of that dialect.
-func New(dialect db.Dialect) Store { return Store{dialect: dialect} }
-
-// forUpdate ends a SELECT that locks the rows it reads, on PostgreSQL
-// (SQLite's immediate transactions hold the whole file already).
-func (st Store) forUpdate(query string) string {
-	if st.dialect == db.Postgres {
+// forUpdate ends a SELECT that locks the rows it reads for the rest of
+// tx, on PostgreSQL (SQLite's immediate transactions hold the whole file
+// already).
+func forUpdate(tx db.Tx, query string) string {
+	if tx.Dialect() == db.Postgres {
 		return query + " FOR UPDATE"
 	}
 	return query
@@ -131,7 +126,7 @@ func invoiceArgs(inv *Invoice) []any {
 
 // InsertInvoice records a new invoice inside the transaction h and sets
 // its ID; db.ErrDuplicate when its payment hash is taken.
-func (st Store) InsertInvoice(ctx context.Context, h Handle, inv *Invoice) error {
+func InsertInvoice(ctx context.Context, h Handle, inv *Invoice) error {
 	if err := h.Gorm(ctx).Raw(insertInvoice, invoiceArgs(inv)...).Scan(&inv.ID).Error; err != nil {
 		return fmt.Errorf("funding: record invoice %s: %w", inv.PaymentHash, db.TranslateError(err))
 	}
@@ -141,13 +136,13 @@ func (st Store) InsertInvoice(ctx context.Context, h Handle, inv *Invoice) error
 // InsertInvoiceNow records a new invoice on the pool, in one statement
 // straight through database/sql, and sets its ID; db.ErrDuplicate when
 // its payment hash is taken.
-func (st Store) InsertInvoiceNow(ctx context.Context, d *db.DB, inv *Invoice) error {
+func InsertInvoiceNow(ctx context.Context, d *db.DB, inv *Invoice) error {
 	sqlDB, err := d.SQL()
 	if err != nil {
 		return err
 	}
 	q := insertInvoice
-	if st.dialect == db.Postgres {
+	if d.Dialect == db.Postgres {
 		q = insertInvoicePostgres
 	}
 	if err := sqlDB.QueryRowContext(ctx, q, invoiceArgs(inv)...).Scan(&inv.ID); err != nil {
@@ -158,17 +153,17 @@ func (st Store) InsertInvoiceNow(ctx context.Context, d *db.DB, inv *Invoice) er
 
 // InvoiceByHash returns the invoice with that payment hash; false when
 // there is none.
-func (st Store) InvoiceByHash(ctx context.Context, h Handle, paymentHash string) (Invoice, bool, error) {
-	return st.invoice(ctx, h, `SELECT * FROM invoices WHERE payment_hash = ?`, paymentHash)
+func InvoiceByHash(ctx context.Context, h Handle, paymentHash string) (Invoice, bool, error) {
+	return invoice(ctx, h, `SELECT * FROM invoices WHERE payment_hash = ?`, paymentHash)
 }
 
 // LockInvoiceByHash is InvoiceByHash, locking the row for the rest of
-// the transaction h.
-func (st Store) LockInvoiceByHash(ctx context.Context, h Handle, paymentHash string) (Invoice, bool, error) {
-	return st.invoice(ctx, h, st.forUpdate(`SELECT * FROM invoices WHERE payment_hash = ?`), paymentHash)
+// the transaction tx.
+func LockInvoiceByHash(ctx context.Context, tx db.Tx, paymentHash string) (Invoice, bool, error) {
+	return invoice(ctx, tx, forUpdate(tx, `SELECT * FROM invoices WHERE payment_hash = ?`), paymentHash)
 }
 
-func (st Store) invoice(ctx context.Context, h Handle, query, paymentHash string) (Invoice, bool, error) {
+func invoice(ctx context.Context, h Handle, query, paymentHash string) (Invoice, bool, error) {
 	var rows []Invoice
 	if err := h.Gorm(ctx).Raw(query, paymentHash).Scan(&rows).Error; err != nil {
 		return Invoice{}, false, fmt.Errorf("funding: invoice %s: %w", paymentHash, err)
@@ -180,7 +175,7 @@ func (st Store) invoice(ctx context.Context, h Handle, query, paymentHash string
 }
 
 // MarkSettled records that an invoice not yet settled was paid.
-func (st Store) MarkSettled(ctx context.Context, h Handle, id int64, paid money.Msat, at time.Time, settleIndex uint64) error {
+func MarkSettled(ctx context.Context, h Handle, id int64, paid money.Msat, at time.Time, settleIndex uint64) error {
 	err := h.Gorm(ctx).Exec(`UPDATE invoices SET state = ?, paid_msat = ?, settled_at = ?, settle_index = ?
 		WHERE id = ? AND state <> ?`, InvoiceSettled, paid, at, settleIndex, id, InvoiceSettled).Error
 	if err != nil {
@@ -191,7 +186,7 @@ func (st Store) MarkSettled(ctx context.Context, h Handle, id int64, paid money.
 
 // Settled returns up to limit of an offering's settled invoices, newest
 // first, leaving out those of one purpose.
-func (st Store) Settled(ctx context.Context, h Handle, offeringID int64, except Purpose, limit int) ([]Invoice, error) {
+func Settled(ctx context.Context, h Handle, offeringID int64, except Purpose, limit int) ([]Invoice, error) {
 	var out []Invoice
 	err := h.Gorm(ctx).Raw(`SELECT * FROM invoices WHERE offering_id = ? AND state = ? AND purpose <> ?
 		ORDER BY settled_at DESC, id DESC LIMIT ?`, offeringID, InvoiceSettled, except, limit).Scan(&out).Error
@@ -213,7 +208,7 @@ type Credit struct {
 // SettledSince returns up to limit of an offering's invoices settled at
 // or after since, in settlement order, after the one (afterID,
 // afterSettled) when afterID is not 0.
-func (st Store) SettledSince(ctx context.Context, h Handle, offeringID int64, since time.Time, afterID int64, afterSettled time.Time, limit int) ([]Credit, error) {
+func SettledSince(ctx context.Context, h Handle, offeringID int64, since time.Time, afterID int64, afterSettled time.Time, limit int) ([]Credit, error) {
 	query := `SELECT id, payment_hash, paid_msat, settled_at FROM invoices
 		WHERE offering_id = ? AND state = ? AND settled_at >= ?`
 	args := []any{offeringID, InvoiceSettled, since}
@@ -239,7 +234,7 @@ type Gift struct {
 
 // Gifts returns up to limit of an offering's settled invoices of the
 // purposes, newest first.
-func (st Store) Gifts(ctx context.Context, h Handle, offeringID int64, purposes []Purpose, limit int) ([]Gift, error) {
+func Gifts(ctx context.Context, h Handle, offeringID int64, purposes []Purpose, limit int) ([]Gift, error) {
 	var out []Gift
 	err := h.Gorm(ctx).Raw(`SELECT payer_name, payer_message, public, paid_msat, settled_at FROM invoices
 		WHERE offering_id = ? AND state = ? AND settled_at IS NOT NULL AND purpose IN ?
@@ -251,7 +246,7 @@ func (st Store) Gifts(ctx context.Context, h Handle, offeringID int64, purposes 
 }
 
 // CountSettled counts an offering's settled invoices of the purposes.
-func (st Store) CountSettled(ctx context.Context, h Handle, offeringID int64, purposes []Purpose) (int64, error) {
+func CountSettled(ctx context.Context, h Handle, offeringID int64, purposes []Purpose) (int64, error) {
 	var n int64
 	err := h.Gorm(ctx).Raw(`SELECT COUNT(*) FROM invoices WHERE offering_id = ? AND state = ? AND purpose IN ?`,
 		offeringID, InvoiceSettled, purposes).Scan(&n).Error
@@ -265,7 +260,7 @@ func (st Store) CountSettled(ctx context.Context, h Handle, offeringID int64, pu
 const settleCursor = "settle_index"
 
 // SettleIndex returns the highest settle index credited so far.
-func (st Store) SettleIndex(ctx context.Context, h Handle) (uint64, error) {
+func SettleIndex(ctx context.Context, h Handle) (uint64, error) {
 	var values []uint64
 	if err := h.Gorm(ctx).Raw(`SELECT value FROM lightning_cursors WHERE name = ?`, settleCursor).Scan(&values).Error; err != nil {
 		return 0, fmt.Errorf("funding: settle index: %w", err)
@@ -278,7 +273,7 @@ func (st Store) SettleIndex(ctx context.Context, h Handle) (uint64, error) {
 
 // AdvanceSettleIndex moves the stored settle index up to idx, never
 // down.
-func (st Store) AdvanceSettleIndex(ctx context.Context, h Handle, idx uint64) error {
+func AdvanceSettleIndex(ctx context.Context, h Handle, idx uint64) error {
 	if idx == 0 {
 		return nil
 	}
@@ -292,7 +287,7 @@ func (st Store) AdvanceSettleIndex(ctx context.Context, h Handle, idx uint64) er
 }
 
 // PayoutExists reports whether a payout pays that payment hash.
-func (st Store) PayoutExists(ctx context.Context, h Handle, paymentHash string) (bool, error) {
+func PayoutExists(ctx context.Context, h Handle, paymentHash string) (bool, error) {
 	var n int64
 	if err := h.Gorm(ctx).Raw(`SELECT COUNT(*) FROM payouts WHERE payment_hash = ?`, paymentHash).Scan(&n).Error; err != nil {
 		return false, fmt.Errorf("funding: payout %s: %w", paymentHash, err)
@@ -302,7 +297,7 @@ func (st Store) PayoutExists(ctx context.Context, h Handle, paymentHash string) 
 
 // InsertPayout records a payout and sets its ID; db.ErrDuplicate when
 // another pays the same payment hash.
-func (st Store) InsertPayout(ctx context.Context, h Handle, p *Payout) error {
+func InsertPayout(ctx context.Context, h Handle, p *Payout) error {
 	err := h.Gorm(ctx).Raw(`INSERT INTO payouts (payment_hash, payment_request, source_account, offering_id, destination,
 			amount_msat, fee_limit_msat, fee_msat, state, failure_reason, created_at, finished_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -316,7 +311,7 @@ func (st Store) InsertPayout(ctx context.Context, h Handle, p *Payout) error {
 
 // FinishPayout records a pending payout's outcome: its state, the
 // routing fee paid and why it failed.
-func (st Store) FinishPayout(ctx context.Context, h Handle, id int64, state PayoutState, fee money.Msat, reason string, at time.Time) error {
+func FinishPayout(ctx context.Context, h Handle, id int64, state PayoutState, fee money.Msat, reason string, at time.Time) error {
 	err := h.Gorm(ctx).Exec(`UPDATE payouts SET state = ?, fee_msat = ?, failure_reason = ?, finished_at = ?
 		WHERE id = ? AND state = ?`, state, fee, reason, at, id, PayoutPending).Error
 	if err != nil {
@@ -326,7 +321,7 @@ func (st Store) FinishPayout(ctx context.Context, h Handle, id int64, state Payo
 }
 
 // PendingPayouts lists the payouts not finished yet, oldest first.
-func (st Store) PendingPayouts(ctx context.Context, h Handle) ([]Payout, error) {
+func PendingPayouts(ctx context.Context, h Handle) ([]Payout, error) {
 	var out []Payout
 	if err := h.Gorm(ctx).Raw(`SELECT * FROM payouts WHERE state = ? ORDER BY id`, PayoutPending).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("funding: pending payouts: %w", err)
@@ -335,7 +330,7 @@ func (st Store) PendingPayouts(ctx context.Context, h Handle) ([]Payout, error) 
 }
 
 // PayoutsOfOffering lists an offering's payouts, newest first.
-func (st Store) PayoutsOfOffering(ctx context.Context, h Handle, offeringID int64, limit int) ([]Payout, error) {
+func PayoutsOfOffering(ctx context.Context, h Handle, offeringID int64, limit int) ([]Payout, error) {
 	var out []Payout
 	err := h.Gorm(ctx).Raw(`SELECT * FROM payouts WHERE offering_id = ? ORDER BY id DESC LIMIT ?`, offeringID, limit).Scan(&out).Error
 	if err != nil {
@@ -345,7 +340,7 @@ func (st Store) PayoutsOfOffering(ctx context.Context, h Handle, offeringID int6
 }
 
 // PayoutsFrom lists the payouts from one source account, newest first.
-func (st Store) PayoutsFrom(ctx context.Context, h Handle, source string, limit int) ([]Payout, error) {
+func PayoutsFrom(ctx context.Context, h Handle, source string, limit int) ([]Payout, error) {
 	var out []Payout
 	err := h.Gorm(ctx).Raw(`SELECT * FROM payouts WHERE source_account = ? ORDER BY id DESC LIMIT ?`, source, limit).Scan(&out).Error
 	if err != nil {
@@ -355,7 +350,7 @@ func (st Store) PayoutsFrom(ctx context.Context, h Handle, source string, limit 
 }
 
 // PayoutByHash returns the payout of a payment hash; false when none.
-func (st Store) PayoutByHash(ctx context.Context, h Handle, paymentHash string) (Payout, bool, error) {
+func PayoutByHash(ctx context.Context, h Handle, paymentHash string) (Payout, bool, error) {
 	var rows []Payout
 	if err := h.Gorm(ctx).Raw(`SELECT * FROM payouts WHERE payment_hash = ?`, paymentHash).Scan(&rows).Error; err != nil {
 		return Payout{}, false, fmt.Errorf("funding: payout %s: %w", paymentHash, err)

@@ -30,7 +30,6 @@ func TestInsertInvoiceStoresEveryField(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := store.New(d.Dialect)
 		at := time.Date(2026, 11, 23, 12, 0, 0, 123456000, time.UTC)
 		mk := func(i int) *store.Invoice {
 			return &store.Invoice{PaymentHash: fmt.Sprintf("%064x", i), PaymentRequest: fmt.Sprintf("lnbcrt%d", i),
@@ -39,9 +38,9 @@ func TestInsertInvoiceStoresEveryField(t *testing.T) {
 				ExpiresAt: at.Add(time.Hour), CreatedAt: at}
 		}
 		inserts := map[string]func(inv *store.Invoice) error{
-			"pool": func(inv *store.Invoice) error { return st.InsertInvoiceNow(ctx, d, inv) },
+			"pool": func(inv *store.Invoice) error { return store.InsertInvoiceNow(ctx, d, inv) },
 			"transaction": func(inv *store.Invoice) error {
-				return d.Tx(ctx, func(tx db.Tx) error { return st.InsertInvoice(ctx, tx, inv) })
+				return d.Tx(ctx, func(tx db.Tx) error { return store.InsertInvoice(ctx, tx, inv) })
 			},
 		}
 		i := 0
@@ -52,7 +51,7 @@ func TestInsertInvoiceStoresEveryField(t *testing.T) {
 				if err := insert(want); err != nil {
 					t.Fatalf("%s, invoice %d: %v", how, i, err)
 				}
-				got, ok, err := st.InvoiceByHash(ctx, d, want.PaymentHash)
+				got, ok, err := store.InvoiceByHash(ctx, d, want.PaymentHash)
 				if err != nil || !ok {
 					t.Fatalf("%s, invoice %d: found %v, %v", how, i, ok, err)
 				}

@@ -28,16 +28,11 @@ type Handle interface {
 	Gorm(ctx context.Context) *gorm.DB
 }
 
-// Store runs the statements; it knows the dialect to lock rows with.
-type Store struct{ dialect db.Dialect }
-
-// New returns the store of a database of that dialect.
-func New(dialect db.Dialect) Store { return Store{dialect: dialect} }
-
-// forUpdate ends a SELECT that locks the rows it reads, on PostgreSQL
-// (SQLite's immediate transactions hold the whole file already).
-func (st Store) forUpdate(query string) string {
-	if st.dialect == db.Postgres {
+// forUpdate ends a SELECT that locks the rows it reads for the rest of
+// tx, on PostgreSQL (SQLite's immediate transactions hold the whole file
+// already).
+func forUpdate(tx db.Tx, query string) string {
+	if tx.Dialect() == db.Postgres {
 		return query + " FOR UPDATE"
 	}
 	return query
@@ -111,7 +106,7 @@ type Event struct {
 func (Event) TableName() string { return "revenue_events" }
 
 // SaveTerms inserts or replaces an offering's terms.
-func (st Store) SaveTerms(ctx context.Context, h Handle, t Terms) error {
+func SaveTerms(ctx context.Context, h Handle, t Terms) error {
 	err := h.Gorm(ctx).Exec(`INSERT INTO investment_terms
 			(offering_id, share_bps, cap_bps, min_msat, max_msat, raise_limit_msat, open, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -126,7 +121,7 @@ func (st Store) SaveTerms(ctx context.Context, h Handle, t Terms) error {
 }
 
 // TermsOf returns an offering's terms, and false when it has none.
-func (st Store) TermsOf(ctx context.Context, h Handle, offeringID int64) (Terms, bool, error) {
+func TermsOf(ctx context.Context, h Handle, offeringID int64) (Terms, bool, error) {
 	var rows []Terms
 	if err := h.Gorm(ctx).Raw(`SELECT * FROM investment_terms WHERE offering_id = ?`, offeringID).Scan(&rows).Error; err != nil {
 		return Terms{}, false, fmt.Errorf("invest: terms of %d: %w", offeringID, err)
@@ -138,11 +133,11 @@ func (st Store) TermsOf(ctx context.Context, h Handle, offeringID int64) (Terms,
 }
 
 // LockRound locks the offering's terms row for the rest of the
-// transaction h: every writer of an offering's investments takes it
+// transaction tx: every writer of an offering's investments takes it
 // first, so they queue rather than deadlock.
-func (st Store) LockRound(ctx context.Context, h Handle, offeringID int64) error {
+func LockRound(ctx context.Context, tx db.Tx, offeringID int64) error {
 	var ids []int64
-	if err := h.Gorm(ctx).Raw(st.forUpdate(`SELECT offering_id FROM investment_terms WHERE offering_id = ?`), offeringID).Scan(&ids).Error; err != nil {
+	if err := tx.Gorm(ctx).Raw(forUpdate(tx, `SELECT offering_id FROM investment_terms WHERE offering_id = ?`), offeringID).Scan(&ids).Error; err != nil {
 		return fmt.Errorf("invest: lock round of %d: %w", offeringID, err)
 	}
 	return nil
@@ -150,7 +145,7 @@ func (st Store) LockRound(ctx context.Context, h Handle, offeringID int64) error
 
 // Raised is the principal an offering's round has taken or is awaiting:
 // active and capped investments, and pending ones not expired at now.
-func (st Store) Raised(ctx context.Context, h Handle, offeringID int64, now time.Time) (money.Msat, error) {
+func Raised(ctx context.Context, h Handle, offeringID int64, now time.Time) (money.Msat, error) {
 	var sum int64
 	err := h.Gorm(ctx).Raw(`SELECT COALESCE(SUM(principal_msat), 0) FROM investments
 		WHERE offering_id = ? AND (state <> ? OR expires_at > ?)`, offeringID, Pending, now).Scan(&sum).Error
@@ -162,7 +157,7 @@ func (st Store) Raised(ctx context.Context, h Handle, offeringID int64, now time
 
 // SettledPrincipal is the principal of an offering's active and capped
 // investments, and how many they are.
-func (st Store) SettledPrincipal(ctx context.Context, h Handle, offeringID int64) (money.Msat, int64, error) {
+func SettledPrincipal(ctx context.Context, h Handle, offeringID int64) (money.Msat, int64, error) {
 	var row struct {
 		Sum   int64
 		Count int64
@@ -176,7 +171,7 @@ func (st Store) SettledPrincipal(ctx context.Context, h Handle, offeringID int64
 }
 
 // InsertInvestment adds inv and sets its ID.
-func (st Store) InsertInvestment(ctx context.Context, h Handle, inv *Investment) error {
+func InsertInvestment(ctx context.Context, h Handle, inv *Investment) error {
 	err := h.Gorm(ctx).Raw(`INSERT INTO investments (offering_id, claim_key_hash, payment_hash, state, principal_msat,
 			share_bps, cap_bps, cap_msat, returned_msat, name, public, payout_destination, payout_threshold_msat,
 			expires_at, created_at, activated_at)
@@ -191,14 +186,14 @@ func (st Store) InsertInvestment(ctx context.Context, h Handle, inv *Investment)
 }
 
 // LockByPayment reads the investment paid by paymentHash and locks it
-// for the rest of the transaction h; false when there is none.
-func (st Store) LockByPayment(ctx context.Context, h Handle, paymentHash string) (Investment, bool, error) {
-	return st.one(ctx, h, st.forUpdate(`SELECT * FROM investments WHERE payment_hash = ?`), paymentHash)
+// for the rest of the transaction tx; false when there is none.
+func LockByPayment(ctx context.Context, tx db.Tx, paymentHash string) (Investment, bool, error) {
+	return one(ctx, tx, forUpdate(tx, `SELECT * FROM investments WHERE payment_hash = ?`), paymentHash)
 }
 
 // Activate makes a pending investment active with the principal that
 // arrived and its cap.
-func (st Store) Activate(ctx context.Context, h Handle, id int64, principal, capMsat money.Msat, at time.Time) error {
+func Activate(ctx context.Context, h Handle, id int64, principal, capMsat money.Msat, at time.Time) error {
 	err := h.Gorm(ctx).Exec(`UPDATE investments SET state = ?, principal_msat = ?, cap_msat = ?, activated_at = ?
 		WHERE id = ? AND state = ?`, Active, principal, capMsat, at, id, Pending).Error
 	if err != nil {
@@ -217,7 +212,7 @@ type Stake struct {
 
 // ActiveStakes returns an offering's active investments in the split's
 // tie-break order: earlier activation, then id.
-func (st Store) ActiveStakes(ctx context.Context, h Handle, offeringID int64) ([]Stake, error) {
+func ActiveStakes(ctx context.Context, h Handle, offeringID int64) ([]Stake, error) {
 	rows, err := h.Gorm(ctx).Raw(`SELECT id, principal_msat, share_bps, cap_msat - returned_msat FROM investments
 		WHERE offering_id = ? AND state = ? ORDER BY activated_at, id`, offeringID, Active).Rows()
 	if err != nil {
@@ -247,7 +242,7 @@ type Return struct {
 // AddReturns adds each return to its active investment, capping those
 // that reach their cap, a thousand investments per statement. Every one
 // must be active.
-func (st Store) AddReturns(ctx context.Context, h Handle, returns []Return) error {
+func AddReturns(ctx context.Context, h Handle, returns []Return) error {
 	const chunkRows = 1000
 	for start := 0; start < len(returns); start += chunkRows {
 		chunk := returns[start:min(start+chunkRows, len(returns))]
@@ -276,7 +271,7 @@ func (st Store) AddReturns(ctx context.Context, h Handle, returns []Return) erro
 }
 
 // EventByKey returns the revenue event with that key; false when none.
-func (st Store) EventByKey(ctx context.Context, h Handle, key string) (Event, bool, error) {
+func EventByKey(ctx context.Context, h Handle, key string) (Event, bool, error) {
 	var rows []Event
 	if err := h.Gorm(ctx).Raw(`SELECT * FROM revenue_events WHERE key = ?`, key).Scan(&rows).Error; err != nil {
 		return Event{}, false, fmt.Errorf("invest: revenue event %s: %w", key, err)
@@ -290,7 +285,7 @@ func (st Store) EventByKey(ctx context.Context, h Handle, key string) (Event, bo
 // InsertEvent adds e and sets its ID. An event with the same key
 // recorded meanwhile is db.ErrRetry: the transaction runs again and
 // finds it.
-func (st Store) InsertEvent(ctx context.Context, h Handle, e *Event) error {
+func InsertEvent(ctx context.Context, h Handle, e *Event) error {
 	err := h.Gorm(ctx).Raw(`INSERT INTO revenue_events (offering_id, key, source_account, amount_msat, investors_msat,
 			runway_msat, investments, memo, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -306,7 +301,7 @@ func (st Store) InsertEvent(ctx context.Context, h Handle, e *Event) error {
 }
 
 // one reads one investment by query; false when there is none.
-func (st Store) one(ctx context.Context, h Handle, query string, arg any) (Investment, bool, error) {
+func one(ctx context.Context, h Handle, query string, arg any) (Investment, bool, error) {
 	var rows []Investment
 	if err := h.Gorm(ctx).Raw(query, arg).Scan(&rows).Error; err != nil {
 		return Investment{}, false, fmt.Errorf("invest: investment: %w", err)
@@ -318,18 +313,18 @@ func (st Store) one(ctx context.Context, h Handle, query string, arg any) (Inves
 }
 
 // InvestmentByID returns an investment; false when there is none.
-func (st Store) InvestmentByID(ctx context.Context, h Handle, id int64) (Investment, bool, error) {
-	return st.one(ctx, h, `SELECT * FROM investments WHERE id = ?`, id)
+func InvestmentByID(ctx context.Context, h Handle, id int64) (Investment, bool, error) {
+	return one(ctx, h, `SELECT * FROM investments WHERE id = ?`, id)
 }
 
 // InvestmentByClaimHash returns the investment of a claim key hash;
 // false when there is none.
-func (st Store) InvestmentByClaimHash(ctx context.Context, h Handle, hash string) (Investment, bool, error) {
-	return st.one(ctx, h, `SELECT * FROM investments WHERE claim_key_hash = ?`, hash)
+func InvestmentByClaimHash(ctx context.Context, h Handle, hash string) (Investment, bool, error) {
+	return one(ctx, h, `SELECT * FROM investments WHERE claim_key_hash = ?`, hash)
 }
 
 // PaidOf lists an offering's paid investments, oldest first.
-func (st Store) PaidOf(ctx context.Context, h Handle, offeringID int64, limit int) ([]Investment, error) {
+func PaidOf(ctx context.Context, h Handle, offeringID int64, limit int) ([]Investment, error) {
 	var out []Investment
 	err := h.Gorm(ctx).Raw(`SELECT * FROM investments WHERE offering_id = ? AND state <> ?
 		ORDER BY activated_at, id LIMIT ?`, offeringID, Pending, limit).Scan(&out).Error
@@ -340,7 +335,7 @@ func (st Store) PaidOf(ctx context.Context, h Handle, offeringID int64, limit in
 }
 
 // EventsOf lists an offering's revenue events, newest first.
-func (st Store) EventsOf(ctx context.Context, h Handle, offeringID int64, limit int) ([]Event, error) {
+func EventsOf(ctx context.Context, h Handle, offeringID int64, limit int) ([]Event, error) {
 	var out []Event
 	err := h.Gorm(ctx).Raw(`SELECT * FROM revenue_events WHERE offering_id = ? ORDER BY id DESC LIMIT ?`, offeringID, limit).
 		Scan(&out).Error
@@ -351,7 +346,7 @@ func (st Store) EventsOf(ctx context.Context, h Handle, offeringID int64, limit 
 }
 
 // SetPayout sets an investment's standing payout address and threshold.
-func (st Store) SetPayout(ctx context.Context, h Handle, id int64, destination string, threshold money.Msat) error {
+func SetPayout(ctx context.Context, h Handle, id int64, destination string, threshold money.Msat) error {
 	err := h.Gorm(ctx).Exec(`UPDATE investments SET payout_destination = ?, payout_threshold_msat = ? WHERE id = ?`,
 		destination, threshold, id).Error
 	if err != nil {
@@ -362,7 +357,7 @@ func (st Store) SetPayout(ctx context.Context, h Handle, id int64, destination s
 
 // Standing lists the investments with a standing payout address among
 // ids (nil: all of them, by id).
-func (st Store) Standing(ctx context.Context, h Handle, ids []int64) ([]Investment, error) {
+func Standing(ctx context.Context, h Handle, ids []int64) ([]Investment, error) {
 	var out []Investment
 	if ids == nil {
 		if err := h.Gorm(ctx).Raw(`SELECT * FROM investments WHERE payout_destination <> '' ORDER BY id`).Scan(&out).Error; err != nil {
@@ -384,7 +379,7 @@ func (st Store) Standing(ctx context.Context, h Handle, ids []int64) ([]Investme
 
 // EventTotals sums an offering's revenue events: all revenue, the part
 // shared with investors, and how many events.
-func (st Store) EventTotals(ctx context.Context, h Handle, offeringID int64) (revenue, shared money.Msat, n int64, err error) {
+func EventTotals(ctx context.Context, h Handle, offeringID int64) (revenue, shared money.Msat, n int64, err error) {
 	var row struct {
 		Revenue, Shared, N int64
 	}
@@ -398,7 +393,7 @@ func (st Store) EventTotals(ctx context.Context, h Handle, offeringID int64) (re
 
 // ByKeys reads the offering's revenue events with those keys and its
 // paid investments with those payment hashes.
-func (st Store) ByKeys(ctx context.Context, h Handle, offeringID int64, eventKeys, hashes []string) ([]Event, []Investment, error) {
+func ByKeys(ctx context.Context, h Handle, offeringID int64, eventKeys, hashes []string) ([]Event, []Investment, error) {
 	var evs []Event
 	var invs []Investment
 	if len(eventKeys) > 0 {

@@ -22,17 +22,12 @@ type Handle interface {
 	Gorm(ctx context.Context) *gorm.DB
 }
 
-// Store runs the statements; it knows the dialect to lock rows with.
-type Store struct{ dialect db.Dialect }
-
-// New returns the store of a database of that dialect.
-func New(dialect db.Dialect) Store { return Store{dialect: dialect} }
-
-// forUpdate locks the rows read, on PostgreSQL (SQLite's immediate
-// transactions hold the whole file already).
-func (st Store) forUpdate(q *gorm.DB) *gorm.DB {
-	if st.dialect == db.Postgres {
-		return q.Clauses(clause.Locking{Strength: "UPDATE"})
+// forUpdate locks the rows read for the rest of tx, on PostgreSQL
+// (SQLite's immediate transactions hold the whole file already).
+func forUpdate(ctx context.Context, tx db.Tx) *gorm.DB {
+	q := tx.Gorm(ctx)
+	if tx.Dialect() == db.Postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
 	return q
 }
@@ -114,7 +109,7 @@ type Period struct {
 func (Period) TableName() string { return "sponsor_periods" }
 
 // SettingsOf returns an offering's terms, and false when it has none.
-func (st Store) SettingsOf(ctx context.Context, h Handle, offeringID int64) (Settings, bool, error) {
+func SettingsOf(ctx context.Context, h Handle, offeringID int64) (Settings, bool, error) {
 	var rows []Settings
 	if err := h.Gorm(ctx).Where("offering_id = ?", offeringID).Limit(1).Find(&rows).Error; err != nil {
 		return Settings{}, false, fmt.Errorf("sponsor: settings of %d: %w", offeringID, err)
@@ -126,7 +121,7 @@ func (st Store) SettingsOf(ctx context.Context, h Handle, offeringID int64) (Set
 }
 
 // SaveSettings inserts or replaces an offering's terms.
-func (st Store) SaveSettings(ctx context.Context, h Handle, row Settings) error {
+func SaveSettings(ctx context.Context, h Handle, row Settings) error {
 	err := h.Gorm(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "offering_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"enabled", "slots", "period", "reserve_msat", "weights_bps", "open_periods", "updated_at"}),
@@ -138,16 +133,16 @@ func (st Store) SaveSettings(ctx context.Context, h Handle, row Settings) error 
 }
 
 // InsertBid adds a bid with its first invoice and sets the bid's ID.
-func (st Store) InsertBid(ctx context.Context, h Handle, b *Bid, first BidInvoice) error {
+func InsertBid(ctx context.Context, h Handle, b *Bid, first BidInvoice) error {
 	if err := h.Gorm(ctx).Create(b).Error; err != nil {
 		return fmt.Errorf("sponsor: record bid: %w", err)
 	}
 	first.BidID = b.ID
-	return st.InsertBidInvoice(ctx, h, first)
+	return InsertBidInvoice(ctx, h, first)
 }
 
 // InsertBidInvoice records an invoice that pays a bid.
-func (st Store) InsertBidInvoice(ctx context.Context, h Handle, bi BidInvoice) error {
+func InsertBidInvoice(ctx context.Context, h Handle, bi BidInvoice) error {
 	if err := h.Gorm(ctx).Create(&bi).Error; err != nil {
 		return fmt.Errorf("sponsor: record invoice of bid %d: %w", bi.BidID, err)
 	}
@@ -155,7 +150,7 @@ func (st Store) InsertBidInvoice(ctx context.Context, h Handle, bi BidInvoice) e
 }
 
 // BidByPublicID returns the bid with that public id, or db.ErrNotFound.
-func (st Store) BidByPublicID(ctx context.Context, h Handle, publicID string) (Bid, error) {
+func BidByPublicID(ctx context.Context, h Handle, publicID string) (Bid, error) {
 	var b Bid
 	if err := h.Gorm(ctx).Where("public_id = ?", publicID).Take(&b).Error; err != nil {
 		return Bid{}, fmt.Errorf("sponsor: bid %s: %w", publicID, db.TranslateError(err))
@@ -163,17 +158,17 @@ func (st Store) BidByPublicID(ctx context.Context, h Handle, publicID string) (B
 	return b, nil
 }
 
-// LockBid reads a bid and locks it for the rest of the transaction h.
-func (st Store) LockBid(ctx context.Context, h Handle, id int64) (Bid, error) {
+// LockBid reads a bid and locks it for the rest of the transaction tx.
+func LockBid(ctx context.Context, tx db.Tx, id int64) (Bid, error) {
 	var b Bid
-	if err := st.forUpdate(h.Gorm(ctx)).Where("id = ?", id).Take(&b).Error; err != nil {
+	if err := forUpdate(ctx, tx).Where("id = ?", id).Take(&b).Error; err != nil {
 		return Bid{}, fmt.Errorf("sponsor: lock bid %d: %w", id, db.TranslateError(err))
 	}
 	return b, nil
 }
 
 // ClaimKeyKnown reports whether any bid has that claim key hash.
-func (st Store) ClaimKeyKnown(ctx context.Context, h Handle, hash string) (bool, error) {
+func ClaimKeyKnown(ctx context.Context, h Handle, hash string) (bool, error) {
 	var n int64
 	if err := h.Gorm(ctx).Model(&Bid{}).Where("claim_key_hash = ?", hash).Limit(1).Count(&n).Error; err != nil {
 		return false, fmt.Errorf("sponsor: claim key: %w", err)
@@ -183,7 +178,7 @@ func (st Store) ClaimKeyKnown(ctx context.Context, h Handle, hash string) (bool,
 
 // BidsByClaimKey returns the bids of a claim key hash, latest period
 // first (at most 200).
-func (st Store) BidsByClaimKey(ctx context.Context, h Handle, hash string) ([]Bid, error) {
+func BidsByClaimKey(ctx context.Context, h Handle, hash string) ([]Bid, error) {
 	var out []Bid
 	err := h.Gorm(ctx).Where("claim_key_hash = ?", hash).Order("period_start DESC, id DESC").Limit(200).Find(&out).Error
 	if err != nil {
@@ -193,7 +188,7 @@ func (st Store) BidsByClaimKey(ctx context.Context, h Handle, hash string) ([]Bi
 }
 
 // BidInvoiceOf returns the bid invoice with that payment hash.
-func (st Store) BidInvoiceOf(ctx context.Context, h Handle, paymentHash string) (BidInvoice, error) {
+func BidInvoiceOf(ctx context.Context, h Handle, paymentHash string) (BidInvoice, error) {
 	var bi BidInvoice
 	if err := h.Gorm(ctx).Where("payment_hash = ?", paymentHash).Take(&bi).Error; err != nil {
 		return BidInvoice{}, fmt.Errorf("sponsor: bid of invoice %s: %w", paymentHash, db.TranslateError(err))
@@ -202,7 +197,7 @@ func (st Store) BidInvoiceOf(ctx context.Context, h Handle, paymentHash string) 
 }
 
 // BidInvoices returns a bid's invoices, oldest first.
-func (st Store) BidInvoices(ctx context.Context, h Handle, bidID int64) ([]BidInvoice, error) {
+func BidInvoices(ctx context.Context, h Handle, bidID int64) ([]BidInvoice, error) {
 	var out []BidInvoice
 	if err := h.Gorm(ctx).Where("bid_id = ?", bidID).Order("created_at").Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("sponsor: invoices of bid %d: %w", bidID, err)
@@ -212,7 +207,7 @@ func (st Store) BidInvoices(ctx context.Context, h Handle, bidID int64) ([]BidIn
 
 // EditDisplay changes what a bid in one of states shows, and reports
 // whether it was in one of them.
-func (st Store) EditDisplay(ctx context.Context, h Handle, id int64, states []BidState, name, url, tagline string) (bool, error) {
+func EditDisplay(ctx context.Context, h Handle, id int64, states []BidState, name, url, tagline string) (bool, error) {
 	res := h.Gorm(ctx).Model(&Bid{}).Where("id = ? AND state IN ?", id, states).
 		Updates(map[string]any{"display_name": name, "display_url": url, "display_tagline": tagline})
 	if res.Error != nil {
@@ -222,7 +217,7 @@ func (st Store) EditDisplay(ctx context.Context, h Handle, id int64, states []Bi
 }
 
 // CloseBid sets a bid's final state before its period, with the reason.
-func (st Store) CloseBid(ctx context.Context, h Handle, id int64, state BidState, reason string, at time.Time) error {
+func CloseBid(ctx context.Context, h Handle, id int64, state BidState, reason string, at time.Time) error {
 	err := h.Gorm(ctx).Model(&Bid{}).Where("id = ?", id).
 		Updates(map[string]any{"state": state, "reject_reason": reason, "closed_at": at}).Error
 	if err != nil {
@@ -232,7 +227,7 @@ func (st Store) CloseBid(ctx context.Context, h Handle, id int64, state BidState
 }
 
 // Paid records what a bid has been paid in all, and makes it active.
-func (st Store) Paid(ctx context.Context, h Handle, id int64, total money.Msat, at time.Time) error {
+func Paid(ctx context.Context, h Handle, id int64, total money.Msat, at time.Time) error {
 	err := h.Gorm(ctx).Model(&Bid{}).Where("id = ?", id).
 		Updates(map[string]any{"amount_msat": total, "state": BidActive, "settled_at": at.UTC()}).Error
 	if err != nil {
@@ -242,7 +237,7 @@ func (st Store) Paid(ctx context.Context, h Handle, id int64, total money.Msat, 
 }
 
 // Won records a bid's slot and charge.
-func (st Store) Won(ctx context.Context, h Handle, id int64, slot int, charge money.Msat, at time.Time) error {
+func Won(ctx context.Context, h Handle, id int64, slot int, charge money.Msat, at time.Time) error {
 	err := h.Gorm(ctx).Model(&Bid{}).Where("id = ?", id).
 		Updates(map[string]any{"state": BidWon, "slot": slot, "charge_msat": charge, "closed_at": at}).Error
 	if err != nil {
@@ -252,7 +247,7 @@ func (st Store) Won(ctx context.Context, h Handle, id int64, slot int, charge mo
 }
 
 // CloseBids sets many bids to a final state, a thousand per statement.
-func (st Store) CloseBids(ctx context.Context, h Handle, ids []int64, state BidState, at time.Time) error {
+func CloseBids(ctx context.Context, h Handle, ids []int64, state BidState, at time.Time) error {
 	for start := 0; start < len(ids); start += 1000 {
 		chunk := ids[start:min(start+1000, len(ids))]
 		if err := h.Gorm(ctx).Model(&Bid{}).Where("id IN ?", chunk).Updates(map[string]any{"state": state, "closed_at": at}).Error; err != nil {
@@ -264,7 +259,7 @@ func (st Store) CloseBids(ctx context.Context, h Handle, ids []int64, state BidS
 
 // CloseUnpaid closes the bids of a period still waiting for their first
 // payment.
-func (st Store) CloseUnpaid(ctx context.Context, h Handle, offeringID int64, start time.Time, at time.Time) error {
+func CloseUnpaid(ctx context.Context, h Handle, offeringID int64, start time.Time, at time.Time) error {
 	err := h.Gorm(ctx).Model(&Bid{}).Where("offering_id = ? AND period_start = ? AND state = ?", offeringID, start, BidPending).
 		Updates(map[string]any{"state": BidUnpaid, "closed_at": at}).Error
 	if err != nil {
@@ -275,7 +270,7 @@ func (st Store) CloseUnpaid(ctx context.Context, h Handle, offeringID int64, sta
 
 // BidCounts counts the open bids per period start (unix seconds) between
 // two starts, pending ones included.
-func (st Store) BidCounts(ctx context.Context, h Handle, offeringID int64, from, to time.Time) (map[int64]int, error) {
+func BidCounts(ctx context.Context, h Handle, offeringID int64, from, to time.Time) (map[int64]int, error) {
 	var rows []struct {
 		PeriodStart time.Time
 		N           int
@@ -295,9 +290,9 @@ func (st Store) BidCounts(ctx context.Context, h Handle, offeringID int64, from,
 
 // PeriodBids returns every bid of a period, locked on PostgreSQL so that
 // a settlement and the clearing of the same period take turns.
-func (st Store) PeriodBids(ctx context.Context, h Handle, offeringID int64, start time.Time) ([]Bid, error) {
+func PeriodBids(ctx context.Context, tx db.Tx, offeringID int64, start time.Time) ([]Bid, error) {
 	var out []Bid
-	err := st.forUpdate(h.Gorm(ctx)).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Order("id").Find(&out).Error
+	err := forUpdate(ctx, tx).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Order("id").Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("sponsor: bids of %d at %s: %w", offeringID, start.UTC().Format(time.RFC3339), err)
 	}
@@ -312,7 +307,7 @@ type DuePeriod struct {
 
 // DuePeriods lists periods that started by cutoff and still have open
 // bids, the oldest first.
-func (st Store) DuePeriods(ctx context.Context, h Handle, cutoff time.Time, limit int) ([]DuePeriod, error) {
+func DuePeriods(ctx context.Context, h Handle, cutoff time.Time, limit int) ([]DuePeriod, error) {
 	var out []DuePeriod
 	err := h.Gorm(ctx).Model(&Bid{}).Distinct("offering_id", "period_start").
 		Where("state IN ? AND period_start <= ?", []BidState{BidPending, BidActive}, cutoff.UTC()).
@@ -325,7 +320,7 @@ func (st Store) DuePeriods(ctx context.Context, h Handle, cutoff time.Time, limi
 
 // InsertPeriod records a cleared period; db.ErrDuplicate when it was
 // recorded already.
-func (st Store) InsertPeriod(ctx context.Context, h Handle, p Period) error {
+func InsertPeriod(ctx context.Context, h Handle, p Period) error {
 	if err := h.Gorm(ctx).Create(&p).Error; err != nil {
 		return fmt.Errorf("sponsor: record period: %w", db.TranslateError(err))
 	}
@@ -333,7 +328,7 @@ func (st Store) InsertPeriod(ctx context.Context, h Handle, p Period) error {
 }
 
 // PeriodOf returns a period's record, and false when it has none.
-func (st Store) PeriodOf(ctx context.Context, h Handle, offeringID int64, start time.Time) (Period, bool, error) {
+func PeriodOf(ctx context.Context, h Handle, offeringID int64, start time.Time) (Period, bool, error) {
 	var rows []Period
 	err := h.Gorm(ctx).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Limit(1).Find(&rows).Error
 	if err != nil {
@@ -346,7 +341,7 @@ func (st Store) PeriodOf(ctx context.Context, h Handle, offeringID int64, start 
 }
 
 // Cleared reports whether the period has its record.
-func (st Store) Cleared(ctx context.Context, h Handle, offeringID int64, start time.Time) (bool, error) {
+func Cleared(ctx context.Context, h Handle, offeringID int64, start time.Time) (bool, error) {
 	var n int64
 	err := h.Gorm(ctx).Model(&Period{}).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Count(&n).Error
 	if err != nil {
@@ -357,7 +352,7 @@ func (st Store) Cleared(ctx context.Context, h Handle, offeringID int64, start t
 
 // WinnersAt returns the bids winning a period that holds t, across
 // offerings (offeringID 0) or for one, by offering then slot.
-func (st Store) WinnersAt(ctx context.Context, h Handle, offeringID int64, t time.Time) ([]Bid, error) {
+func WinnersAt(ctx context.Context, h Handle, offeringID int64, t time.Time) ([]Bid, error) {
 	q := h.Gorm(ctx).Where("state = ? AND period_start <= ? AND period_end > ?", BidWon, t.UTC(), t.UTC())
 	if offeringID != 0 {
 		q = q.Where("offering_id = ?", offeringID)
@@ -370,7 +365,7 @@ func (st Store) WinnersAt(ctx context.Context, h Handle, offeringID int64, t tim
 }
 
 // PastWinners returns won bids of periods that ended by t, newest first.
-func (st Store) PastWinners(ctx context.Context, h Handle, t time.Time, limit int) ([]Bid, error) {
+func PastWinners(ctx context.Context, h Handle, t time.Time, limit int) ([]Bid, error) {
 	var out []Bid
 	err := h.Gorm(ctx).Where("state = ? AND period_end <= ?", BidWon, t.UTC()).
 		Order("period_start DESC, offering_id, slot").Limit(limit).Find(&out).Error
