@@ -1,7 +1,9 @@
 // Package funding owns money coming in and going out over Lightning:
 // the invoices the site issues (donations first), their settlement into
 // the ledger exactly once, and payouts from payable accounts, recorded
-// before they are sent and finished from what the node says.
+// before they are sent and finished from what the node says. Its store,
+// internal/funding/internal/store, is the only code that touches
+// invoices, lightning_cursors, payouts and lnurl_withdrawals.
 package funding
 
 import (

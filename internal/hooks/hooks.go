@@ -44,6 +44,9 @@
 // The secret is stored as issued: it must sign, so a hash would not do. A
 // database leak therefore lets someone forge messages to the hosts; the
 // owner can delete the webhook and create another to rotate it.
+//
+// Its store, internal/hooks/internal/store, is the only code that touches
+// webhooks, webhook_deliveries and webhook_attempts.
 package hooks
 
 import (
