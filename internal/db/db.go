@@ -39,6 +39,17 @@ type DB struct {
 	Dialect Dialect
 }
 
+// Conn is where a package's store runs its statements: the pool (*DB) or
+// a transaction in progress (Tx).
+type Conn interface {
+	Gorm(ctx context.Context) *gorm.DB
+}
+
+var (
+	_ Conn = (*DB)(nil)
+	_ Conn = Tx{}
+)
+
 // Gorm returns the pool bound to ctx, for a package's store.
 func (d *DB) Gorm(ctx context.Context) *gorm.DB { return d.gorm.WithContext(ctx) }
 

@@ -219,8 +219,8 @@ func (s *Service) catchUpFunded(ctx context.Context, r store.Webhook, st offerin
 }
 
 // enqueue adds a message unless the webhook already has one for key.
-// h is the pool or the transaction the event belongs to.
-func (s *Service) enqueue(ctx context.Context, h store.Handle, webhookID int64, e Event, key string, payload []byte) error {
+// c is the pool or the transaction the event belongs to.
+func (s *Service) enqueue(ctx context.Context, c db.Conn, webhookID int64, e Event, key string, payload []byte) error {
 	msgID, err := s.newMsgID()
 	if err != nil {
 		return err
@@ -228,7 +228,7 @@ func (s *Service) enqueue(ctx context.Context, h store.Handle, webhookID int64, 
 	now := s.clock()
 	row := store.Delivery{MsgID: msgID, WebhookID: webhookID, Event: string(e), EventKey: key, Payload: string(payload),
 		State: string(Pending), NextAttemptAt: now, CreatedAt: now}
-	if err := store.Enqueue(ctx, h, row); err != nil {
+	if err := store.Enqueue(ctx, c, row); err != nil {
 		return fmt.Errorf("hooks: %w", err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/invest/internal/store"
 	"github.com/keepalive/keepalive/internal/money"
 )
@@ -95,9 +96,9 @@ func (s *Service) Terms(ctx context.Context, offeringID int64) (Terms, error) {
 	return s.termsOf(ctx, s.db, offeringID)
 }
 
-// termsOf reads an offering's terms on h (the pool or a transaction).
-func (s *Service) termsOf(ctx context.Context, h store.Handle, offeringID int64) (Terms, error) {
-	t, ok, err := store.TermsOf(ctx, h, offeringID)
+// termsOf reads an offering's terms on c (the pool or a transaction).
+func (s *Service) termsOf(ctx context.Context, c db.Conn, offeringID int64) (Terms, error) {
+	t, ok, err := store.TermsOf(ctx, c, offeringID)
 	if err != nil {
 		return Terms{}, err
 	}

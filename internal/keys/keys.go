@@ -16,9 +16,8 @@ import (
 	"io"
 	"time"
 
-	"gorm.io/gorm/clause"
-
 	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/keys/internal/store"
 )
 
 // KeySize is the size of the sealing key in bytes.
@@ -81,14 +80,6 @@ func (s *Sealer) open(name string, stored []byte) ([]byte, error) {
 	return value, nil
 }
 
-type secret struct {
-	Name      string    `gorm:"primaryKey;column:name"`
-	Value     []byte    `gorm:"column:value"`
-	CreatedAt time.Time `gorm:"column:created_at"`
-}
-
-func (secret) TableName() string { return "site_secrets" }
-
 // Secret returns the named secret, creating it with size random bytes the
 // first time, stored sealed. Concurrent first calls from several replicas
 // agree on one value: the first insert wins and everyone reads it back. A
@@ -97,12 +88,12 @@ func Secret(ctx context.Context, d *db.DB, sealer *Sealer, name string, size int
 	if r == nil {
 		r = rand.Reader
 	}
-	var rows []secret
-	if err := d.Gorm(ctx).Where("name = ?", name).Limit(1).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("keys: read %s: %w", name, err)
+	row, found, err := store.Find(ctx, d, name)
+	if err != nil {
+		return nil, err
 	}
-	if len(rows) == 1 {
-		return sealer.reveal(ctx, d, rows[0])
+	if found {
+		return sealer.reveal(ctx, d, row)
 	}
 	v := make([]byte, size)
 	if _, err := io.ReadFull(r, v); err != nil {
@@ -112,22 +103,23 @@ func Secret(ctx context.Context, d *db.DB, sealer *Sealer, name string, size int
 	if err != nil {
 		return nil, err
 	}
-	err = d.Gorm(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "name"}}, DoNothing: true}).
-		Create(&secret{Name: name, Value: sealed, CreatedAt: time.Now().UTC()}).Error
+	if err := store.InsertIfAbsent(ctx, d, store.Secret{Name: name, Value: sealed, CreatedAt: time.Now().UTC()}); err != nil {
+		return nil, err
+	}
+	row, found, err = store.Find(ctx, d, name)
 	if err != nil {
-		return nil, fmt.Errorf("keys: store %s: %w", name, err)
+		return nil, err
 	}
-	var s secret
-	if err := d.Gorm(ctx).Where("name = ?", name).Take(&s).Error; err != nil {
-		return nil, fmt.Errorf("keys: read back %s: %w", name, err)
+	if !found {
+		return nil, fmt.Errorf("keys: %s vanished after it was stored", name)
 	}
-	return sealer.reveal(ctx, d, s)
+	return sealer.reveal(ctx, d, row)
 }
 
 // reveal opens a stored secret, sealing it first if it was stored in
 // clear. The update only replaces the clear value it read, so replicas
 // starting together seal it once.
-func (s *Sealer) reveal(ctx context.Context, d *db.DB, row secret) ([]byte, error) {
+func (s *Sealer) reveal(ctx context.Context, d *db.DB, row store.Secret) ([]byte, error) {
 	if bytes.HasPrefix(row.Value, sealedPrefix) {
 		return s.open(row.Name, row.Value)
 	}
@@ -135,9 +127,8 @@ func (s *Sealer) reveal(ctx context.Context, d *db.DB, row secret) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	res := d.Gorm(ctx).Model(&secret{}).Where("name = ? AND value = ?", row.Name, row.Value).Update("value", sealed)
-	if res.Error != nil {
-		return nil, fmt.Errorf("keys: seal %s: %w", row.Name, res.Error)
+	if err := store.Replace(ctx, d, row.Name, row.Value, sealed); err != nil {
+		return nil, err
 	}
 	return row.Value, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/keepalive/keepalive/internal/ledger/internal/store"
 	"github.com/keepalive/keepalive/internal/money"
 )
 
@@ -19,14 +20,13 @@ import (
 //     accounts, posts no more than was reserved, and a void releases all
 //     of it; each pending transfer is resolved at most once.
 func (l *Ledger) CheckInvariants(ctx context.Context) error {
-	q := l.query(ctx)
-	var accounts []Account
-	if err := q.Order("id").Find(&accounts).Error; err != nil {
-		return fmt.Errorf("ledger: invariants: accounts: %w", err)
+	accounts, err := store.AllAccounts(ctx, l.conn())
+	if err != nil {
+		return fmt.Errorf("ledger: invariants: %w", err)
 	}
-	var transfers []Transfer
-	if err := q.Order("id").Find(&transfers).Error; err != nil {
-		return fmt.Errorf("ledger: invariants: transfers: %w", err)
+	transfers, err := store.AllTransfers(ctx, l.conn())
+	if err != nil {
+		return fmt.Errorf("ledger: invariants: %w", err)
 	}
 
 	var errs []error
@@ -34,10 +34,10 @@ func (l *Ledger) CheckInvariants(ctx context.Context) error {
 	for _, t := range transfers {
 		byID[t.ID] = t
 	}
-	want := map[int64]*totals{}
-	get := func(id int64) *totals {
+	want := map[int64]*store.Totals{}
+	get := func(id int64) *store.Totals {
 		if want[id] == nil {
-			want[id] = &totals{}
+			want[id] = &store.Totals{}
 		}
 		return want[id]
 	}
@@ -48,11 +48,11 @@ func (l *Ledger) CheckInvariants(ctx context.Context) error {
 		}
 		switch t.Kind {
 		case Posted:
-			get(t.DebitAccountID).dp += t.Amount
-			get(t.CreditAccountID).cp += t.Amount
+			get(t.DebitAccountID).DebitsPosted += t.Amount
+			get(t.CreditAccountID).CreditsPosted += t.Amount
 		case Pending:
-			get(t.DebitAccountID).dpend += t.Amount
-			get(t.CreditAccountID).cpend += t.Amount
+			get(t.DebitAccountID).DebitsPending += t.Amount
+			get(t.CreditAccountID).CreditsPending += t.Amount
 		case PostPending, VoidPending:
 			if t.PendingID == nil {
 				errs = append(errs, fmt.Errorf("transfer %s: resolution without a pending transfer", t.Key))
@@ -75,11 +75,11 @@ func (l *Ledger) CheckInvariants(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("transfer %s: voids %d of a pending %d", t.Key, t.Amount, p.Amount))
 			}
 			resolved[p.ID] = true
-			get(t.DebitAccountID).dpend -= p.Amount
-			get(t.CreditAccountID).cpend -= p.Amount
+			get(t.DebitAccountID).DebitsPending -= p.Amount
+			get(t.CreditAccountID).CreditsPending -= p.Amount
 			if t.Kind == PostPending {
-				get(t.DebitAccountID).dp += t.Amount
-				get(t.CreditAccountID).cp += t.Amount
+				get(t.DebitAccountID).DebitsPosted += t.Amount
+				get(t.CreditAccountID).CreditsPosted += t.Amount
 			}
 		default:
 			errs = append(errs, fmt.Errorf("transfer %s: unknown kind %q", t.Key, t.Kind))
@@ -95,11 +95,11 @@ func (l *Ledger) CheckInvariants(ctx context.Context) error {
 			if a.DebitsPosted != 0 || a.CreditsPosted != 0 || a.DebitsPending != 0 || a.CreditsPending != 0 {
 				errs = append(errs, fmt.Errorf("account %s: a counter account has stored totals", a.Name))
 			}
-			a.DebitsPosted, a.CreditsPosted, a.DebitsPending, a.CreditsPending = w.dp, w.cp, w.dpend, w.cpend
+			a.DebitsPosted, a.CreditsPosted, a.DebitsPending, a.CreditsPending = w.DebitsPosted, w.CreditsPosted, w.DebitsPending, w.CreditsPending
 		}
-		if a.DebitsPosted != w.dp || a.CreditsPosted != w.cp || a.DebitsPending != w.dpend || a.CreditsPending != w.cpend {
+		if a.DebitsPosted != w.DebitsPosted || a.CreditsPosted != w.CreditsPosted || a.DebitsPending != w.DebitsPending || a.CreditsPending != w.CreditsPending {
 			errs = append(errs, fmt.Errorf("account %s: totals %d/%d/%d/%d, transfers say %d/%d/%d/%d", a.Name,
-				a.DebitsPosted, a.CreditsPosted, a.DebitsPending, a.CreditsPending, w.dp, w.cp, w.dpend, w.cpend))
+				a.DebitsPosted, a.CreditsPosted, a.DebitsPending, a.CreditsPending, w.DebitsPosted, w.CreditsPosted, w.DebitsPending, w.CreditsPending))
 		}
 		if !a.AllowNegative && a.Available() < 0 {
 			errs = append(errs, fmt.Errorf("account %s: available balance %d is negative", a.Name, a.Available()))

@@ -13,61 +13,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/ledger/internal/store"
 	"github.com/keepalive/keepalive/internal/money"
 )
 
-// Kind tells what a transfer does.
-type Kind string
+// Kind tells what a transfer does: Posted, Pending, PostPending or
+// VoidPending.
+type Kind = store.Kind
 
 const (
-	Posted      Kind = "posted"       // moves money now
-	Pending     Kind = "pending"      // reserves money on the debit account
-	PostPending Kind = "post_pending" // completes a pending transfer (all or part of it)
-	VoidPending Kind = "void_pending" // releases a pending transfer
+	Posted      = store.Posted      // moves money now
+	Pending     = store.Pending     // reserves money on the debit account
+	PostPending = store.PostPending // completes a pending transfer (all or part of it)
+	VoidPending = store.VoidPending // releases a pending transfer
 )
 
 // Transfer is one immutable row of the ledger.
-type Transfer struct {
-	ID              int64      `gorm:"primaryKey"`
-	Key             string     `gorm:"column:key"`
-	DebitAccountID  int64      `gorm:"column:debit_account_id"`
-	CreditAccountID int64      `gorm:"column:credit_account_id"`
-	Amount          money.Msat `gorm:"column:amount_msat"`
-	Kind            Kind       `gorm:"column:kind"`
-	PendingID       *int64     `gorm:"column:pending_id"`
-	Memo            string     `gorm:"column:memo"`
-	CreatedAt       time.Time  `gorm:"column:created_at"`
-}
+type Transfer = store.Transfer
 
-func (Transfer) TableName() string { return "transfers" }
-
-// Account is one row of the accounts table with its running totals.
-type Account struct {
-	ID             int64      `gorm:"primaryKey"`
-	Name           string     `gorm:"column:name"`
-	AllowNegative  bool       `gorm:"column:allow_negative"`
-	DebitsPosted   money.Msat `gorm:"column:debits_posted"`
-	CreditsPosted  money.Msat `gorm:"column:credits_posted"`
-	DebitsPending  money.Msat `gorm:"column:debits_pending"`
-	CreditsPending money.Msat `gorm:"column:credits_pending"`
-	CreatedAt      time.Time  `gorm:"column:created_at"`
-}
-
-func (Account) TableName() string { return "accounts" }
-
-// Balance is what has been posted to the account: credits minus debits.
-func (a Account) Balance() money.Msat { return a.CreditsPosted - a.DebitsPosted }
-
-// Available is the balance less what pending transfers have reserved.
-func (a Account) Available() money.Msat { return a.Balance() - a.DebitsPending }
+// Account is an account with its running totals; its Balance is what has
+// been posted to it, its Available that less what is reserved.
+type Account = store.Account
 
 // Entry asks for money to move from Debit to Credit.
 type Entry struct {
@@ -116,19 +87,19 @@ func (l *Ledger) In(tx db.Tx) *Ledger {
 }
 
 // run runs fn in the bound transaction, or in a new one with retries.
-func (l *Ledger) run(ctx context.Context, fn func(tx *gorm.DB) error) error {
+func (l *Ledger) run(ctx context.Context, fn func(tx db.Tx) error) error {
 	if l.tx != nil {
-		return fn(l.tx.Gorm(ctx))
+		return fn(*l.tx)
 	}
-	return l.db.Tx(ctx, func(tx db.Tx) error { return fn(tx.Gorm(ctx)) })
+	return l.db.Tx(ctx, fn)
 }
 
-// query is the bound transaction, or the pool.
-func (l *Ledger) query(ctx context.Context) *gorm.DB {
+// conn is the bound transaction, or the pool.
+func (l *Ledger) conn() store.Conn {
 	if l.tx != nil {
-		return l.tx.Gorm(ctx)
+		return *l.tx
 	}
-	return l.db.Gorm(ctx)
+	return l.db
 }
 
 // Post moves e.Amount from e.Debit to e.Credit now. Posting a key again
@@ -148,11 +119,11 @@ func (l *Ledger) write(ctx context.Context, e Entry, kind Kind) (Transfer, error
 		return Transfer{}, err
 	}
 	var out Transfer
-	err := l.withAccounts(ctx, []string{e.Debit, e.Credit}, func(tx *gorm.DB, ids map[string]int64) error {
+	err := l.withAccounts(ctx, []string{e.Debit, e.Credit}, func(tx db.Tx, ids map[string]int64) error {
 		t := Transfer{Key: e.Key, DebitAccountID: ids[e.Debit], CreditAccountID: ids[e.Credit],
 			Amount: e.Amount, Kind: kind, Memo: e.Memo, CreatedAt: l.now().UTC()}
 		var err error
-		out, err = l.insert(tx, t, 0, counterSides{debit: allowNegative(e.Debit), credit: allowNegative(e.Credit)})
+		out, err = l.insert(ctx, tx, t, 0, counterSides{debit: allowNegative(e.Debit), credit: allowNegative(e.Credit)})
 		return err
 	})
 	return out, err
@@ -176,13 +147,12 @@ func (l *Ledger) resolve(ctx context.Context, key, pendingKey string, amount mon
 		return Transfer{}, apperr.New(apperr.Invalid, "a transfer needs a key")
 	}
 	var out Transfer
-	err := l.run(ctx, func(tx *gorm.DB) error {
-		var p Transfer
-		if err := tx.Where("key = ?", pendingKey).Take(&p).Error; err != nil {
-			err = db.TranslateError(err)
-			if errors.Is(err, db.ErrNotFound) {
-				return apperr.Wrap(err, apperr.NotFound, "no pending transfer %q", pendingKey)
-			}
+	err := l.run(ctx, func(tx db.Tx) error {
+		p, err := store.TransferByKey(ctx, tx, pendingKey)
+		if errors.Is(err, db.ErrNotFound) {
+			return apperr.Wrap(err, apperr.NotFound, "no pending transfer %q", pendingKey)
+		}
+		if err != nil {
 			return fmt.Errorf("ledger: find pending %s: %w", pendingKey, err)
 		}
 		if p.Kind != Pending {
@@ -195,9 +165,9 @@ func (l *Ledger) resolve(ctx context.Context, key, pendingKey string, amount mon
 		if amt < 0 || amt > p.Amount {
 			return apperr.New(apperr.Invalid, "cannot post %d msat of a pending %d msat", amt, p.Amount)
 		}
-		var accts []Account
-		if err := tx.Select("id", "allow_negative").Where("id IN ?", []int64{p.DebitAccountID, p.CreditAccountID}).Find(&accts).Error; err != nil {
-			return fmt.Errorf("ledger: accounts of %s: %w", pendingKey, err)
+		accts, err := store.AccountsByID(ctx, tx, []int64{p.DebitAccountID, p.CreditAccountID})
+		if err != nil {
+			return err
 		}
 		var counter counterSides
 		var totals []int64 // accounts that keep running totals: only these are locked
@@ -208,13 +178,12 @@ func (l *Ledger) resolve(ctx context.Context, key, pendingKey string, amount mon
 				totals = append(totals, a.ID)
 			}
 		}
-		if err := lockIDs(tx, l.db.Dialect, totals...); err != nil {
+		if err := l.lockIDs(ctx, tx, totals); err != nil {
 			return err
 		}
 		t := Transfer{Key: key, DebitAccountID: p.DebitAccountID, CreditAccountID: p.CreditAccountID,
 			Amount: amt, Kind: kind, PendingID: &p.ID, CreatedAt: l.now().UTC()}
-		var err error
-		out, err = l.insert(tx, t, p.Amount, counter)
+		out, err = l.insert(ctx, tx, t, p.Amount, counter)
 		return err
 	})
 	return out, err
@@ -239,11 +208,11 @@ func validate(e Entry) error {
 // insert writes t and applies it to the two accounts, unless a transfer
 // with t.Key exists, in which case that one is returned when its terms
 // match. pendingAmount is the reserved amount of the transfer t resolves.
-func (l *Ledger) insert(tx *gorm.DB, t Transfer, pendingAmount money.Msat, counter counterSides) (Transfer, error) {
+func (l *Ledger) insert(ctx context.Context, tx db.Tx, t Transfer, pendingAmount money.Msat, counter counterSides) (Transfer, error) {
 	if t.PendingID != nil {
-		var n int64
-		if err := tx.Model(&Transfer{}).Where("pending_id = ? AND key <> ?", *t.PendingID, t.Key).Count(&n).Error; err != nil {
-			return Transfer{}, fmt.Errorf("ledger: resolution of %s: %w", t.Key, err)
+		n, err := store.OtherResolutions(ctx, tx, *t.PendingID, t.Key)
+		if err != nil {
+			return Transfer{}, err
 		}
 		if n > 0 {
 			return Transfer{}, apperr.Wrap(ErrAlreadyResolved, apperr.Conflict, "that payment was already settled")
@@ -251,27 +220,24 @@ func (l *Ledger) insert(tx *gorm.DB, t Transfer, pendingAmount money.Msat, count
 	}
 	// One round trip in the common case: the key's uniqueness decides
 	// whether this is new, and a repeat is read back only when it is one.
-	var ids []int64
-	err := tx.Raw(`INSERT INTO transfers (key, debit_account_id, credit_account_id, amount_msat, kind, pending_id, memo, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id`,
-		t.Key, t.DebitAccountID, t.CreditAccountID, t.Amount, t.Kind, t.PendingID, t.Memo, t.CreatedAt).Scan(&ids).Error
-	if err != nil {
-		if errors.Is(db.TranslateError(err), db.ErrDuplicate) {
-			// Another writer resolved the same pending transfer under
-			// another key. Run the transaction again: it will see that.
-			return Transfer{}, fmt.Errorf("%w: ledger: %s raced another resolution: %w", db.ErrRetry, t.Key, err)
-		}
-		return Transfer{}, fmt.Errorf("ledger: insert %s: %w", t.Key, err)
+	id, inserted, err := store.InsertTransfer(ctx, tx, t)
+	if errors.Is(err, db.ErrDuplicate) {
+		// Another writer resolved the same pending transfer under
+		// another key. Run the transaction again: it will see that.
+		return Transfer{}, fmt.Errorf("%w: ledger: %s raced another resolution: %w", db.ErrRetry, t.Key, err)
 	}
-	if len(ids) == 0 {
-		var existing Transfer
-		if err := tx.Where("key = ?", t.Key).Take(&existing).Error; err != nil {
-			return Transfer{}, fmt.Errorf("ledger: look up %s: %w", t.Key, err)
+	if err != nil {
+		return Transfer{}, err
+	}
+	if !inserted {
+		existing, err := store.TransferByKey(ctx, tx, t.Key)
+		if err != nil {
+			return Transfer{}, err
 		}
 		return sameTerms(existing, t)
 	}
-	t.ID = ids[0]
-	if err := apply(tx, t, pendingAmount, counter); err != nil {
+	t.ID = id
+	if err := apply(ctx, tx, t, pendingAmount, counter); err != nil {
 		return Transfer{}, err
 	}
 	return t, nil
@@ -294,7 +260,7 @@ func (l *Ledger) accountIDs(ctx context.Context, names ...string) (map[string]in
 	if len(missing) > 0 {
 		// Outside any transaction: once this returns, the rows are
 		// committed and their ids safe to cache.
-		got, err := ensure(l.db.Gorm(ctx), l.now(), missing)
+		got, err := l.ensure(ctx, l.db, missing)
 		if err != nil {
 			return nil, err
 		}
@@ -319,49 +285,40 @@ type counterSides struct{ debit, credit bool }
 // apply changes the two accounts' totals for t, in ascending id order so
 // that concurrent transfers never deadlock. The debit's balance check sits
 // in the UPDATE itself, so it holds under concurrency without a read.
-func apply(tx *gorm.DB, t Transfer, pendingAmount money.Msat, counter counterSides) error {
-	var debitSet, creditSet string
-	var debitArgs, creditArgs []any
+func apply(ctx context.Context, tx db.Tx, t Transfer, pendingAmount money.Msat, counter counterSides) error {
+	var debit, credit store.Totals
 	switch t.Kind {
 	case Posted:
-		debitSet, debitArgs = "debits_posted = debits_posted + ?", []any{t.Amount}
-		creditSet, creditArgs = "credits_posted = credits_posted + ?", []any{t.Amount}
+		debit.DebitsPosted, credit.CreditsPosted = t.Amount, t.Amount
 	case Pending:
-		debitSet, debitArgs = "debits_pending = debits_pending + ?", []any{t.Amount}
-		creditSet, creditArgs = "credits_pending = credits_pending + ?", []any{t.Amount}
+		debit.DebitsPending, credit.CreditsPending = t.Amount, t.Amount
 	case PostPending:
-		debitSet, debitArgs = "debits_pending = debits_pending - ?, debits_posted = debits_posted + ?", []any{pendingAmount, t.Amount}
-		creditSet, creditArgs = "credits_pending = credits_pending - ?, credits_posted = credits_posted + ?", []any{pendingAmount, t.Amount}
+		debit.DebitsPending, debit.DebitsPosted = -pendingAmount, t.Amount
+		credit.CreditsPending, credit.CreditsPosted = -pendingAmount, t.Amount
 	case VoidPending:
-		debitSet, debitArgs = "debits_pending = debits_pending - ?", []any{pendingAmount}
-		creditSet, creditArgs = "credits_pending = credits_pending - ?", []any{pendingAmount}
+		debit.DebitsPending, credit.CreditsPending = -pendingAmount, -pendingAmount
 	}
-	debitSQL := "UPDATE accounts SET " + debitSet + " WHERE id = ?"
-	debitArgs = append(debitArgs, t.DebitAccountID)
+	var guard money.Msat
 	if t.Kind == Posted || t.Kind == Pending {
 		// Resolutions only release what was reserved, so only new money
 		// movements need the guard.
-		debitSQL += " AND (allow_negative OR credits_posted - debits_posted - debits_pending >= ?)"
-		debitArgs = append(debitArgs, t.Amount)
+		guard = t.Amount
 	}
-	creditSQL := "UPDATE accounts SET " + creditSet + " WHERE id = ?"
-	creditArgs = append(creditArgs, t.CreditAccountID)
-
 	debitFirst := t.DebitAccountID < t.CreditAccountID
 	for i := 0; i < 2; i++ {
 		isDebit := (i == 0) == debitFirst
 		if (isDebit && counter.debit) || (!isDebit && counter.credit) {
 			continue // a counter account keeps no running totals
 		}
-		q, args := creditSQL, creditArgs
+		id, change, g := t.CreditAccountID, credit, money.Msat(0)
 		if isDebit {
-			q, args = debitSQL, debitArgs
+			id, change, g = t.DebitAccountID, debit, guard
 		}
-		res := tx.Exec(q, args...)
-		if res.Error != nil {
-			return fmt.Errorf("ledger: apply %s: %w", t.Key, res.Error)
+		changed, err := store.AddTotals(ctx, tx, id, change, g)
+		if err != nil {
+			return fmt.Errorf("ledger: apply %s: %w", t.Key, err)
 		}
-		if res.RowsAffected != 1 {
+		if !changed {
 			if isDebit {
 				return apperr.Wrap(ErrInsufficientFunds, apperr.Conflict, "not enough funds for that")
 			}
@@ -373,38 +330,39 @@ func apply(tx *gorm.DB, t Transfer, pendingAmount money.Msat, counter counterSid
 
 // withAccounts makes sure the named accounts exist, then runs fn in a
 // transaction with their ids.
-func (l *Ledger) withAccounts(ctx context.Context, names []string, fn func(tx *gorm.DB, ids map[string]int64) error) error {
+func (l *Ledger) withAccounts(ctx context.Context, names []string, fn func(tx db.Tx, ids map[string]int64) error) error {
 	if l.tx != nil {
 		ids, err := l.idsInTx(ctx, names)
 		if err != nil {
 			return err
 		}
-		return fn(l.tx.Gorm(ctx), ids)
+		return fn(*l.tx, ids)
 	}
 	ids, err := l.accountIDs(ctx, names...)
 	if err != nil {
 		return err
 	}
-	return l.db.Tx(ctx, func(tx db.Tx) error { return fn(tx.Gorm(ctx), ids) })
+	return l.db.Tx(ctx, func(tx db.Tx) error { return fn(tx, ids) })
 }
 
 // ensure creates the named accounts that do not exist and returns the ids
 // of all of them.
-func ensure(q *gorm.DB, now time.Time, names []string) (map[string]int64, error) {
+func (l *Ledger) ensure(ctx context.Context, c store.Conn, names []string) (map[string]int64, error) {
+	accounts := make([]store.NewAccount, len(names))
+	for i, n := range names {
+		accounts[i] = store.NewAccount{Name: n, AllowNegative: allowNegative(n)}
+	}
+	if err := store.CreateAccounts(ctx, c, l.now(), accounts); err != nil {
+		return nil, err
+	}
+	ids, err := store.IDsByName(ctx, c, names)
+	if err != nil {
+		return nil, err
+	}
 	for _, n := range names {
-		err := q.Exec("INSERT INTO accounts (name, allow_negative, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
-			n, allowNegative(n), now.UTC()).Error
-		if err != nil {
-			return nil, fmt.Errorf("ledger: create account %s: %w", n, err)
+		if _, ok := ids[n]; !ok {
+			return nil, fmt.Errorf("ledger: account %s was not created", n)
 		}
-	}
-	var rows []Account
-	if err := q.Select("id", "name").Where("name IN ?", names).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("ledger: account ids: %w", err)
-	}
-	ids := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		ids[r.Name] = r.ID
 	}
 	return ids, nil
 }
@@ -432,7 +390,7 @@ func (l *Ledger) idsInTx(ctx context.Context, names []string) (map[string]int64,
 	if len(missing) == 0 {
 		return ids, nil
 	}
-	got, err := ensure(l.tx.Gorm(ctx), l.now(), missing)
+	got, err := l.ensure(ctx, *l.tx, missing)
 	if err != nil {
 		return nil, err
 	}
@@ -454,7 +412,7 @@ func (l *Ledger) Ensure(ctx context.Context, names ...string) (map[string]int64,
 	if l.tx != nil {
 		return l.idsInTx(ctx, names)
 	}
-	return ensure(l.db.Gorm(ctx), l.now(), names)
+	return l.ensure(ctx, l.db, names)
 }
 
 // Lock makes sure the named accounts exist and, on PostgreSQL, locks their
@@ -478,62 +436,35 @@ func (l *Ledger) Lock(ctx context.Context, names ...string) error {
 			list = append(list, id)
 		}
 	}
-	return lockIDs(l.tx.Gorm(ctx), l.db.Dialect, list...)
+	return l.lockIDs(ctx, *l.tx, list)
 }
 
-func lockIDs(tx *gorm.DB, dialect db.Dialect, ids ...int64) error {
-	if dialect != db.Postgres || len(ids) == 0 {
+func (l *Ledger) lockIDs(ctx context.Context, tx db.Tx, ids []int64) error {
+	if l.db.Dialect != db.Postgres || len(ids) == 0 {
 		return nil // SQLite transactions are immediate: the writer holds the whole file
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	var got []int64
-	if err := tx.Raw("SELECT id FROM accounts WHERE id IN ? ORDER BY id FOR UPDATE", ids).Scan(&got).Error; err != nil {
-		return fmt.Errorf("ledger: lock accounts: %w", err)
-	}
-	return nil
+	return store.LockAccounts(ctx, tx, ids)
 }
 
 // Account returns the named account; one that was never used reads as
 // empty.
 func (l *Ledger) Account(ctx context.Context, name string) (Account, error) {
-	q := l.query(ctx)
-	var a Account
-	err := q.Where("name = ?", name).Take(&a).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	c := l.conn()
+	a, err := store.AccountByName(ctx, c, name)
+	if errors.Is(err, db.ErrNotFound) {
 		return Account{Name: name, AllowNegative: allowNegative(name)}, nil
 	}
 	if err != nil {
-		return Account{}, fmt.Errorf("ledger: account %s: %w", name, err)
+		return Account{}, err
 	}
 	if a.AllowNegative {
-		totals, err := derivedTotals(q, a.ID)
+		totals, err := store.DerivedTotals(ctx, c, a.ID)
 		if err != nil {
 			return Account{}, err
 		}
-		a.DebitsPosted, a.CreditsPosted, a.DebitsPending, a.CreditsPending = totals.dp, totals.cp, totals.dpend, totals.cpend
+		a.DebitsPosted, a.CreditsPosted, a.DebitsPending, a.CreditsPending = totals.DebitsPosted, totals.CreditsPosted, totals.DebitsPending, totals.CreditsPending
 	}
 	return a, nil
-}
-
-type totals struct{ dp, cp, dpend, cpend money.Msat }
-
-// derivedTotals sums an account's transfers: how a counter account's
-// totals are read.
-func derivedTotals(q *gorm.DB, id int64) (totals, error) {
-	var row struct {
-		DP, CP, DPend, CPend int64
-	}
-	err := q.Raw(`SELECT
-		COALESCE(SUM(CASE WHEN t.debit_account_id = ? AND t.kind IN ('posted', 'post_pending') THEN t.amount_msat ELSE 0 END), 0) AS dp,
-		COALESCE(SUM(CASE WHEN t.credit_account_id = ? AND t.kind IN ('posted', 'post_pending') THEN t.amount_msat ELSE 0 END), 0) AS cp,
-		COALESCE(SUM(CASE WHEN t.debit_account_id = ? AND t.kind = 'pending' AND r.id IS NULL THEN t.amount_msat ELSE 0 END), 0) AS d_pend,
-		COALESCE(SUM(CASE WHEN t.credit_account_id = ? AND t.kind = 'pending' AND r.id IS NULL THEN t.amount_msat ELSE 0 END), 0) AS c_pend
-		FROM transfers t LEFT JOIN transfers r ON r.pending_id = t.id
-		WHERE t.debit_account_id = ? OR t.credit_account_id = ?`, id, id, id, id, id, id).Scan(&row).Error
-	if err != nil {
-		return totals{}, fmt.Errorf("ledger: totals of account %d: %w", id, err)
-	}
-	return totals{money.Msat(row.DP), money.Msat(row.CP), money.Msat(row.DPend), money.Msat(row.CPend)}, nil
 }
 
 // Balance returns the posted balance of the named account.
@@ -544,10 +475,5 @@ func (l *Ledger) Balance(ctx context.Context, name string) (money.Msat, error) {
 
 // TransferByKey returns the transfer with that key.
 func (l *Ledger) TransferByKey(ctx context.Context, key string) (Transfer, error) {
-	q := l.query(ctx)
-	var t Transfer
-	if err := q.Where("key = ?", key).Take(&t).Error; err != nil {
-		return Transfer{}, db.TranslateError(err)
-	}
-	return t, nil
+	return store.TransferByKey(ctx, l.conn(), key)
 }

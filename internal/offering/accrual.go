@@ -3,6 +3,8 @@ package offering
 import (
 	"context"
 	"time"
+
+	"github.com/keepalive/keepalive/internal/offering/internal/store"
 )
 
 // AccrueAll posts the day's consumption line of every offering that has
@@ -13,11 +15,7 @@ import (
 // offering, not one a minute.
 func (s *Service) AccrueAll(ctx context.Context) (int, error) {
 	today := s.Now().Format(time.DateOnly)
-	var ids []int64
-	// Runway is left at accrued_at exactly when funded_until is later.
-	err := s.db.Gorm(ctx).Model(&Offering{}).
-		Where("funded_until > accrued_at AND NOT EXISTS (SELECT 1 FROM consumption_days c WHERE c.offering_id = offerings.id AND c.day = ?)", today).
-		Order("id").Pluck("id", &ids).Error
+	ids, err := store.IDsToAccrue(ctx, s.db, today)
 	if err != nil {
 		return 0, err
 	}

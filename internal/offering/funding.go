@@ -7,13 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering/internal/store"
 )
 
 // accrueLocked posts the runway consumed since o.AccruedAt to earned and
@@ -46,7 +44,7 @@ func (s *Service) accrueLocked(ctx context.Context, tx db.Tx, o *Offering) (mone
 		if err != nil {
 			return 0, err
 		}
-		if err := addConsumedDay(tx.Gorm(ctx), o.ID, tr); err != nil {
+		if err := addConsumedDay(ctx, tx, o.ID, tr); err != nil {
 			return 0, err
 		}
 	}
@@ -58,21 +56,6 @@ func (s *Service) accrueLocked(ctx context.Context, tx db.Tx, o *Offering) (mone
 	return consumed, nil
 }
 
-// consumptionDay is one row of consumption_days: an offering's runway
-// consumed in one UTC day.
-type consumptionDay struct {
-	OfferingID      int64      `gorm:"column:offering_id;primaryKey;autoIncrement:false"`
-	Day             string     `gorm:"column:day;primaryKey"`
-	AmountMsat      money.Msat `gorm:"column:amount_msat"`
-	Postings        int        `gorm:"column:postings"`
-	FirstTransferID int64      `gorm:"column:first_transfer_id"`
-	LastTransferID  int64      `gorm:"column:last_transfer_id"`
-	FirstAt         time.Time  `gorm:"column:first_at"`
-	LastAt          time.Time  `gorm:"column:last_at"`
-}
-
-func (consumptionDay) TableName() string { return "consumption_days" }
-
 // accrualKeyPrefix starts the key of every accrual transfer; the indexes
 // of the other movements (migration 00004) leave these keys out.
 const accrualKeyPrefix = "accrual:"
@@ -81,24 +64,10 @@ const accrualKeyPrefix = "accrual:"
 // the accrual's transaction. An accrual the day already counts (a key
 // posted again returns the first transfer) changes nothing: transfer ids
 // only grow, and the offering's row lock orders its accruals.
-func addConsumedDay(tx *gorm.DB, offeringID int64, tr ledger.Transfer) error {
+func addConsumedDay(ctx context.Context, tx db.Tx, offeringID int64, tr ledger.Transfer) error {
 	at := tr.CreatedAt.UTC()
-	day := consumptionDay{OfferingID: offeringID, Day: at.Format(time.DateOnly), AmountMsat: tr.Amount, Postings: 1,
-		FirstTransferID: tr.ID, LastTransferID: tr.ID, FirstAt: at, LastAt: at}
-	err := tx.Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "offering_id"}, {Name: "day"}},
-		DoUpdates: clause.Set{
-			{Column: clause.Column{Name: "amount_msat"}, Value: gorm.Expr("consumption_days.amount_msat + excluded.amount_msat")},
-			{Column: clause.Column{Name: "postings"}, Value: gorm.Expr("consumption_days.postings + 1")},
-			{Column: clause.Column{Name: "last_transfer_id"}, Value: gorm.Expr("excluded.last_transfer_id")},
-			{Column: clause.Column{Name: "last_at"}, Value: gorm.Expr("excluded.last_at")},
-		},
-		Where: clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "consumption_days.last_transfer_id < excluded.last_transfer_id"}}},
-	}).Create(&day).Error
-	if err != nil {
-		return fmt.Errorf("offering: consumption of %d on %s: %w", offeringID, at.Format(time.DateOnly), err)
-	}
-	return nil
+	return store.AddConsumedDay(ctx, tx, store.ConsumptionDay{OfferingID: offeringID, Day: at.Format(time.DateOnly),
+		AmountMsat: tr.Amount, Postings: 1, FirstTransferID: tr.ID, LastTransferID: tr.ID, FirstAt: at, LastAt: at})
 }
 
 // SettleAccrual posts the offering's consumption up to now inside the
@@ -126,8 +95,8 @@ func (s *Service) SettleAccrual(ctx context.Context, tx db.Tx, offeringID int64)
 	if consumed > 0 {
 		tx.AfterCommit(func() { s.cache.forget(o.Slug) })
 	}
-	if err := tx.Gorm(ctx).Model(&o).Update("accrued_at", o.AccruedAt).Error; err != nil {
-		return 0, fmt.Errorf("offering: accrued_at of %d: %w", o.ID, err)
+	if err := store.SetAccruedAt(ctx, tx, o.ID, o.AccruedAt); err != nil {
+		return 0, err
 	}
 	return consumed, nil
 }
@@ -186,8 +155,8 @@ func (s *Service) CreditRunway(ctx context.Context, tx db.Tx, offeringID int64, 
 	}
 	fu := fundedUntil(o.AccruedAt, runway, o.BurnRateMsatPerHour)
 	o.FundedUntil = &fu
-	if err := tx.Gorm(ctx).Model(&o).Updates(map[string]any{"accrued_at": o.AccruedAt, "funded_until": fu}).Error; err != nil {
-		return Offering{}, fmt.Errorf("offering: funded until of %d: %w", o.ID, err)
+	if err := store.SetFunding(ctx, tx, o.ID, o.AccruedAt, fu); err != nil {
+		return Offering{}, err
 	}
 	tx.AfterCommit(func() { s.cache.forget(o.Slug) })
 	return o, nil
@@ -284,24 +253,16 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Listed, int64, error
 	if q.Offset < 0 {
 		q.Offset = 0
 	}
-	base := s.db.Gorm(ctx).Model(&Offering{})
+	pattern := ""
 	if term := strings.TrimSpace(q.Search); term != "" {
 		if len(term) > 100 {
 			term = term[:100]
 		}
-		pattern := "%" + escapeLike(strings.ToLower(term)) + "%"
-		base = base.Where("LOWER(offerings.name) LIKE ? ESCAPE '\\'", pattern)
+		pattern = "%" + escapeLike(strings.ToLower(term)) + "%"
 	}
-	var total int64
-	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("offering: count: %w", err)
-	}
-	var found []Offering
-	err := base.Session(&gorm.Session{}).
-		Order("offerings.funded_until IS NULL, offerings.funded_until DESC, offerings.id DESC").
-		Limit(q.Limit).Offset(q.Offset).Find(&found).Error
+	found, total, err := store.List(ctx, s.db, pattern, q.Limit, q.Offset)
 	if err != nil {
-		return nil, 0, fmt.Errorf("offering: list: %w", err)
+		return nil, 0, err
 	}
 	rows, err := s.withBalances(ctx, found)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering/internal/store"
 )
 
 // HistoryPoint is the runway of an offering at one instant. Between two
@@ -184,7 +185,6 @@ func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int,
 	if err != nil {
 		return LedgerPage{}, err
 	}
-	q := s.db.Gorm(ctx)
 	accts, err := s.ledger.AccountIDs(ctx, ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID), ledger.OfferingEscrow(o.ID))
 	if err != nil {
 		return LedgerPage{}, fmt.Errorf("offering: accounts of %d: %w", o.ID, err)
@@ -193,20 +193,9 @@ func (s *Service) PublicLedger(ctx context.Context, offeringID int64, limit int,
 	if err != nil {
 		return LedgerPage{}, fmt.Errorf("offering: public ledger of %d: %w", o.ID, err)
 	}
-	var days []struct {
-		AmountMsat     money.Msat
-		Postings       int
-		LastTransferID int64
-		FirstAt        time.Time
-		LastAt         time.Time
-	}
-	r := q.Table("consumption_days").Select("amount_msat, postings, last_transfer_id, first_at, last_at").
-		Where("offering_id = ?", o.ID)
-	if before > 0 {
-		r = r.Where("last_transfer_id < ?", before)
-	}
-	if err := r.Order("last_transfer_id DESC").Limit(limit + 1).Scan(&days).Error; err != nil {
-		return LedgerPage{}, fmt.Errorf("offering: runway consumed by %d: %w", o.ID, err)
+	days, err := store.ConsumptionDays(ctx, s.db, o.ID, limit+1, before)
+	if err != nil {
+		return LedgerPage{}, err
 	}
 
 	// The newest limit of both kinds, by id; the next page starts below
@@ -309,10 +298,9 @@ func CheckConsumption(ctx context.Context, l *ledger.Ledger, tx db.Tx) error {
 	key := func(offeringID int64, at time.Time) string {
 		return fmt.Sprintf("%d/%s", offeringID, at.UTC().Format(time.DateOnly))
 	}
-	q := tx.Gorm(ctx)
-	var offerings []Offering
-	if err := q.Select("id", "runway_account_id", "earned_account_id").Find(&offerings).Error; err != nil {
-		return fmt.Errorf("offering: read offerings: %w", err)
+	offerings, err := store.Accounts(ctx, tx)
+	if err != nil {
+		return err
 	}
 	type pair struct{ debit, credit int64 }
 	byAccounts := make(map[pair]int64, len(offerings))
@@ -339,18 +327,9 @@ func CheckConsumption(ctx context.Context, l *ledger.Ledger, tx db.Tx) error {
 		d.Postings++
 		d.LastID, d.LastAt = a.ID, a.CreatedAt
 	}
-	var stored []struct {
-		OfferingID      int64
-		Day             string
-		AmountMsat      money.Msat
-		Postings        int
-		FirstTransferID int64
-		LastTransferID  int64
-		FirstAt         time.Time
-		LastAt          time.Time
-	}
-	if err := q.Table("consumption_days").Scan(&stored).Error; err != nil {
-		return fmt.Errorf("offering: read consumption_days: %w", err)
+	stored, err := store.AllConsumptionDays(ctx, tx)
+	if err != nil {
+		return err
 	}
 	if len(stored) != len(want) {
 		return fmt.Errorf("offering: consumption_days has %d rows, the accruals make %d days", len(stored), len(want))

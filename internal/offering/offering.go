@@ -22,35 +22,17 @@ import (
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
-	"gorm.io/gorm/clause"
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/offering/internal/store"
 	"github.com/keepalive/keepalive/internal/text"
 )
 
 // Offering is a listed thing to keep alive.
-type Offering struct {
-	ID                  int64      `gorm:"primaryKey"`
-	Slug                string     `gorm:"column:slug"`
-	Name                string     `gorm:"column:name"`
-	URL                 string     `gorm:"column:url"`
-	Description         string     `gorm:"column:description"`
-	BurnRateMsatPerHour money.Msat `gorm:"column:burn_rate_msat_per_hour"`
-	BurnUnit            string     `gorm:"column:burn_unit"` // what the owner entered the rate in: hour, day or month
-	GraceSeconds        int64      `gorm:"column:grace_seconds"`
-	ManageKeyHash       string     `gorm:"column:manage_key_hash"`
-	RunwayAccountID     int64      `gorm:"column:runway_account_id"`
-	EarnedAccountID     int64      `gorm:"column:earned_account_id"`
-	AccruedAt           time.Time  `gorm:"column:accrued_at"`
-	FundedUntil         *time.Time `gorm:"column:funded_until"`
-	CreatedAt           time.Time  `gorm:"column:created_at"`
-	UpdatedAt           time.Time  `gorm:"column:updated_at"`
-}
-
-func (Offering) TableName() string { return "offerings" }
+type Offering = store.Offering
 
 // Input is what an owner fills in to list or edit an offering. On edit,
 // nil fields are left as they are.
@@ -161,27 +143,27 @@ func (s *Service) Create(ctx context.Context, in Input) (Offering, string, error
 	o.ManageKeyHash = hash
 	o.AccruedAt, o.CreatedAt, o.UpdatedAt = now, now, now
 	err = s.db.Tx(ctx, func(tx db.Tx) error {
-		var taken int64
-		if err := tx.Gorm(ctx).Model(&Offering{}).Where("slug = ?", o.Slug).Count(&taken).Error; err != nil {
-			return fmt.Errorf("offering: check slug: %w", err)
+		taken, err := store.SlugTaken(ctx, tx, o.Slug)
+		if err != nil {
+			return err
 		}
-		if taken > 0 {
+		if taken {
 			return slugTaken(o.Slug)
 		}
 		// Accounts are named after the id, which the insert assigns: take
 		// placeholders first, then name them.
-		if err := tx.Gorm(ctx).Omit("runway_account_id", "earned_account_id").Create(&o).Error; err != nil {
-			if errors.Is(db.TranslateError(err), db.ErrDuplicate) {
+		if err := store.Insert(ctx, tx, &o); err != nil {
+			if errors.Is(err, db.ErrDuplicate) {
 				return slugTaken(o.Slug)
 			}
-			return fmt.Errorf("offering: insert: %w", err)
+			return err
 		}
 		ids, err := s.ledger.In(tx).Ensure(ctx, ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID))
 		if err != nil {
 			return err
 		}
 		o.RunwayAccountID, o.EarnedAccountID = ids[ledger.OfferingRunway(o.ID)], ids[ledger.OfferingEarned(o.ID)]
-		return tx.Gorm(ctx).Model(&o).Updates(map[string]any{"runway_account_id": o.RunwayAccountID, "earned_account_id": o.EarnedAccountID}).Error
+		return store.SetAccounts(ctx, tx, o)
 	})
 	if err != nil {
 		return Offering{}, "", err
@@ -225,8 +207,8 @@ func (s *Service) Update(ctx context.Context, slug string, in Input) (Offering, 
 			o.FundedUntil = &fu
 		}
 		o.UpdatedAt = s.Now()
-		if err := tx.Gorm(ctx).Save(&o).Error; err != nil {
-			return fmt.Errorf("offering: update %s: %w", slug, err)
+		if err := store.Save(ctx, tx, &o); err != nil {
+			return err
 		}
 		tx.AfterCommit(func() { s.cache.forget(slug) })
 		out = o
@@ -401,11 +383,10 @@ func (s *Service) RotateKey(ctx context.Context, slug string) (string, error) {
 		if err != nil {
 			return err
 		}
-		if err := tx.Gorm(ctx).Model(&Offering{}).Where("id = ?", o.ID).
-			Updates(map[string]any{"manage_key_hash": hash, "updated_at": s.Now()}).Error; err != nil {
-			return fmt.Errorf("offering: rotate key of %s: %w", slug, err)
+		if err := store.SetKeyHash(ctx, tx, o.ID, hash, s.Now()); err != nil {
+			return err
 		}
-		return tx.Gorm(ctx).Exec("DELETE FROM owner_session_offerings WHERE offering_id = ?", o.ID).Error
+		return store.RevokeOffering(ctx, tx, o.ID)
 	})
 	if err != nil {
 		return "", err
@@ -437,15 +418,11 @@ func (s *Service) ByManageKey(ctx context.Context, key string) (Offering, error)
 	if !strings.HasPrefix(key, ManageKeyPrefix) || len(key) > 100 {
 		return Offering{}, apperr.New(apperr.Unauthorized, "That is not a manage key.")
 	}
-	var o Offering
-	err := s.db.Gorm(ctx).Where("manage_key_hash = ?", hashKey(key)).Take(&o).Error
-	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
+	o, err := store.ByKeyHash(ctx, s.db, hashKey(key))
+	if errors.Is(err, db.ErrNotFound) {
 		return Offering{}, apperr.New(apperr.Unauthorized, "No offering has that manage key.")
 	}
-	if err != nil {
-		return Offering{}, fmt.Errorf("offering: by key: %w", err)
-	}
-	return o, nil
+	return o, err
 }
 
 // KeyVersion identifies the current manage key of o without revealing
@@ -463,28 +440,20 @@ func (s *Service) Get(ctx context.Context, slug string) (Offering, error) {
 		// which PostgreSQL refuses): no query needed to know it is absent.
 		return Offering{}, notFound(slug)
 	}
-	var o Offering
-	err := s.db.Gorm(ctx).Where("slug = ?", slug).Take(&o).Error
-	if err != nil {
-		if errors.Is(db.TranslateError(err), db.ErrNotFound) {
-			return Offering{}, notFound(slug)
-		}
-		return Offering{}, fmt.Errorf("offering: get %s: %w", slug, err)
+	o, err := store.BySlug(ctx, s.db, slug)
+	if errors.Is(err, db.ErrNotFound) {
+		return Offering{}, notFound(slug)
 	}
-	return o, nil
+	return o, err
 }
 
 // GetByID returns the offering with that id.
 func (s *Service) GetByID(ctx context.Context, id int64) (Offering, error) {
-	var o Offering
-	err := s.db.Gorm(ctx).Where("id = ?", id).Take(&o).Error
-	if err != nil {
-		if errors.Is(db.TranslateError(err), db.ErrNotFound) {
-			return Offering{}, apperr.New(apperr.NotFound, "No such offering.")
-		}
-		return Offering{}, fmt.Errorf("offering: get %d: %w", id, err)
+	o, err := store.ByID(ctx, s.db, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return Offering{}, apperr.New(apperr.NotFound, "No such offering.")
 	}
-	return o, nil
+	return o, err
 }
 
 // Hold locks the offering's row until tx ends, so that work another
@@ -499,27 +468,17 @@ func (s *Service) lockBySlug(ctx context.Context, tx db.Tx, slug string) (Offeri
 	if !isSlug(slug) {
 		return Offering{}, notFound(slug)
 	}
-	return s.lock(ctx, tx, "slug = ?", slug, notFound(slug))
+	o, err := store.LockBySlug(ctx, tx, slug)
+	if errors.Is(err, db.ErrNotFound) {
+		return Offering{}, notFound(slug)
+	}
+	return o, err
 }
 
 func (s *Service) lockByID(ctx context.Context, tx db.Tx, id int64) (Offering, error) {
-	return s.lock(ctx, tx, "id = ?", id, apperr.New(apperr.NotFound, "No such offering."))
-}
-
-// lock reads one offering in tx and, on PostgreSQL, locks its row for the
-// rest of the transaction (SQLite's immediate transactions already hold
-// the whole file).
-func (s *Service) lock(ctx context.Context, tx db.Tx, where string, arg any, missing error) (Offering, error) {
-	var o Offering
-	q := tx.Gorm(ctx)
-	if s.db.Dialect == db.Postgres {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	o, err := store.LockByID(ctx, tx, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return Offering{}, apperr.New(apperr.NotFound, "No such offering.")
 	}
-	if err := q.Where(where, arg).Take(&o).Error; err != nil {
-		if errors.Is(db.TranslateError(err), db.ErrNotFound) {
-			return Offering{}, missing
-		}
-		return Offering{}, fmt.Errorf("offering: lock %v: %w", arg, err)
-	}
-	return o, nil
+	return o, err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/offering/internal/store"
 )
 
 // Owner sessions live on the server. A signed-in browser holds a random
@@ -21,15 +22,6 @@ import (
 
 // SessionTTL is how long a session lasts after its last sign-in.
 const SessionTTL = 30 * 24 * time.Hour
-
-type sessionRow struct {
-	ID        int64     `gorm:"primaryKey"`
-	TokenHash string    `gorm:"column:token_hash"`
-	CreatedAt time.Time `gorm:"column:created_at"`
-	ExpiresAt time.Time `gorm:"column:expires_at"`
-}
-
-func (sessionRow) TableName() string { return "owner_sessions" }
 
 func hashToken(token string) string {
 	h := sha256.Sum256([]byte(token))
@@ -50,21 +42,24 @@ func newSessionToken(r io.Reader) (string, error) {
 func (s *Service) SignIn(ctx context.Context, token string, o Offering) (string, error) {
 	now := s.Now()
 	err := s.db.Tx(ctx, func(tx db.Tx) error {
-		var row sessionRow
-		var found []sessionRow
+		row, found := store.Session{}, false
 		if token != "" {
-			if err := tx.Gorm(ctx).Where("token_hash = ? AND expires_at > ?", hashToken(token), now).Limit(1).Find(&found).Error; err != nil {
+			var err error
+			if row, found, err = store.LiveSession(ctx, tx, hashToken(token), now); err != nil {
 				return err
 			}
 		}
-		if len(found) == 1 {
-			row = found[0]
-			if err := tx.Gorm(ctx).Model(&row).Update("expires_at", now.Add(SessionTTL)).Error; err != nil {
+		if found {
+			if err := store.ExtendSession(ctx, tx, row.ID, now.Add(SessionTTL)); err != nil {
 				return err
 			}
 		} else {
 			// Expired sessions go when new ones come.
-			if err := deleteSessions(ctx, tx, "SELECT id FROM owner_sessions WHERE expires_at <= ?", now); err != nil {
+			expired, err := store.ExpiredSessions(ctx, tx, now)
+			if err != nil {
+				return err
+			}
+			if err := store.DeleteSessions(ctx, tx, expired); err != nil {
 				return err
 			}
 			fresh, err := newSessionToken(s.rand)
@@ -72,13 +67,12 @@ func (s *Service) SignIn(ctx context.Context, token string, o Offering) (string,
 				return err
 			}
 			token = fresh
-			row = sessionRow{TokenHash: hashToken(token), CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
-			if err := tx.Gorm(ctx).Create(&row).Error; err != nil {
+			row = store.Session{TokenHash: hashToken(token), CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+			if err := store.CreateSession(ctx, tx, &row); err != nil {
 				return err
 			}
 		}
-		return tx.Gorm(ctx).Exec(`INSERT INTO owner_session_offerings (session_id, offering_id, key_version) VALUES (?, ?, ?)
-			ON CONFLICT (session_id, offering_id) DO UPDATE SET key_version = excluded.key_version`, row.ID, o.ID, KeyVersion(o)).Error
+		return store.Grant(ctx, tx, store.SessionOffering{SessionID: row.ID, OfferingID: o.ID, KeyVersion: KeyVersion(o)})
 	})
 	if err != nil {
 		return "", fmt.Errorf("offering: sign in to %s: %w", o.Slug, err)
@@ -97,18 +91,9 @@ func (s *Service) SessionOfferings(ctx context.Context, token string) ([]Offerin
 	if token == "" {
 		return nil, nil
 	}
-	var rows []struct {
-		Offering
-		SessionKeyVersion string `gorm:"column:session_key_version"`
-	}
-	err := s.db.Gorm(ctx).Table("owner_sessions s").
-		Select("o.*, so.key_version AS session_key_version").
-		Joins("JOIN owner_session_offerings so ON so.session_id = s.id").
-		Joins("JOIN offerings o ON o.id = so.offering_id").
-		Where("s.token_hash = ? AND s.expires_at > ?", hashToken(token), s.Now()).
-		Order("o.id").Limit(maxSessionOfferings).Find(&rows).Error
+	rows, err := store.ManagedBy(ctx, s.db, hashToken(token), s.Now(), maxSessionOfferings)
 	if err != nil {
-		return nil, fmt.Errorf("offering: session: %w", err)
+		return nil, err
 	}
 	var out []Offering
 	for _, r := range rows {
@@ -125,7 +110,11 @@ func (s *Service) SignOut(ctx context.Context, token string) error {
 		return nil
 	}
 	return s.db.Tx(ctx, func(tx db.Tx) error {
-		return deleteSessions(ctx, tx, "SELECT id FROM owner_sessions WHERE token_hash = ?", hashToken(token))
+		ids, err := store.SessionsByToken(ctx, tx, hashToken(token))
+		if err != nil {
+			return err
+		}
+		return store.DeleteSessions(ctx, tx, ids)
 	})
 }
 
@@ -136,27 +125,14 @@ func (s *Service) SignOutEverywhere(ctx context.Context, token string) error {
 		return nil
 	}
 	return s.db.Tx(ctx, func(tx db.Tx) error {
-		return deleteSessions(ctx, tx, `SELECT session_id FROM owner_session_offerings WHERE offering_id IN (
-				SELECT so.offering_id FROM owner_session_offerings so JOIN owner_sessions s ON s.id = so.session_id WHERE s.token_hash = ?)
-			UNION SELECT id FROM owner_sessions WHERE token_hash = ?`, hashToken(token), hashToken(token))
+		own, err := store.SessionsByToken(ctx, tx, hashToken(token))
+		if err != nil {
+			return err
+		}
+		sharing, err := store.SessionsSharingOfferings(ctx, tx, own)
+		if err != nil {
+			return err
+		}
+		return store.DeleteSessions(ctx, tx, append(own, sharing...))
 	})
-}
-
-// deleteSessions deletes the sessions whose ids the query selects, with
-// their offerings.
-func deleteSessions(ctx context.Context, tx db.Tx, ids string, args ...any) error {
-	var list []int64
-	if err := tx.Gorm(ctx).Raw(ids, args...).Scan(&list).Error; err != nil {
-		return fmt.Errorf("offering: find sessions: %w", err)
-	}
-	if len(list) == 0 {
-		return nil
-	}
-	if err := tx.Gorm(ctx).Exec("DELETE FROM owner_session_offerings WHERE session_id IN ?", list).Error; err != nil {
-		return fmt.Errorf("offering: end sessions: %w", err)
-	}
-	if err := tx.Gorm(ctx).Exec("DELETE FROM owner_sessions WHERE id IN ?", list).Error; err != nil {
-		return fmt.Errorf("offering: end sessions: %w", err)
-	}
-	return nil
 }

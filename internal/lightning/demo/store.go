@@ -10,32 +10,16 @@ import (
 
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/lightning"
-	"github.com/keepalive/keepalive/internal/money"
+	"github.com/keepalive/keepalive/internal/lightning/demo/internal/store"
 )
 
 // storeTimeout bounds each write of an invoice; the demo node's callers
 // are people pressing buttons.
 const storeTimeout = 5 * time.Second
 
-// storedInvoice is a row of demo_invoices, the table this package owns.
-type storedInvoice struct {
-	PaymentHash    string `gorm:"primaryKey"`
-	Preimage       string
-	PaymentRequest string
-	AmountMsat     money.Msat
-	PaidMsat       money.Msat
-	State          lightning.InvoiceState
-	AddIndex       uint64
-	SettleIndex    uint64
-	CreatedAt      time.Time
-	ExpiresAt      time.Time
-	SettledAt      *time.Time
-}
-
-func (storedInvoice) TableName() string { return "demo_invoices" }
-
-func toRow(inv *invoice) storedInvoice {
-	row := storedInvoice{
+// toRow is the stored form of an invoice, fromRow the way back.
+func toRow(inv *invoice) store.Invoice {
+	row := store.Invoice{
 		PaymentHash:    inv.PaymentHash.String(),
 		Preimage:       hex.EncodeToString(inv.preimage[:]),
 		PaymentRequest: inv.PaymentRequest,
@@ -54,7 +38,7 @@ func toRow(inv *invoice) storedInvoice {
 	return row
 }
 
-func fromRow(row storedInvoice) (*invoice, error) {
+func fromRow(row store.Invoice) (*invoice, error) {
 	hash, err := decodeHash(row.PaymentHash)
 	if err != nil {
 		return nil, fmt.Errorf("demo: stored invoice hash %q: %w", row.PaymentHash, err)
@@ -103,9 +87,9 @@ func decodeHash(s string) (lightning.Hash, error) {
 // payments stay in memory.
 func Open(ctx context.Context, database *db.DB, opts ...Option) (*Node, error) {
 	n := New(opts...)
-	var rows []storedInvoice
-	if err := database.Gorm(ctx).Order("add_index").Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("demo: load invoices: %w", err)
+	rows, err := store.Invoices(ctx, database)
+	if err != nil {
+		return nil, err
 	}
 	for _, row := range rows {
 		inv, err := fromRow(row)
@@ -139,9 +123,5 @@ func (n *Node) save(ctx context.Context, inv *invoice) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	row := toRow(inv)
-	if err := n.db.Gorm(ctx).Save(&row).Error; err != nil {
-		return fmt.Errorf("demo: save invoice %s: %w", inv.PaymentHash, err)
-	}
-	return nil
+	return store.Save(ctx, n.db, toRow(inv))
 }

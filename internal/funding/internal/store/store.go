@@ -16,17 +16,9 @@ import (
 	"fmt"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/money"
 )
-
-// Handle is the pool or a transaction in progress: *db.DB and db.Tx both
-// are one.
-type Handle interface {
-	Gorm(ctx context.Context) *gorm.DB
-}
 
 // forUpdate ends a SELECT that locks the rows it reads for the rest of
 // tx, on PostgreSQL (SQLite's immediate transactions hold the whole file
@@ -124,10 +116,10 @@ func invoiceArgs(inv *Invoice) []any {
 		inv.ExpiresAt, inv.CreatedAt}
 }
 
-// InsertInvoice records a new invoice inside the transaction h and sets
+// InsertInvoice records a new invoice inside the transaction c and sets
 // its ID; db.ErrDuplicate when its payment hash is taken.
-func InsertInvoice(ctx context.Context, h Handle, inv *Invoice) error {
-	if err := h.Gorm(ctx).Raw(insertInvoice, invoiceArgs(inv)...).Scan(&inv.ID).Error; err != nil {
+func InsertInvoice(ctx context.Context, c db.Conn, inv *Invoice) error {
+	if err := c.Gorm(ctx).Raw(insertInvoice, invoiceArgs(inv)...).Scan(&inv.ID).Error; err != nil {
 		return fmt.Errorf("funding: record invoice %s: %w", inv.PaymentHash, db.TranslateError(err))
 	}
 	return nil
@@ -153,8 +145,8 @@ func InsertInvoiceNow(ctx context.Context, d *db.DB, inv *Invoice) error {
 
 // InvoiceByHash returns the invoice with that payment hash; false when
 // there is none.
-func InvoiceByHash(ctx context.Context, h Handle, paymentHash string) (Invoice, bool, error) {
-	return invoice(ctx, h, `SELECT * FROM invoices WHERE payment_hash = ?`, paymentHash)
+func InvoiceByHash(ctx context.Context, c db.Conn, paymentHash string) (Invoice, bool, error) {
+	return invoice(ctx, c, `SELECT * FROM invoices WHERE payment_hash = ?`, paymentHash)
 }
 
 // LockInvoiceByHash is InvoiceByHash, locking the row for the rest of
@@ -163,9 +155,9 @@ func LockInvoiceByHash(ctx context.Context, tx db.Tx, paymentHash string) (Invoi
 	return invoice(ctx, tx, forUpdate(tx, `SELECT * FROM invoices WHERE payment_hash = ?`), paymentHash)
 }
 
-func invoice(ctx context.Context, h Handle, query, paymentHash string) (Invoice, bool, error) {
+func invoice(ctx context.Context, c db.Conn, query, paymentHash string) (Invoice, bool, error) {
 	var rows []Invoice
-	if err := h.Gorm(ctx).Raw(query, paymentHash).Scan(&rows).Error; err != nil {
+	if err := c.Gorm(ctx).Raw(query, paymentHash).Scan(&rows).Error; err != nil {
 		return Invoice{}, false, fmt.Errorf("funding: invoice %s: %w", paymentHash, err)
 	}
 	if len(rows) == 0 {
@@ -175,8 +167,8 @@ func invoice(ctx context.Context, h Handle, query, paymentHash string) (Invoice,
 }
 
 // MarkSettled records that an invoice not yet settled was paid.
-func MarkSettled(ctx context.Context, h Handle, id int64, paid money.Msat, at time.Time, settleIndex uint64) error {
-	err := h.Gorm(ctx).Exec(`UPDATE invoices SET state = ?, paid_msat = ?, settled_at = ?, settle_index = ?
+func MarkSettled(ctx context.Context, c db.Conn, id int64, paid money.Msat, at time.Time, settleIndex uint64) error {
+	err := c.Gorm(ctx).Exec(`UPDATE invoices SET state = ?, paid_msat = ?, settled_at = ?, settle_index = ?
 		WHERE id = ? AND state <> ?`, InvoiceSettled, paid, at, settleIndex, id, InvoiceSettled).Error
 	if err != nil {
 		return fmt.Errorf("funding: mark invoice %d settled: %w", id, err)
@@ -186,9 +178,9 @@ func MarkSettled(ctx context.Context, h Handle, id int64, paid money.Msat, at ti
 
 // Settled returns up to limit of an offering's settled invoices, newest
 // first, leaving out those of one purpose.
-func Settled(ctx context.Context, h Handle, offeringID int64, except Purpose, limit int) ([]Invoice, error) {
+func Settled(ctx context.Context, c db.Conn, offeringID int64, except Purpose, limit int) ([]Invoice, error) {
 	var out []Invoice
-	err := h.Gorm(ctx).Raw(`SELECT * FROM invoices WHERE offering_id = ? AND state = ? AND purpose <> ?
+	err := c.Gorm(ctx).Raw(`SELECT * FROM invoices WHERE offering_id = ? AND state = ? AND purpose <> ?
 		ORDER BY settled_at DESC, id DESC LIMIT ?`, offeringID, InvoiceSettled, except, limit).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("funding: settled invoices of %d: %w", offeringID, err)
@@ -208,7 +200,7 @@ type Credit struct {
 // SettledSince returns up to limit of an offering's invoices settled at
 // or after since, in settlement order, after the one (afterID,
 // afterSettled) when afterID is not 0.
-func SettledSince(ctx context.Context, h Handle, offeringID int64, since time.Time, afterID int64, afterSettled time.Time, limit int) ([]Credit, error) {
+func SettledSince(ctx context.Context, c db.Conn, offeringID int64, since time.Time, afterID int64, afterSettled time.Time, limit int) ([]Credit, error) {
 	query := `SELECT id, payment_hash, paid_msat, settled_at FROM invoices
 		WHERE offering_id = ? AND state = ? AND settled_at >= ?`
 	args := []any{offeringID, InvoiceSettled, since}
@@ -217,7 +209,7 @@ func SettledSince(ctx context.Context, h Handle, offeringID int64, since time.Ti
 		args = append(args, afterSettled, afterSettled, afterID)
 	}
 	var out []Credit
-	if err := h.Gorm(ctx).Raw(query+` ORDER BY settled_at, id LIMIT ?`, append(args, limit)...).Scan(&out).Error; err != nil {
+	if err := c.Gorm(ctx).Raw(query+` ORDER BY settled_at, id LIMIT ?`, append(args, limit)...).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("funding: credits of %d since %s: %w", offeringID, since.Format(time.RFC3339), err)
 	}
 	return out, nil
@@ -234,9 +226,9 @@ type Gift struct {
 
 // Gifts returns up to limit of an offering's settled invoices of the
 // purposes, newest first.
-func Gifts(ctx context.Context, h Handle, offeringID int64, purposes []Purpose, limit int) ([]Gift, error) {
+func Gifts(ctx context.Context, c db.Conn, offeringID int64, purposes []Purpose, limit int) ([]Gift, error) {
 	var out []Gift
-	err := h.Gorm(ctx).Raw(`SELECT payer_name, payer_message, public, paid_msat, settled_at FROM invoices
+	err := c.Gorm(ctx).Raw(`SELECT payer_name, payer_message, public, paid_msat, settled_at FROM invoices
 		WHERE offering_id = ? AND state = ? AND settled_at IS NOT NULL AND purpose IN ?
 		ORDER BY settled_at DESC, id DESC LIMIT ?`, offeringID, InvoiceSettled, purposes, limit).Scan(&out).Error
 	if err != nil {
@@ -246,9 +238,9 @@ func Gifts(ctx context.Context, h Handle, offeringID int64, purposes []Purpose, 
 }
 
 // CountSettled counts an offering's settled invoices of the purposes.
-func CountSettled(ctx context.Context, h Handle, offeringID int64, purposes []Purpose) (int64, error) {
+func CountSettled(ctx context.Context, c db.Conn, offeringID int64, purposes []Purpose) (int64, error) {
 	var n int64
-	err := h.Gorm(ctx).Raw(`SELECT COUNT(*) FROM invoices WHERE offering_id = ? AND state = ? AND purpose IN ?`,
+	err := c.Gorm(ctx).Raw(`SELECT COUNT(*) FROM invoices WHERE offering_id = ? AND state = ? AND purpose IN ?`,
 		offeringID, InvoiceSettled, purposes).Scan(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("funding: payments of %d: %w", offeringID, err)
@@ -260,9 +252,9 @@ func CountSettled(ctx context.Context, h Handle, offeringID int64, purposes []Pu
 const settleCursor = "settle_index"
 
 // SettleIndex returns the highest settle index credited so far.
-func SettleIndex(ctx context.Context, h Handle) (uint64, error) {
+func SettleIndex(ctx context.Context, c db.Conn) (uint64, error) {
 	var values []uint64
-	if err := h.Gorm(ctx).Raw(`SELECT value FROM lightning_cursors WHERE name = ?`, settleCursor).Scan(&values).Error; err != nil {
+	if err := c.Gorm(ctx).Raw(`SELECT value FROM lightning_cursors WHERE name = ?`, settleCursor).Scan(&values).Error; err != nil {
 		return 0, fmt.Errorf("funding: settle index: %w", err)
 	}
 	if len(values) == 0 {
@@ -273,11 +265,11 @@ func SettleIndex(ctx context.Context, h Handle) (uint64, error) {
 
 // AdvanceSettleIndex moves the stored settle index up to idx, never
 // down.
-func AdvanceSettleIndex(ctx context.Context, h Handle, idx uint64) error {
+func AdvanceSettleIndex(ctx context.Context, c db.Conn, idx uint64) error {
 	if idx == 0 {
 		return nil
 	}
-	err := h.Gorm(ctx).Exec(`INSERT INTO lightning_cursors (name, value) VALUES (?, ?)
+	err := c.Gorm(ctx).Exec(`INSERT INTO lightning_cursors (name, value) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET value = CASE WHEN lightning_cursors.value > excluded.value
 			THEN lightning_cursors.value ELSE excluded.value END`, settleCursor, idx).Error
 	if err != nil {
@@ -287,9 +279,9 @@ func AdvanceSettleIndex(ctx context.Context, h Handle, idx uint64) error {
 }
 
 // PayoutExists reports whether a payout pays that payment hash.
-func PayoutExists(ctx context.Context, h Handle, paymentHash string) (bool, error) {
+func PayoutExists(ctx context.Context, c db.Conn, paymentHash string) (bool, error) {
 	var n int64
-	if err := h.Gorm(ctx).Raw(`SELECT COUNT(*) FROM payouts WHERE payment_hash = ?`, paymentHash).Scan(&n).Error; err != nil {
+	if err := c.Gorm(ctx).Raw(`SELECT COUNT(*) FROM payouts WHERE payment_hash = ?`, paymentHash).Scan(&n).Error; err != nil {
 		return false, fmt.Errorf("funding: payout %s: %w", paymentHash, err)
 	}
 	return n > 0, nil
@@ -297,8 +289,8 @@ func PayoutExists(ctx context.Context, h Handle, paymentHash string) (bool, erro
 
 // InsertPayout records a payout and sets its ID; db.ErrDuplicate when
 // another pays the same payment hash.
-func InsertPayout(ctx context.Context, h Handle, p *Payout) error {
-	err := h.Gorm(ctx).Raw(`INSERT INTO payouts (payment_hash, payment_request, source_account, offering_id, destination,
+func InsertPayout(ctx context.Context, c db.Conn, p *Payout) error {
+	err := c.Gorm(ctx).Raw(`INSERT INTO payouts (payment_hash, payment_request, source_account, offering_id, destination,
 			amount_msat, fee_limit_msat, fee_msat, state, failure_reason, created_at, finished_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		p.PaymentHash, p.PaymentRequest, p.SourceAccount, p.OfferingID, p.Destination,
@@ -311,8 +303,8 @@ func InsertPayout(ctx context.Context, h Handle, p *Payout) error {
 
 // FinishPayout records a pending payout's outcome: its state, the
 // routing fee paid and why it failed.
-func FinishPayout(ctx context.Context, h Handle, id int64, state PayoutState, fee money.Msat, reason string, at time.Time) error {
-	err := h.Gorm(ctx).Exec(`UPDATE payouts SET state = ?, fee_msat = ?, failure_reason = ?, finished_at = ?
+func FinishPayout(ctx context.Context, c db.Conn, id int64, state PayoutState, fee money.Msat, reason string, at time.Time) error {
+	err := c.Gorm(ctx).Exec(`UPDATE payouts SET state = ?, fee_msat = ?, failure_reason = ?, finished_at = ?
 		WHERE id = ? AND state = ?`, state, fee, reason, at, id, PayoutPending).Error
 	if err != nil {
 		return fmt.Errorf("funding: finish payout %d: %w", id, err)
@@ -321,18 +313,18 @@ func FinishPayout(ctx context.Context, h Handle, id int64, state PayoutState, fe
 }
 
 // PendingPayouts lists the payouts not finished yet, oldest first.
-func PendingPayouts(ctx context.Context, h Handle) ([]Payout, error) {
+func PendingPayouts(ctx context.Context, c db.Conn) ([]Payout, error) {
 	var out []Payout
-	if err := h.Gorm(ctx).Raw(`SELECT * FROM payouts WHERE state = ? ORDER BY id`, PayoutPending).Scan(&out).Error; err != nil {
+	if err := c.Gorm(ctx).Raw(`SELECT * FROM payouts WHERE state = ? ORDER BY id`, PayoutPending).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("funding: pending payouts: %w", err)
 	}
 	return out, nil
 }
 
 // PayoutsOfOffering lists an offering's payouts, newest first.
-func PayoutsOfOffering(ctx context.Context, h Handle, offeringID int64, limit int) ([]Payout, error) {
+func PayoutsOfOffering(ctx context.Context, c db.Conn, offeringID int64, limit int) ([]Payout, error) {
 	var out []Payout
-	err := h.Gorm(ctx).Raw(`SELECT * FROM payouts WHERE offering_id = ? ORDER BY id DESC LIMIT ?`, offeringID, limit).Scan(&out).Error
+	err := c.Gorm(ctx).Raw(`SELECT * FROM payouts WHERE offering_id = ? ORDER BY id DESC LIMIT ?`, offeringID, limit).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("funding: payouts of %d: %w", offeringID, err)
 	}
@@ -340,9 +332,9 @@ func PayoutsOfOffering(ctx context.Context, h Handle, offeringID int64, limit in
 }
 
 // PayoutsFrom lists the payouts from one source account, newest first.
-func PayoutsFrom(ctx context.Context, h Handle, source string, limit int) ([]Payout, error) {
+func PayoutsFrom(ctx context.Context, c db.Conn, source string, limit int) ([]Payout, error) {
 	var out []Payout
-	err := h.Gorm(ctx).Raw(`SELECT * FROM payouts WHERE source_account = ? ORDER BY id DESC LIMIT ?`, source, limit).Scan(&out).Error
+	err := c.Gorm(ctx).Raw(`SELECT * FROM payouts WHERE source_account = ? ORDER BY id DESC LIMIT ?`, source, limit).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("funding: payouts from %s: %w", source, err)
 	}
@@ -350,9 +342,9 @@ func PayoutsFrom(ctx context.Context, h Handle, source string, limit int) ([]Pay
 }
 
 // PayoutByHash returns the payout of a payment hash; false when none.
-func PayoutByHash(ctx context.Context, h Handle, paymentHash string) (Payout, bool, error) {
+func PayoutByHash(ctx context.Context, c db.Conn, paymentHash string) (Payout, bool, error) {
 	var rows []Payout
-	if err := h.Gorm(ctx).Raw(`SELECT * FROM payouts WHERE payment_hash = ?`, paymentHash).Scan(&rows).Error; err != nil {
+	if err := c.Gorm(ctx).Raw(`SELECT * FROM payouts WHERE payment_hash = ?`, paymentHash).Scan(&rows).Error; err != nil {
 		return Payout{}, false, fmt.Errorf("funding: payout %s: %w", paymentHash, err)
 	}
 	if len(rows) == 0 {

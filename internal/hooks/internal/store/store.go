@@ -10,13 +10,9 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
-)
 
-// Handle is the pool or a transaction in progress: *db.DB and db.Tx both
-// are one.
-type Handle interface {
-	Gorm(ctx context.Context) *gorm.DB
-}
+	"github.com/keepalive/keepalive/internal/db"
+)
 
 // Webhook is a row of webhooks.
 type Webhook struct {
@@ -66,40 +62,40 @@ type Attempt struct {
 func (Attempt) TableName() string { return "webhook_attempts" }
 
 // live selects the webhooks not deleted.
-func live(ctx context.Context, h Handle) *gorm.DB {
-	return h.Gorm(ctx).Model(&Webhook{}).Where("disabled_at IS NULL")
+func live(ctx context.Context, c db.Conn) *gorm.DB {
+	return c.Gorm(ctx).Model(&Webhook{}).Where("disabled_at IS NULL")
 }
 
 // LiveWebhooks returns every webhook not deleted, oldest first.
-func LiveWebhooks(ctx context.Context, h Handle) ([]Webhook, error) {
+func LiveWebhooks(ctx context.Context, c db.Conn) ([]Webhook, error) {
 	var rows []Webhook
-	if err := live(ctx, h).Order("id").Find(&rows).Error; err != nil {
+	if err := live(ctx, c).Order("id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("webhooks: %w", err)
 	}
 	return rows, nil
 }
 
 // WebhooksOf returns an offering's webhooks not deleted, oldest first.
-func WebhooksOf(ctx context.Context, h Handle, offeringID int64) ([]Webhook, error) {
+func WebhooksOf(ctx context.Context, c db.Conn, offeringID int64) ([]Webhook, error) {
 	var rows []Webhook
-	if err := live(ctx, h).Where("offering_id = ?", offeringID).Order("id").Find(&rows).Error; err != nil {
+	if err := live(ctx, c).Where("offering_id = ?", offeringID).Order("id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("webhooks of %d: %w", offeringID, err)
 	}
 	return rows, nil
 }
 
 // CountOf counts an offering's webhooks not deleted.
-func CountOf(ctx context.Context, h Handle, offeringID int64) (int64, error) {
+func CountOf(ctx context.Context, c db.Conn, offeringID int64) (int64, error) {
 	var n int64
-	if err := live(ctx, h).Where("offering_id = ?", offeringID).Count(&n).Error; err != nil {
+	if err := live(ctx, c).Where("offering_id = ?", offeringID).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count webhooks of %d: %w", offeringID, err)
 	}
 	return n, nil
 }
 
 // InsertWebhook adds w and sets its ID.
-func InsertWebhook(ctx context.Context, h Handle, w *Webhook) error {
-	if err := h.Gorm(ctx).Create(w).Error; err != nil {
+func InsertWebhook(ctx context.Context, c db.Conn, w *Webhook) error {
+	if err := c.Gorm(ctx).Create(w).Error; err != nil {
 		return fmt.Errorf("insert webhook: %w", err)
 	}
 	return nil
@@ -107,8 +103,8 @@ func InsertWebhook(ctx context.Context, h Handle, w *Webhook) error {
 
 // Disable marks the offering's webhook id deleted at at, and reports
 // whether there was such a live webhook.
-func Disable(ctx context.Context, h Handle, offeringID, id int64, at time.Time) (bool, error) {
-	res := live(ctx, h).Where("id = ? AND offering_id = ?", id, offeringID).Update("disabled_at", at)
+func Disable(ctx context.Context, c db.Conn, offeringID, id int64, at time.Time) (bool, error) {
+	res := live(ctx, c).Where("id = ? AND offering_id = ?", id, offeringID).Update("disabled_at", at)
 	if res.Error != nil {
 		return false, fmt.Errorf("delete webhook %d: %w", id, res.Error)
 	}
@@ -117,8 +113,8 @@ func Disable(ctx context.Context, h Handle, offeringID, id int64, at time.Time) 
 
 // MoveState sets a live webhook's last_state and low_sent if they are
 // still what the caller read (from), and reports whether they were.
-func MoveState(ctx context.Context, h Handle, from Webhook, state string, lowSent bool) (bool, error) {
-	res := live(ctx, h).Where("id = ? AND last_state = ? AND low_sent = ?", from.ID, from.LastState, from.LowSent).
+func MoveState(ctx context.Context, c db.Conn, from Webhook, state string, lowSent bool) (bool, error) {
+	res := live(ctx, c).Where("id = ? AND last_state = ? AND low_sent = ?", from.ID, from.LastState, from.LowSent).
 		Updates(map[string]any{"last_state": state, "low_sent": lowSent})
 	if res.Error != nil {
 		return false, fmt.Errorf("move webhook %d to %s: %w", from.ID, state, res.Error)
@@ -128,8 +124,8 @@ func MoveState(ctx context.Context, h Handle, from Webhook, state string, lowSen
 
 // Enqueue adds d unless its webhook already has a delivery with its
 // event key.
-func Enqueue(ctx context.Context, h Handle, d Delivery) error {
-	err := h.Gorm(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "webhook_id"}, {Name: "event_key"}}, DoNothing: true}).
+func Enqueue(ctx context.Context, c db.Conn, d Delivery) error {
+	err := c.Gorm(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "webhook_id"}, {Name: "event_key"}}, DoNothing: true}).
 		Create(&d).Error
 	if err != nil {
 		return fmt.Errorf("enqueue %s for webhook %d: %w", d.EventKey, d.WebhookID, err)
@@ -138,12 +134,12 @@ func Enqueue(ctx context.Context, h Handle, d Delivery) error {
 }
 
 // KeysEnqueued returns which of keys the webhook has a delivery for.
-func KeysEnqueued(ctx context.Context, h Handle, webhookID int64, keys []string) ([]string, error) {
+func KeysEnqueued(ctx context.Context, c db.Conn, webhookID int64, keys []string) ([]string, error) {
 	var have []string
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	err := h.Gorm(ctx).Model(&Delivery{}).Where("webhook_id = ? AND event_key IN ?", webhookID, keys).Pluck("event_key", &have).Error
+	err := c.Gorm(ctx).Model(&Delivery{}).Where("webhook_id = ? AND event_key IN ?", webhookID, keys).Pluck("event_key", &have).Error
 	if err != nil {
 		return nil, fmt.Errorf("deliveries of webhook %d: %w", webhookID, err)
 	}
@@ -163,9 +159,9 @@ type Due struct {
 
 // DueBy returns at most limit deliveries in state pending whose next
 // attempt is at or before now, of live webhooks, the most overdue first.
-func DueBy(ctx context.Context, h Handle, pending string, now time.Time, limit int) ([]Due, error) {
+func DueBy(ctx context.Context, c db.Conn, pending string, now time.Time, limit int) ([]Due, error) {
 	var rows []Due
-	err := h.Gorm(ctx).Table("webhook_deliveries d").
+	err := c.Gorm(ctx).Table("webhook_deliveries d").
 		Select("d.id, d.msg_id, d.webhook_id, d.payload, d.attempts, w.url, w.secret").
 		Joins("JOIN webhooks w ON w.id = d.webhook_id").
 		Where("d.state = ? AND d.next_attempt_at <= ? AND w.disabled_at IS NULL", pending, now).
@@ -187,10 +183,10 @@ type Outcome struct {
 }
 
 // RecordAttempt logs a and applies out to its delivery, if the delivery
-// is still in state pending after prevAttempts attempts (h should be a
+// is still in state pending after prevAttempts attempts (c should be a
 // transaction, so that the log and the delivery agree).
-func RecordAttempt(ctx context.Context, h Handle, a Attempt, pending string, prevAttempts int, out Outcome) error {
-	if err := h.Gorm(ctx).Create(&a).Error; err != nil {
+func RecordAttempt(ctx context.Context, c db.Conn, a Attempt, pending string, prevAttempts int, out Outcome) error {
+	if err := c.Gorm(ctx).Create(&a).Error; err != nil {
 		return fmt.Errorf("log attempt of delivery %d: %w", a.DeliveryID, err)
 	}
 	upd := map[string]any{"attempts": out.Attempts, "last_status": out.LastStatus, "last_error": out.LastError}
@@ -203,7 +199,7 @@ func RecordAttempt(ctx context.Context, h Handle, a Attempt, pending string, pre
 	if out.NextAttemptAt != nil {
 		upd["next_attempt_at"] = *out.NextAttemptAt
 	}
-	res := h.Gorm(ctx).Model(&Delivery{}).Where("id = ? AND state = ? AND attempts = ?", a.DeliveryID, pending, prevAttempts).Updates(upd)
+	res := c.Gorm(ctx).Model(&Delivery{}).Where("id = ? AND state = ? AND attempts = ?", a.DeliveryID, pending, prevAttempts).Updates(upd)
 	if res.Error != nil {
 		return fmt.Errorf("record attempt of delivery %d: %w", a.DeliveryID, res.Error)
 	}
@@ -211,14 +207,14 @@ func RecordAttempt(ctx context.Context, h Handle, a Attempt, pending string, pre
 }
 
 // DeliveriesOfWebhook returns a webhook's latest deliveries, newest first.
-func DeliveriesOfWebhook(ctx context.Context, h Handle, webhookID int64, limit int) ([]Delivery, error) {
-	return latest(h.Gorm(ctx).Where("webhook_id = ?", webhookID), limit)
+func DeliveriesOfWebhook(ctx context.Context, c db.Conn, webhookID int64, limit int) ([]Delivery, error) {
+	return latest(c.Gorm(ctx).Where("webhook_id = ?", webhookID), limit)
 }
 
 // DeliveriesOfOffering returns the latest deliveries of an offering's
 // live webhooks, newest first.
-func DeliveriesOfOffering(ctx context.Context, h Handle, offeringID int64, limit int) ([]Delivery, error) {
-	return latest(h.Gorm(ctx).Where("webhook_id IN (?)", live(ctx, h).Select("id").Where("offering_id = ?", offeringID)), limit)
+func DeliveriesOfOffering(ctx context.Context, c db.Conn, offeringID int64, limit int) ([]Delivery, error) {
+	return latest(c.Gorm(ctx).Where("webhook_id IN (?)", live(ctx, c).Select("id").Where("offering_id = ?", offeringID)), limit)
 }
 
 func latest(q *gorm.DB, limit int) ([]Delivery, error) {
@@ -230,12 +226,12 @@ func latest(q *gorm.DB, limit int) ([]Delivery, error) {
 }
 
 // AttemptsOf returns the attempts of the deliveries ids, newest first.
-func AttemptsOf(ctx context.Context, h Handle, ids []int64) ([]Attempt, error) {
+func AttemptsOf(ctx context.Context, c db.Conn, ids []int64) ([]Attempt, error) {
 	var rows []Attempt
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	if err := h.Gorm(ctx).Where("delivery_id IN ?", ids).Order("id DESC").Find(&rows).Error; err != nil {
+	if err := c.Gorm(ctx).Where("delivery_id IN ?", ids).Order("id DESC").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("attempts: %w", err)
 	}
 	return rows, nil

@@ -16,17 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/money"
 )
-
-// Handle is the pool or a transaction in progress: *db.DB and db.Tx both
-// are one.
-type Handle interface {
-	Gorm(ctx context.Context) *gorm.DB
-}
 
 // forUpdate ends a SELECT that locks the rows it reads for the rest of
 // tx, on PostgreSQL (SQLite's immediate transactions hold the whole file
@@ -106,8 +98,8 @@ type Event struct {
 func (Event) TableName() string { return "revenue_events" }
 
 // SaveTerms inserts or replaces an offering's terms.
-func SaveTerms(ctx context.Context, h Handle, t Terms) error {
-	err := h.Gorm(ctx).Exec(`INSERT INTO investment_terms
+func SaveTerms(ctx context.Context, c db.Conn, t Terms) error {
+	err := c.Gorm(ctx).Exec(`INSERT INTO investment_terms
 			(offering_id, share_bps, cap_bps, min_msat, max_msat, raise_limit_msat, open, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (offering_id) DO UPDATE SET share_bps = excluded.share_bps, cap_bps = excluded.cap_bps,
@@ -121,9 +113,9 @@ func SaveTerms(ctx context.Context, h Handle, t Terms) error {
 }
 
 // TermsOf returns an offering's terms, and false when it has none.
-func TermsOf(ctx context.Context, h Handle, offeringID int64) (Terms, bool, error) {
+func TermsOf(ctx context.Context, c db.Conn, offeringID int64) (Terms, bool, error) {
 	var rows []Terms
-	if err := h.Gorm(ctx).Raw(`SELECT * FROM investment_terms WHERE offering_id = ?`, offeringID).Scan(&rows).Error; err != nil {
+	if err := c.Gorm(ctx).Raw(`SELECT * FROM investment_terms WHERE offering_id = ?`, offeringID).Scan(&rows).Error; err != nil {
 		return Terms{}, false, fmt.Errorf("invest: terms of %d: %w", offeringID, err)
 	}
 	if len(rows) == 0 {
@@ -145,9 +137,9 @@ func LockRound(ctx context.Context, tx db.Tx, offeringID int64) error {
 
 // Raised is the principal an offering's round has taken or is awaiting:
 // active and capped investments, and pending ones not expired at now.
-func Raised(ctx context.Context, h Handle, offeringID int64, now time.Time) (money.Msat, error) {
+func Raised(ctx context.Context, c db.Conn, offeringID int64, now time.Time) (money.Msat, error) {
 	var sum int64
-	err := h.Gorm(ctx).Raw(`SELECT COALESCE(SUM(principal_msat), 0) FROM investments
+	err := c.Gorm(ctx).Raw(`SELECT COALESCE(SUM(principal_msat), 0) FROM investments
 		WHERE offering_id = ? AND (state <> ? OR expires_at > ?)`, offeringID, Pending, now).Scan(&sum).Error
 	if err != nil {
 		return 0, fmt.Errorf("invest: raised by %d: %w", offeringID, err)
@@ -157,12 +149,12 @@ func Raised(ctx context.Context, h Handle, offeringID int64, now time.Time) (mon
 
 // SettledPrincipal is the principal of an offering's active and capped
 // investments, and how many they are.
-func SettledPrincipal(ctx context.Context, h Handle, offeringID int64) (money.Msat, int64, error) {
+func SettledPrincipal(ctx context.Context, c db.Conn, offeringID int64) (money.Msat, int64, error) {
 	var row struct {
 		Sum   int64
 		Count int64
 	}
-	err := h.Gorm(ctx).Raw(`SELECT COALESCE(SUM(principal_msat), 0) AS sum, COUNT(*) AS count FROM investments
+	err := c.Gorm(ctx).Raw(`SELECT COALESCE(SUM(principal_msat), 0) AS sum, COUNT(*) AS count FROM investments
 		WHERE offering_id = ? AND state <> ?`, offeringID, Pending).Scan(&row).Error
 	if err != nil {
 		return 0, 0, fmt.Errorf("invest: principal of %d: %w", offeringID, err)
@@ -171,8 +163,8 @@ func SettledPrincipal(ctx context.Context, h Handle, offeringID int64) (money.Ms
 }
 
 // InsertInvestment adds inv and sets its ID.
-func InsertInvestment(ctx context.Context, h Handle, inv *Investment) error {
-	err := h.Gorm(ctx).Raw(`INSERT INTO investments (offering_id, claim_key_hash, payment_hash, state, principal_msat,
+func InsertInvestment(ctx context.Context, c db.Conn, inv *Investment) error {
+	err := c.Gorm(ctx).Raw(`INSERT INTO investments (offering_id, claim_key_hash, payment_hash, state, principal_msat,
 			share_bps, cap_bps, cap_msat, returned_msat, name, public, payout_destination, payout_threshold_msat,
 			expires_at, created_at, activated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -193,8 +185,8 @@ func LockByPayment(ctx context.Context, tx db.Tx, paymentHash string) (Investmen
 
 // Activate makes a pending investment active with the principal that
 // arrived and its cap.
-func Activate(ctx context.Context, h Handle, id int64, principal, capMsat money.Msat, at time.Time) error {
-	err := h.Gorm(ctx).Exec(`UPDATE investments SET state = ?, principal_msat = ?, cap_msat = ?, activated_at = ?
+func Activate(ctx context.Context, c db.Conn, id int64, principal, capMsat money.Msat, at time.Time) error {
+	err := c.Gorm(ctx).Exec(`UPDATE investments SET state = ?, principal_msat = ?, cap_msat = ?, activated_at = ?
 		WHERE id = ? AND state = ?`, Active, principal, capMsat, at, id, Pending).Error
 	if err != nil {
 		return fmt.Errorf("invest: activate %d: %w", id, err)
@@ -212,8 +204,8 @@ type Stake struct {
 
 // ActiveStakes returns an offering's active investments in the split's
 // tie-break order: earlier activation, then id.
-func ActiveStakes(ctx context.Context, h Handle, offeringID int64) ([]Stake, error) {
-	rows, err := h.Gorm(ctx).Raw(`SELECT id, principal_msat, share_bps, cap_msat - returned_msat FROM investments
+func ActiveStakes(ctx context.Context, c db.Conn, offeringID int64) ([]Stake, error) {
+	rows, err := c.Gorm(ctx).Raw(`SELECT id, principal_msat, share_bps, cap_msat - returned_msat FROM investments
 		WHERE offering_id = ? AND state = ? ORDER BY activated_at, id`, offeringID, Active).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("invest: active investments of %d: %w", offeringID, err)
@@ -242,7 +234,7 @@ type Return struct {
 // AddReturns adds each return to its active investment, capping those
 // that reach their cap, a thousand investments per statement. Every one
 // must be active.
-func AddReturns(ctx context.Context, h Handle, returns []Return) error {
+func AddReturns(ctx context.Context, c db.Conn, returns []Return) error {
 	const chunkRows = 1000
 	for start := 0; start < len(returns); start += chunkRows {
 		chunk := returns[start:min(start+chunkRows, len(returns))]
@@ -259,7 +251,7 @@ func AddReturns(ctx context.Context, h Handle, returns []Return) error {
 			args = append(args, r.InvestmentID, int64(r.Amount))
 		}
 		sb.WriteString(") AS v WHERE investments.id = v.column1 AND investments.state = 'active'")
-		res := h.Gorm(ctx).Exec(sb.String(), args...)
+		res := c.Gorm(ctx).Exec(sb.String(), args...)
 		if res.Error != nil {
 			return fmt.Errorf("invest: add returns to %d investments: %w", len(chunk), res.Error)
 		}
@@ -271,9 +263,9 @@ func AddReturns(ctx context.Context, h Handle, returns []Return) error {
 }
 
 // EventByKey returns the revenue event with that key; false when none.
-func EventByKey(ctx context.Context, h Handle, key string) (Event, bool, error) {
+func EventByKey(ctx context.Context, c db.Conn, key string) (Event, bool, error) {
 	var rows []Event
-	if err := h.Gorm(ctx).Raw(`SELECT * FROM revenue_events WHERE key = ?`, key).Scan(&rows).Error; err != nil {
+	if err := c.Gorm(ctx).Raw(`SELECT * FROM revenue_events WHERE key = ?`, key).Scan(&rows).Error; err != nil {
 		return Event{}, false, fmt.Errorf("invest: revenue event %s: %w", key, err)
 	}
 	if len(rows) == 0 {
@@ -285,8 +277,8 @@ func EventByKey(ctx context.Context, h Handle, key string) (Event, bool, error) 
 // InsertEvent adds e and sets its ID. An event with the same key
 // recorded meanwhile is db.ErrRetry: the transaction runs again and
 // finds it.
-func InsertEvent(ctx context.Context, h Handle, e *Event) error {
-	err := h.Gorm(ctx).Raw(`INSERT INTO revenue_events (offering_id, key, source_account, amount_msat, investors_msat,
+func InsertEvent(ctx context.Context, c db.Conn, e *Event) error {
+	err := c.Gorm(ctx).Raw(`INSERT INTO revenue_events (offering_id, key, source_account, amount_msat, investors_msat,
 			runway_msat, investments, memo, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		e.OfferingID, e.Key, e.SourceAccount, e.AmountMsat, e.InvestorsMsat, e.RunwayMsat, e.Investments, e.Memo, e.CreatedAt).
@@ -301,9 +293,9 @@ func InsertEvent(ctx context.Context, h Handle, e *Event) error {
 }
 
 // one reads one investment by query; false when there is none.
-func one(ctx context.Context, h Handle, query string, arg any) (Investment, bool, error) {
+func one(ctx context.Context, c db.Conn, query string, arg any) (Investment, bool, error) {
 	var rows []Investment
-	if err := h.Gorm(ctx).Raw(query, arg).Scan(&rows).Error; err != nil {
+	if err := c.Gorm(ctx).Raw(query, arg).Scan(&rows).Error; err != nil {
 		return Investment{}, false, fmt.Errorf("invest: investment: %w", err)
 	}
 	if len(rows) == 0 {
@@ -313,20 +305,20 @@ func one(ctx context.Context, h Handle, query string, arg any) (Investment, bool
 }
 
 // InvestmentByID returns an investment; false when there is none.
-func InvestmentByID(ctx context.Context, h Handle, id int64) (Investment, bool, error) {
-	return one(ctx, h, `SELECT * FROM investments WHERE id = ?`, id)
+func InvestmentByID(ctx context.Context, c db.Conn, id int64) (Investment, bool, error) {
+	return one(ctx, c, `SELECT * FROM investments WHERE id = ?`, id)
 }
 
 // InvestmentByClaimHash returns the investment of a claim key hash;
 // false when there is none.
-func InvestmentByClaimHash(ctx context.Context, h Handle, hash string) (Investment, bool, error) {
-	return one(ctx, h, `SELECT * FROM investments WHERE claim_key_hash = ?`, hash)
+func InvestmentByClaimHash(ctx context.Context, c db.Conn, hash string) (Investment, bool, error) {
+	return one(ctx, c, `SELECT * FROM investments WHERE claim_key_hash = ?`, hash)
 }
 
 // PaidOf lists an offering's paid investments, oldest first.
-func PaidOf(ctx context.Context, h Handle, offeringID int64, limit int) ([]Investment, error) {
+func PaidOf(ctx context.Context, c db.Conn, offeringID int64, limit int) ([]Investment, error) {
 	var out []Investment
-	err := h.Gorm(ctx).Raw(`SELECT * FROM investments WHERE offering_id = ? AND state <> ?
+	err := c.Gorm(ctx).Raw(`SELECT * FROM investments WHERE offering_id = ? AND state <> ?
 		ORDER BY activated_at, id LIMIT ?`, offeringID, Pending, limit).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("invest: investments of %d: %w", offeringID, err)
@@ -335,9 +327,9 @@ func PaidOf(ctx context.Context, h Handle, offeringID int64, limit int) ([]Inves
 }
 
 // EventsOf lists an offering's revenue events, newest first.
-func EventsOf(ctx context.Context, h Handle, offeringID int64, limit int) ([]Event, error) {
+func EventsOf(ctx context.Context, c db.Conn, offeringID int64, limit int) ([]Event, error) {
 	var out []Event
-	err := h.Gorm(ctx).Raw(`SELECT * FROM revenue_events WHERE offering_id = ? ORDER BY id DESC LIMIT ?`, offeringID, limit).
+	err := c.Gorm(ctx).Raw(`SELECT * FROM revenue_events WHERE offering_id = ? ORDER BY id DESC LIMIT ?`, offeringID, limit).
 		Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("invest: revenue events of %d: %w", offeringID, err)
@@ -346,8 +338,8 @@ func EventsOf(ctx context.Context, h Handle, offeringID int64, limit int) ([]Eve
 }
 
 // SetPayout sets an investment's standing payout address and threshold.
-func SetPayout(ctx context.Context, h Handle, id int64, destination string, threshold money.Msat) error {
-	err := h.Gorm(ctx).Exec(`UPDATE investments SET payout_destination = ?, payout_threshold_msat = ? WHERE id = ?`,
+func SetPayout(ctx context.Context, c db.Conn, id int64, destination string, threshold money.Msat) error {
+	err := c.Gorm(ctx).Exec(`UPDATE investments SET payout_destination = ?, payout_threshold_msat = ? WHERE id = ?`,
 		destination, threshold, id).Error
 	if err != nil {
 		return fmt.Errorf("invest: payout address of %d: %w", id, err)
@@ -357,17 +349,17 @@ func SetPayout(ctx context.Context, h Handle, id int64, destination string, thre
 
 // Standing lists the investments with a standing payout address among
 // ids (nil: all of them, by id).
-func Standing(ctx context.Context, h Handle, ids []int64) ([]Investment, error) {
+func Standing(ctx context.Context, c db.Conn, ids []int64) ([]Investment, error) {
 	var out []Investment
 	if ids == nil {
-		if err := h.Gorm(ctx).Raw(`SELECT * FROM investments WHERE payout_destination <> '' ORDER BY id`).Scan(&out).Error; err != nil {
+		if err := c.Gorm(ctx).Raw(`SELECT * FROM investments WHERE payout_destination <> '' ORDER BY id`).Scan(&out).Error; err != nil {
 			return nil, fmt.Errorf("invest: standing payouts: %w", err)
 		}
 		return out, nil
 	}
 	for start := 0; start < len(ids); start += 1000 {
 		var chunk []Investment
-		err := h.Gorm(ctx).Raw(`SELECT * FROM investments WHERE id IN ? AND payout_destination <> ''`,
+		err := c.Gorm(ctx).Raw(`SELECT * FROM investments WHERE id IN ? AND payout_destination <> ''`,
 			ids[start:min(start+1000, len(ids))]).Scan(&chunk).Error
 		if err != nil {
 			return nil, fmt.Errorf("invest: standing payouts: %w", err)
@@ -379,11 +371,11 @@ func Standing(ctx context.Context, h Handle, ids []int64) ([]Investment, error) 
 
 // EventTotals sums an offering's revenue events: all revenue, the part
 // shared with investors, and how many events.
-func EventTotals(ctx context.Context, h Handle, offeringID int64) (revenue, shared money.Msat, n int64, err error) {
+func EventTotals(ctx context.Context, c db.Conn, offeringID int64) (revenue, shared money.Msat, n int64, err error) {
 	var row struct {
 		Revenue, Shared, N int64
 	}
-	err = h.Gorm(ctx).Raw(`SELECT COALESCE(SUM(amount_msat), 0) AS revenue, COALESCE(SUM(investors_msat), 0) AS shared,
+	err = c.Gorm(ctx).Raw(`SELECT COALESCE(SUM(amount_msat), 0) AS revenue, COALESCE(SUM(investors_msat), 0) AS shared,
 		COUNT(*) AS n FROM revenue_events WHERE offering_id = ?`, offeringID).Scan(&row).Error
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("invest: revenue of %d: %w", offeringID, err)
@@ -393,17 +385,17 @@ func EventTotals(ctx context.Context, h Handle, offeringID int64) (revenue, shar
 
 // ByKeys reads the offering's revenue events with those keys and its
 // paid investments with those payment hashes.
-func ByKeys(ctx context.Context, h Handle, offeringID int64, eventKeys, hashes []string) ([]Event, []Investment, error) {
+func ByKeys(ctx context.Context, c db.Conn, offeringID int64, eventKeys, hashes []string) ([]Event, []Investment, error) {
 	var evs []Event
 	var invs []Investment
 	if len(eventKeys) > 0 {
-		err := h.Gorm(ctx).Raw(`SELECT * FROM revenue_events WHERE offering_id = ? AND key IN ?`, offeringID, eventKeys).Scan(&evs).Error
+		err := c.Gorm(ctx).Raw(`SELECT * FROM revenue_events WHERE offering_id = ? AND key IN ?`, offeringID, eventKeys).Scan(&evs).Error
 		if err != nil {
 			return nil, nil, fmt.Errorf("invest: revenue events of %d: %w", offeringID, err)
 		}
 	}
 	if len(hashes) > 0 {
-		err := h.Gorm(ctx).Raw(`SELECT * FROM investments WHERE offering_id = ? AND payment_hash IN ? AND state <> ?`,
+		err := c.Gorm(ctx).Raw(`SELECT * FROM investments WHERE offering_id = ? AND payment_hash IN ? AND state <> ?`,
 			offeringID, hashes, Pending).Scan(&invs).Error
 		if err != nil {
 			return nil, nil, fmt.Errorf("invest: investments of %d: %w", offeringID, err)

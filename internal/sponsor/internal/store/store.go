@@ -16,12 +16,6 @@ import (
 	"github.com/keepalive/keepalive/internal/money"
 )
 
-// Handle is the pool or a transaction in progress: *db.DB and db.Tx both
-// are one.
-type Handle interface {
-	Gorm(ctx context.Context) *gorm.DB
-}
-
 // forUpdate locks the rows read for the rest of tx, on PostgreSQL
 // (SQLite's immediate transactions hold the whole file already).
 func forUpdate(ctx context.Context, tx db.Tx) *gorm.DB {
@@ -109,9 +103,9 @@ type Period struct {
 func (Period) TableName() string { return "sponsor_periods" }
 
 // SettingsOf returns an offering's terms, and false when it has none.
-func SettingsOf(ctx context.Context, h Handle, offeringID int64) (Settings, bool, error) {
+func SettingsOf(ctx context.Context, c db.Conn, offeringID int64) (Settings, bool, error) {
 	var rows []Settings
-	if err := h.Gorm(ctx).Where("offering_id = ?", offeringID).Limit(1).Find(&rows).Error; err != nil {
+	if err := c.Gorm(ctx).Where("offering_id = ?", offeringID).Limit(1).Find(&rows).Error; err != nil {
 		return Settings{}, false, fmt.Errorf("sponsor: settings of %d: %w", offeringID, err)
 	}
 	if len(rows) == 0 {
@@ -121,8 +115,8 @@ func SettingsOf(ctx context.Context, h Handle, offeringID int64) (Settings, bool
 }
 
 // SaveSettings inserts or replaces an offering's terms.
-func SaveSettings(ctx context.Context, h Handle, row Settings) error {
-	err := h.Gorm(ctx).Clauses(clause.OnConflict{
+func SaveSettings(ctx context.Context, c db.Conn, row Settings) error {
+	err := c.Gorm(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "offering_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"enabled", "slots", "period", "reserve_msat", "weights_bps", "open_periods", "updated_at"}),
 	}).Create(&row).Error
@@ -133,26 +127,26 @@ func SaveSettings(ctx context.Context, h Handle, row Settings) error {
 }
 
 // InsertBid adds a bid with its first invoice and sets the bid's ID.
-func InsertBid(ctx context.Context, h Handle, b *Bid, first BidInvoice) error {
-	if err := h.Gorm(ctx).Create(b).Error; err != nil {
+func InsertBid(ctx context.Context, c db.Conn, b *Bid, first BidInvoice) error {
+	if err := c.Gorm(ctx).Create(b).Error; err != nil {
 		return fmt.Errorf("sponsor: record bid: %w", err)
 	}
 	first.BidID = b.ID
-	return InsertBidInvoice(ctx, h, first)
+	return InsertBidInvoice(ctx, c, first)
 }
 
 // InsertBidInvoice records an invoice that pays a bid.
-func InsertBidInvoice(ctx context.Context, h Handle, bi BidInvoice) error {
-	if err := h.Gorm(ctx).Create(&bi).Error; err != nil {
+func InsertBidInvoice(ctx context.Context, c db.Conn, bi BidInvoice) error {
+	if err := c.Gorm(ctx).Create(&bi).Error; err != nil {
 		return fmt.Errorf("sponsor: record invoice of bid %d: %w", bi.BidID, err)
 	}
 	return nil
 }
 
 // BidByPublicID returns the bid with that public id, or db.ErrNotFound.
-func BidByPublicID(ctx context.Context, h Handle, publicID string) (Bid, error) {
+func BidByPublicID(ctx context.Context, c db.Conn, publicID string) (Bid, error) {
 	var b Bid
-	if err := h.Gorm(ctx).Where("public_id = ?", publicID).Take(&b).Error; err != nil {
+	if err := c.Gorm(ctx).Where("public_id = ?", publicID).Take(&b).Error; err != nil {
 		return Bid{}, fmt.Errorf("sponsor: bid %s: %w", publicID, db.TranslateError(err))
 	}
 	return b, nil
@@ -168,9 +162,9 @@ func LockBid(ctx context.Context, tx db.Tx, id int64) (Bid, error) {
 }
 
 // ClaimKeyKnown reports whether any bid has that claim key hash.
-func ClaimKeyKnown(ctx context.Context, h Handle, hash string) (bool, error) {
+func ClaimKeyKnown(ctx context.Context, c db.Conn, hash string) (bool, error) {
 	var n int64
-	if err := h.Gorm(ctx).Model(&Bid{}).Where("claim_key_hash = ?", hash).Limit(1).Count(&n).Error; err != nil {
+	if err := c.Gorm(ctx).Model(&Bid{}).Where("claim_key_hash = ?", hash).Limit(1).Count(&n).Error; err != nil {
 		return false, fmt.Errorf("sponsor: claim key: %w", err)
 	}
 	return n > 0, nil
@@ -178,9 +172,9 @@ func ClaimKeyKnown(ctx context.Context, h Handle, hash string) (bool, error) {
 
 // BidsByClaimKey returns the bids of a claim key hash, latest period
 // first (at most 200).
-func BidsByClaimKey(ctx context.Context, h Handle, hash string) ([]Bid, error) {
+func BidsByClaimKey(ctx context.Context, c db.Conn, hash string) ([]Bid, error) {
 	var out []Bid
-	err := h.Gorm(ctx).Where("claim_key_hash = ?", hash).Order("period_start DESC, id DESC").Limit(200).Find(&out).Error
+	err := c.Gorm(ctx).Where("claim_key_hash = ?", hash).Order("period_start DESC, id DESC").Limit(200).Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("sponsor: bids of a claim key: %w", err)
 	}
@@ -188,18 +182,18 @@ func BidsByClaimKey(ctx context.Context, h Handle, hash string) ([]Bid, error) {
 }
 
 // BidInvoiceOf returns the bid invoice with that payment hash.
-func BidInvoiceOf(ctx context.Context, h Handle, paymentHash string) (BidInvoice, error) {
+func BidInvoiceOf(ctx context.Context, c db.Conn, paymentHash string) (BidInvoice, error) {
 	var bi BidInvoice
-	if err := h.Gorm(ctx).Where("payment_hash = ?", paymentHash).Take(&bi).Error; err != nil {
+	if err := c.Gorm(ctx).Where("payment_hash = ?", paymentHash).Take(&bi).Error; err != nil {
 		return BidInvoice{}, fmt.Errorf("sponsor: bid of invoice %s: %w", paymentHash, db.TranslateError(err))
 	}
 	return bi, nil
 }
 
 // BidInvoices returns a bid's invoices, oldest first.
-func BidInvoices(ctx context.Context, h Handle, bidID int64) ([]BidInvoice, error) {
+func BidInvoices(ctx context.Context, c db.Conn, bidID int64) ([]BidInvoice, error) {
 	var out []BidInvoice
-	if err := h.Gorm(ctx).Where("bid_id = ?", bidID).Order("created_at").Find(&out).Error; err != nil {
+	if err := c.Gorm(ctx).Where("bid_id = ?", bidID).Order("created_at").Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("sponsor: invoices of bid %d: %w", bidID, err)
 	}
 	return out, nil
@@ -207,8 +201,8 @@ func BidInvoices(ctx context.Context, h Handle, bidID int64) ([]BidInvoice, erro
 
 // EditDisplay changes what a bid in one of states shows, and reports
 // whether it was in one of them.
-func EditDisplay(ctx context.Context, h Handle, id int64, states []BidState, name, url, tagline string) (bool, error) {
-	res := h.Gorm(ctx).Model(&Bid{}).Where("id = ? AND state IN ?", id, states).
+func EditDisplay(ctx context.Context, c db.Conn, id int64, states []BidState, name, url, tagline string) (bool, error) {
+	res := c.Gorm(ctx).Model(&Bid{}).Where("id = ? AND state IN ?", id, states).
 		Updates(map[string]any{"display_name": name, "display_url": url, "display_tagline": tagline})
 	if res.Error != nil {
 		return false, fmt.Errorf("sponsor: edit display of bid %d: %w", id, res.Error)
@@ -217,8 +211,8 @@ func EditDisplay(ctx context.Context, h Handle, id int64, states []BidState, nam
 }
 
 // CloseBid sets a bid's final state before its period, with the reason.
-func CloseBid(ctx context.Context, h Handle, id int64, state BidState, reason string, at time.Time) error {
-	err := h.Gorm(ctx).Model(&Bid{}).Where("id = ?", id).
+func CloseBid(ctx context.Context, c db.Conn, id int64, state BidState, reason string, at time.Time) error {
+	err := c.Gorm(ctx).Model(&Bid{}).Where("id = ?", id).
 		Updates(map[string]any{"state": state, "reject_reason": reason, "closed_at": at}).Error
 	if err != nil {
 		return fmt.Errorf("sponsor: close bid %d: %w", id, err)
@@ -227,8 +221,8 @@ func CloseBid(ctx context.Context, h Handle, id int64, state BidState, reason st
 }
 
 // Paid records what a bid has been paid in all, and makes it active.
-func Paid(ctx context.Context, h Handle, id int64, total money.Msat, at time.Time) error {
-	err := h.Gorm(ctx).Model(&Bid{}).Where("id = ?", id).
+func Paid(ctx context.Context, c db.Conn, id int64, total money.Msat, at time.Time) error {
+	err := c.Gorm(ctx).Model(&Bid{}).Where("id = ?", id).
 		Updates(map[string]any{"amount_msat": total, "state": BidActive, "settled_at": at.UTC()}).Error
 	if err != nil {
 		return fmt.Errorf("sponsor: bid %d paid: %w", id, err)
@@ -237,8 +231,8 @@ func Paid(ctx context.Context, h Handle, id int64, total money.Msat, at time.Tim
 }
 
 // Won records a bid's slot and charge.
-func Won(ctx context.Context, h Handle, id int64, slot int, charge money.Msat, at time.Time) error {
-	err := h.Gorm(ctx).Model(&Bid{}).Where("id = ?", id).
+func Won(ctx context.Context, c db.Conn, id int64, slot int, charge money.Msat, at time.Time) error {
+	err := c.Gorm(ctx).Model(&Bid{}).Where("id = ?", id).
 		Updates(map[string]any{"state": BidWon, "slot": slot, "charge_msat": charge, "closed_at": at}).Error
 	if err != nil {
 		return fmt.Errorf("sponsor: bid %d won: %w", id, err)
@@ -247,10 +241,10 @@ func Won(ctx context.Context, h Handle, id int64, slot int, charge money.Msat, a
 }
 
 // CloseBids sets many bids to a final state, a thousand per statement.
-func CloseBids(ctx context.Context, h Handle, ids []int64, state BidState, at time.Time) error {
+func CloseBids(ctx context.Context, c db.Conn, ids []int64, state BidState, at time.Time) error {
 	for start := 0; start < len(ids); start += 1000 {
 		chunk := ids[start:min(start+1000, len(ids))]
-		if err := h.Gorm(ctx).Model(&Bid{}).Where("id IN ?", chunk).Updates(map[string]any{"state": state, "closed_at": at}).Error; err != nil {
+		if err := c.Gorm(ctx).Model(&Bid{}).Where("id IN ?", chunk).Updates(map[string]any{"state": state, "closed_at": at}).Error; err != nil {
 			return fmt.Errorf("sponsor: close %d bids: %w", len(chunk), err)
 		}
 	}
@@ -259,8 +253,8 @@ func CloseBids(ctx context.Context, h Handle, ids []int64, state BidState, at ti
 
 // CloseUnpaid closes the bids of a period still waiting for their first
 // payment.
-func CloseUnpaid(ctx context.Context, h Handle, offeringID int64, start time.Time, at time.Time) error {
-	err := h.Gorm(ctx).Model(&Bid{}).Where("offering_id = ? AND period_start = ? AND state = ?", offeringID, start, BidPending).
+func CloseUnpaid(ctx context.Context, c db.Conn, offeringID int64, start time.Time, at time.Time) error {
+	err := c.Gorm(ctx).Model(&Bid{}).Where("offering_id = ? AND period_start = ? AND state = ?", offeringID, start, BidPending).
 		Updates(map[string]any{"state": BidUnpaid, "closed_at": at}).Error
 	if err != nil {
 		return fmt.Errorf("sponsor: close unpaid bids of %d: %w", offeringID, err)
@@ -270,12 +264,12 @@ func CloseUnpaid(ctx context.Context, h Handle, offeringID int64, start time.Tim
 
 // BidCounts counts the open bids per period start (unix seconds) between
 // two starts, pending ones included.
-func BidCounts(ctx context.Context, h Handle, offeringID int64, from, to time.Time) (map[int64]int, error) {
+func BidCounts(ctx context.Context, c db.Conn, offeringID int64, from, to time.Time) (map[int64]int, error) {
 	var rows []struct {
 		PeriodStart time.Time
 		N           int
 	}
-	err := h.Gorm(ctx).Model(&Bid{}).Select("period_start, COUNT(*) AS n").
+	err := c.Gorm(ctx).Model(&Bid{}).Select("period_start, COUNT(*) AS n").
 		Where("offering_id = ? AND period_start BETWEEN ? AND ? AND state IN ?", offeringID, from.UTC(), to.UTC(), []BidState{BidPending, BidActive}).
 		Group("period_start").Scan(&rows).Error
 	if err != nil {
@@ -307,9 +301,9 @@ type DuePeriod struct {
 
 // DuePeriods lists periods that started by cutoff and still have open
 // bids, the oldest first.
-func DuePeriods(ctx context.Context, h Handle, cutoff time.Time, limit int) ([]DuePeriod, error) {
+func DuePeriods(ctx context.Context, c db.Conn, cutoff time.Time, limit int) ([]DuePeriod, error) {
 	var out []DuePeriod
-	err := h.Gorm(ctx).Model(&Bid{}).Distinct("offering_id", "period_start").
+	err := c.Gorm(ctx).Model(&Bid{}).Distinct("offering_id", "period_start").
 		Where("state IN ? AND period_start <= ?", []BidState{BidPending, BidActive}, cutoff.UTC()).
 		Order("period_start").Limit(limit).Scan(&out).Error
 	if err != nil {
@@ -320,17 +314,17 @@ func DuePeriods(ctx context.Context, h Handle, cutoff time.Time, limit int) ([]D
 
 // InsertPeriod records a cleared period; db.ErrDuplicate when it was
 // recorded already.
-func InsertPeriod(ctx context.Context, h Handle, p Period) error {
-	if err := h.Gorm(ctx).Create(&p).Error; err != nil {
+func InsertPeriod(ctx context.Context, c db.Conn, p Period) error {
+	if err := c.Gorm(ctx).Create(&p).Error; err != nil {
 		return fmt.Errorf("sponsor: record period: %w", db.TranslateError(err))
 	}
 	return nil
 }
 
 // PeriodOf returns a period's record, and false when it has none.
-func PeriodOf(ctx context.Context, h Handle, offeringID int64, start time.Time) (Period, bool, error) {
+func PeriodOf(ctx context.Context, c db.Conn, offeringID int64, start time.Time) (Period, bool, error) {
 	var rows []Period
-	err := h.Gorm(ctx).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Limit(1).Find(&rows).Error
+	err := c.Gorm(ctx).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Limit(1).Find(&rows).Error
 	if err != nil {
 		return Period{}, false, fmt.Errorf("sponsor: period record: %w", err)
 	}
@@ -341,9 +335,9 @@ func PeriodOf(ctx context.Context, h Handle, offeringID int64, start time.Time) 
 }
 
 // Cleared reports whether the period has its record.
-func Cleared(ctx context.Context, h Handle, offeringID int64, start time.Time) (bool, error) {
+func Cleared(ctx context.Context, c db.Conn, offeringID int64, start time.Time) (bool, error) {
 	var n int64
-	err := h.Gorm(ctx).Model(&Period{}).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Count(&n).Error
+	err := c.Gorm(ctx).Model(&Period{}).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Count(&n).Error
 	if err != nil {
 		return false, fmt.Errorf("sponsor: period cleared: %w", err)
 	}
@@ -352,8 +346,8 @@ func Cleared(ctx context.Context, h Handle, offeringID int64, start time.Time) (
 
 // WinnersAt returns the bids winning a period that holds t, across
 // offerings (offeringID 0) or for one, by offering then slot.
-func WinnersAt(ctx context.Context, h Handle, offeringID int64, t time.Time) ([]Bid, error) {
-	q := h.Gorm(ctx).Where("state = ? AND period_start <= ? AND period_end > ?", BidWon, t.UTC(), t.UTC())
+func WinnersAt(ctx context.Context, c db.Conn, offeringID int64, t time.Time) ([]Bid, error) {
+	q := c.Gorm(ctx).Where("state = ? AND period_start <= ? AND period_end > ?", BidWon, t.UTC(), t.UTC())
 	if offeringID != 0 {
 		q = q.Where("offering_id = ?", offeringID)
 	}
@@ -365,9 +359,9 @@ func WinnersAt(ctx context.Context, h Handle, offeringID int64, t time.Time) ([]
 }
 
 // PastWinners returns won bids of periods that ended by t, newest first.
-func PastWinners(ctx context.Context, h Handle, t time.Time, limit int) ([]Bid, error) {
+func PastWinners(ctx context.Context, c db.Conn, t time.Time, limit int) ([]Bid, error) {
 	var out []Bid
-	err := h.Gorm(ctx).Where("state = ? AND period_end <= ?", BidWon, t.UTC()).
+	err := c.Gorm(ctx).Where("state = ? AND period_end <= ?", BidWon, t.UTC()).
 		Order("period_start DESC, offering_id, slot").Limit(limit).Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("sponsor: past winners: %w", err)

@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keepalive/keepalive/internal/money"
+)
+
+// InsertTransfer writes t unless a transfer with its key exists, and
+// returns the new id, or inserted false for a repeated key. A clash on
+// another unique index (a pending transfer resolved twice) is
+// db.ErrDuplicate.
+func InsertTransfer(ctx context.Context, c Conn, t Transfer) (id int64, inserted bool, err error) {
+	var ids []int64
+	err = scan(ctx, c, &ids, `INSERT INTO transfers (key, debit_account_id, credit_account_id, amount_msat, kind, pending_id, memo, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING id`,
+		t.Key, t.DebitAccountID, t.CreditAccountID, t.Amount, t.Kind, t.PendingID, t.Memo, t.CreatedAt)
+	if err != nil {
+		return 0, false, fmt.Errorf("ledger: insert %s: %w", t.Key, err)
+	}
+	if len(ids) == 0 {
+		return 0, false, nil
+	}
+	return ids[0], true, nil
+}
+
+// InsertPosted writes posted transfers in multi-row statements, skipping
+// keys that exist, and returns the keys it inserted.
+func InsertPosted(ctx context.Context, c Conn, rows []Transfer) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(rows))
+	for start := 0; start < len(rows); start += BatchRows {
+		chunk := rows[start:min(start+BatchRows, len(rows))]
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO transfers (key, debit_account_id, credit_account_id, amount_msat, kind, memo, created_at) VALUES ")
+		args := make([]any, 0, len(chunk)*7)
+		for i, t := range chunk {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, t.Key, t.DebitAccountID, t.CreditAccountID, t.Amount, Posted, t.Memo, t.CreatedAt)
+		}
+		sb.WriteString(" ON CONFLICT (key) DO NOTHING RETURNING key")
+		var keys []string
+		if err := scan(ctx, c, &keys, sb.String(), args...); err != nil {
+			return nil, fmt.Errorf("ledger: insert %d transfers: %w", len(chunk), err)
+		}
+		for _, k := range keys {
+			inserted[k] = true
+		}
+	}
+	return inserted, nil
+}
+
+// TransferByKey returns the transfer with that key, db.ErrNotFound if
+// there is none.
+func TransferByKey(ctx context.Context, c Conn, key string) (Transfer, error) {
+	var t Transfer
+	if err := scanOne(ctx, c, &t, "SELECT "+transferColumns+" FROM transfers WHERE key = ?", key); err != nil {
+		return Transfer{}, fmt.Errorf("ledger: transfer %s: %w", key, err)
+	}
+	return t, nil
+}
+
+// OtherResolutions counts the transfers that resolve the pending transfer
+// pendingID under a key other than key.
+func OtherResolutions(ctx context.Context, c Conn, pendingID int64, key string) (int64, error) {
+	var n int64
+	if err := scan(ctx, c, &n, "SELECT COUNT(*) FROM transfers WHERE pending_id = ? AND key <> ?", pendingID, key); err != nil {
+		return 0, fmt.Errorf("ledger: resolutions of %d: %w", pendingID, err)
+	}
+	return n, nil
+}
+
+// TransfersWithPrefix returns the transfers whose keys start with prefix,
+// oldest first.
+func TransfersWithPrefix(ctx context.Context, c Conn, prefix string) ([]Transfer, error) {
+	var out []Transfer
+	pattern := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(prefix) + "%"
+	if err := scan(ctx, c, &out, "SELECT "+transferColumns+` FROM transfers WHERE key LIKE ? ESCAPE '\' ORDER BY id`, pattern); err != nil {
+		return nil, fmt.Errorf("ledger: transfers %s…: %w", prefix, err)
+	}
+	return out, nil
+}
+
+// AllTransfers returns every transfer, by id: for checks, not pages.
+func AllTransfers(ctx context.Context, c Conn) ([]Transfer, error) {
+	var out []Transfer
+	if err := scan(ctx, c, &out, "SELECT "+transferColumns+" FROM transfers ORDER BY id"); err != nil {
+		return nil, fmt.Errorf("ledger: transfers: %w", err)
+	}
+	return out, nil
+}
+
+// Credits returns the transfers that moved money into the account at or
+// after since, newest first.
+func Credits(ctx context.Context, c Conn, accountID int64, since time.Time) ([]Transfer, error) {
+	var out []Transfer
+	err := scan(ctx, c, &out, "SELECT "+transferColumns+` FROM transfers
+		WHERE credit_account_id = ? AND kind IN ? AND created_at >= ? ORDER BY id DESC`, accountID, MovedKinds, since)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: credits of account %d: %w", accountID, err)
+	}
+	return out, nil
+}
+
+// LastCreditBefore returns the last transfer that moved money into the
+// account before t, if any.
+func LastCreditBefore(ctx context.Context, c Conn, accountID int64, t time.Time) ([]Transfer, error) {
+	var out []Transfer
+	err := scan(ctx, c, &out, "SELECT "+transferColumns+` FROM transfers
+		WHERE credit_account_id = ? AND kind IN ? AND created_at < ? ORDER BY id DESC LIMIT 1`, accountID, MovedKinds, t)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: credit before %s of account %d: %w", t.Format(time.RFC3339), accountID, err)
+	}
+	return out, nil
+}
+
+// DebitedBetween sums the posted debits of an account with ids strictly
+// between lower and upper (upper 0: no bound), over the (account, id)
+// index.
+func DebitedBetween(ctx context.Context, c Conn, accountID, lower, upper int64) (money.Msat, error) {
+	q := "SELECT COALESCE(SUM(amount_msat), 0) FROM transfers WHERE debit_account_id = ? AND id > ? AND kind IN ?"
+	args := []any{accountID, lower, MovedKinds}
+	if upper > 0 {
+		q += " AND id < ?"
+		args = append(args, upper)
+	}
+	var sum int64
+	if err := scan(ctx, c, &sum, q, args...); err != nil {
+		return 0, fmt.Errorf("ledger: debits of account %d: %w", accountID, err)
+	}
+	return money.Msat(sum), nil
+}
+
+// Side is a side of a transfer.
+type Side string
+
+const (
+	Debit  Side = "debit_account_id"
+	Credit Side = "credit_account_id"
+)
+
+// MovementIDs returns the ids of the n newest transfers that moved money
+// on one side of the account, accruals left out, older than before (0: no
+// bound), newest first. The key condition is written out as the partial
+// indexes' (migration 00004), so that SQLite and PostgreSQL both see the
+// index applies and read at most n entries of it.
+func MovementIDs(ctx context.Context, c Conn, accountID int64, side Side, n int, before int64) ([]int64, error) {
+	if side != Debit && side != Credit {
+		return nil, fmt.Errorf("ledger: no side %q", side)
+	}
+	q := "SELECT id FROM transfers WHERE " + string(side) + " = ? AND key NOT LIKE 'accrual:%' AND kind IN ? AND amount_msat > 0"
+	args := []any{accountID, MovedKinds}
+	if before > 0 {
+		q += " AND id < ?"
+		args = append(args, before)
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, n)
+	var ids []int64
+	if err := scan(ctx, c, &ids, q, args...); err != nil {
+		return nil, fmt.Errorf("ledger: movements of account %d: %w", accountID, err)
+	}
+	return ids, nil
+}
+
+// NamedTransfer is a transfer with its accounts' names.
+type NamedTransfer struct {
+	ID         int64
+	CreatedAt  time.Time
+	AmountMsat money.Msat
+	DebitName  string
+	CreditName string
+	Key        string
+}
+
+// NamedTransfers returns the transfers with those ids, accounts named.
+func NamedTransfers(ctx context.Context, c Conn, ids []int64) ([]NamedTransfer, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []NamedTransfer
+	err := scan(ctx, c, &rows, `SELECT t.id, t.created_at, t.amount_msat, d.name AS debit_name, c.name AS credit_name, t.key
+		FROM transfers t JOIN accounts d ON d.id = t.debit_account_id JOIN accounts c ON c.id = t.credit_account_id
+		WHERE t.id IN ?`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: transfers %v: %w", ids, err)
+	}
+	return rows, nil
+}
+
+// Accruals returns every posted transfer whose key starts with prefix
+// (the accruals' own), oldest first.
+func Accruals(ctx context.Context, c Conn, prefix string) ([]Transfer, error) {
+	var out []Transfer
+	err := scan(ctx, c, &out, "SELECT "+transferColumns+` FROM transfers
+		WHERE key LIKE ? AND kind IN ? AND amount_msat > 0 ORDER BY id`, prefix+"%", MovedKinds)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: accruals: %w", err)
+	}
+	return out, nil
+}

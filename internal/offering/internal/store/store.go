@@ -1,0 +1,196 @@
+// Package store holds the SQL of the offering package: offerings,
+// consumption_days, owner sessions and wallet sign-in are read and
+// written here and nowhere else, through GORM's query builder. Only the
+// offering package can import it; the ledger's tables are the ledger's,
+// asked through its methods.
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/money"
+)
+
+// Conn is where statements run: the pool (*db.DB) or a transaction in
+// progress (db.Tx).
+type Conn = db.Conn
+
+// Offering is a row of offerings: a listed thing to keep alive.
+type Offering struct {
+	ID                  int64      `gorm:"primaryKey"`
+	Slug                string     `gorm:"column:slug"`
+	Name                string     `gorm:"column:name"`
+	URL                 string     `gorm:"column:url"`
+	Description         string     `gorm:"column:description"`
+	BurnRateMsatPerHour money.Msat `gorm:"column:burn_rate_msat_per_hour"`
+	BurnUnit            string     `gorm:"column:burn_unit"` // what the owner entered the rate in: hour, day or month
+	GraceSeconds        int64      `gorm:"column:grace_seconds"`
+	ManageKeyHash       string     `gorm:"column:manage_key_hash"`
+	RunwayAccountID     int64      `gorm:"column:runway_account_id"`
+	EarnedAccountID     int64      `gorm:"column:earned_account_id"`
+	AccruedAt           time.Time  `gorm:"column:accrued_at"`
+	FundedUntil         *time.Time `gorm:"column:funded_until"`
+	CreatedAt           time.Time  `gorm:"column:created_at"`
+	UpdatedAt           time.Time  `gorm:"column:updated_at"`
+}
+
+func (Offering) TableName() string { return "offerings" }
+
+// SlugTaken reports whether an offering has that slug.
+func SlugTaken(ctx context.Context, c Conn, slug string) (bool, error) {
+	var n int64
+	if err := c.Gorm(ctx).Model(&Offering{}).Where("slug = ?", slug).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("offering: check slug: %w", db.TranslateError(err))
+	}
+	return n > 0, nil
+}
+
+// Insert writes a new offering and sets its id; its accounts are set
+// afterwards (SetAccounts), being named after the id. A taken slug is
+// db.ErrDuplicate.
+func Insert(ctx context.Context, c Conn, o *Offering) error {
+	if err := c.Gorm(ctx).Omit("runway_account_id", "earned_account_id").Create(o).Error; err != nil {
+		return fmt.Errorf("offering: insert: %w", db.TranslateError(err))
+	}
+	return nil
+}
+
+// SetAccounts stores the ledger accounts of o.
+func SetAccounts(ctx context.Context, c Conn, o Offering) error {
+	err := c.Gorm(ctx).Model(&Offering{}).Where("id = ?", o.ID).
+		Updates(map[string]any{"runway_account_id": o.RunwayAccountID, "earned_account_id": o.EarnedAccountID}).Error
+	if err != nil {
+		return fmt.Errorf("offering: accounts of %d: %w", o.ID, db.TranslateError(err))
+	}
+	return nil
+}
+
+// Save writes every column of o.
+func Save(ctx context.Context, c Conn, o *Offering) error {
+	if err := c.Gorm(ctx).Save(o).Error; err != nil {
+		return fmt.Errorf("offering: update %s: %w", o.Slug, db.TranslateError(err))
+	}
+	return nil
+}
+
+// SetAccruedAt moves the instant up to which o's consumption is posted.
+func SetAccruedAt(ctx context.Context, c Conn, id int64, at time.Time) error {
+	if err := c.Gorm(ctx).Model(&Offering{}).Where("id = ?", id).Update("accrued_at", at).Error; err != nil {
+		return fmt.Errorf("offering: accrued_at of %d: %w", id, db.TranslateError(err))
+	}
+	return nil
+}
+
+// SetFunding stores the instant up to which o's consumption is posted and
+// the one its runway lasts until.
+func SetFunding(ctx context.Context, c Conn, id int64, accruedAt, fundedUntil time.Time) error {
+	err := c.Gorm(ctx).Model(&Offering{}).Where("id = ?", id).
+		Updates(map[string]any{"accrued_at": accruedAt, "funded_until": fundedUntil}).Error
+	if err != nil {
+		return fmt.Errorf("offering: funded until of %d: %w", id, db.TranslateError(err))
+	}
+	return nil
+}
+
+// SetKeyHash replaces the hash of o's manage key.
+func SetKeyHash(ctx context.Context, c Conn, id int64, hash string, now time.Time) error {
+	err := c.Gorm(ctx).Model(&Offering{}).Where("id = ?", id).
+		Updates(map[string]any{"manage_key_hash": hash, "updated_at": now}).Error
+	if err != nil {
+		return fmt.Errorf("offering: rotate key of %d: %w", id, db.TranslateError(err))
+	}
+	return nil
+}
+
+// ByID, BySlug and ByKeyHash return one offering, db.ErrNotFound when
+// there is none.
+func ByID(ctx context.Context, c Conn, id int64) (Offering, error) {
+	return take(ctx, c.Gorm(ctx), "id = ?", id)
+}
+
+// BySlug: see ByID.
+func BySlug(ctx context.Context, c Conn, slug string) (Offering, error) {
+	return take(ctx, c.Gorm(ctx), "slug = ?", slug)
+}
+
+// ByKeyHash: see ByID.
+func ByKeyHash(ctx context.Context, c Conn, hash string) (Offering, error) {
+	return take(ctx, c.Gorm(ctx), "manage_key_hash = ?", hash)
+}
+
+// LockByID and LockBySlug read one offering in tx and, on PostgreSQL,
+// lock its row until tx ends (SQLite's immediate transactions already
+// hold the whole file); db.ErrNotFound when there is none.
+func LockByID(ctx context.Context, tx db.Tx, id int64) (Offering, error) {
+	return take(ctx, forUpdate(ctx, tx), "id = ?", id)
+}
+
+// LockBySlug: see LockByID.
+func LockBySlug(ctx context.Context, tx db.Tx, slug string) (Offering, error) {
+	return take(ctx, forUpdate(ctx, tx), "slug = ?", slug)
+}
+
+func forUpdate(ctx context.Context, tx db.Tx) *gorm.DB {
+	q := tx.Gorm(ctx)
+	if tx.Dialect() == db.Postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return q
+}
+
+func take(ctx context.Context, q *gorm.DB, where string, arg any) (Offering, error) {
+	var o Offering
+	if err := q.Where(where, arg).Take(&o).Error; err != nil {
+		return Offering{}, fmt.Errorf("offering: %s %v: %w", where, arg, db.TranslateError(err))
+	}
+	return o, nil
+}
+
+// ByWalletKey returns the offerings a wallet key is linked to, by id.
+func ByWalletKey(ctx context.Context, c Conn, key string) ([]Offering, error) {
+	var out []Offering
+	err := c.Gorm(ctx).Where("id IN (?)", c.Gorm(ctx).Model(&WalletKey{}).Select("offering_id").Where("linking_key = ?", key)).
+		Order("id").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("offering: offerings of a wallet: %w", db.TranslateError(err))
+	}
+	return out, nil
+}
+
+// List returns a page of offerings whose lower-cased name matches the
+// LIKE pattern (empty: all), the ones funded longest first, then those
+// never funded; and how many match.
+func List(ctx context.Context, c Conn, pattern string, limit, offset int) ([]Offering, int64, error) {
+	base := c.Gorm(ctx).Model(&Offering{})
+	if pattern != "" {
+		base = base.Where("LOWER(offerings.name) LIKE ? ESCAPE '\\'", pattern)
+	}
+	var total int64
+	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
+		return nil, 0, fmt.Errorf("offering: count: %w", db.TranslateError(err))
+	}
+	var found []Offering
+	err := base.Session(&gorm.Session{}).
+		Order("offerings.funded_until IS NULL, offerings.funded_until DESC, offerings.id DESC").
+		Limit(limit).Offset(offset).Find(&found).Error
+	if err != nil {
+		return nil, 0, fmt.Errorf("offering: list: %w", db.TranslateError(err))
+	}
+	return found, total, nil
+}
+
+// Accounts returns the id and ledger accounts of every offering: for
+// checks, not pages.
+func Accounts(ctx context.Context, c Conn) ([]Offering, error) {
+	var out []Offering
+	if err := c.Gorm(ctx).Select("id", "runway_account_id", "earned_account_id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("offering: read offerings: %w", db.TranslateError(err))
+	}
+	return out, nil
+}
