@@ -174,6 +174,22 @@ type DashboardItem struct {
 	RotateAction                             string        // POST target of "Rotate manage key"; "" hides it
 	RecentFunding                            []FundingRow  // latest payments in, newest first
 	Deliveries                               []DeliveryRow // latest webhook deliveries, newest first
+	SponsorBids                              []OwnerBidRow // bids of periods not started yet (no amounts: sealed)
+	SponsorError                             string        // why a rejection was refused
+}
+
+// OwnerBidRow is a sponsor's bid as the offering's owner sees it before
+// its period starts: the display to moderate and the state, no amount.
+type OwnerBidRow struct {
+	ID           string
+	Period       string
+	Name         string
+	URL          string
+	Tagline      string
+	State        string // "paid", "awaiting payment", "rejected"
+	StateClass   string // pending, active, rejected
+	RejectReason string
+	RejectAction string // POST target; "" once rejected
 }
 
 // FundingRow is one payment into an offering, as its owner sees it.

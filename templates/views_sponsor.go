@@ -62,6 +62,9 @@ type SponsorBidRow struct {
 	CanRefund    bool   // its refund
 	RejectReason string
 	Withdrawals  []string
+	// LNURL and LNURLQR are a one-time LNURL-withdraw code for the
+	// refund, when the sponsor asked for one.
+	LNURL, LNURLQR string
 }
 
 // SponsorPage is the sponsor's own page, opened with a claim key.

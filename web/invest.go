@@ -12,7 +12,6 @@ import (
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/funding"
 	"github.com/keepalive/keepalive/internal/invest"
-	"github.com/keepalive/keepalive/internal/lnurl"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
 )
@@ -37,8 +36,6 @@ type Investments interface {
 	SetPayout(ctx context.Context, inv invest.Investment, destination string, threshold money.Msat) (invest.Investment, error)
 	ReportRevenue(ctx context.Context, o offering.Offering, r invest.RevenueRequest) (invest.Reported, error)
 	NewWithdrawLink(ctx context.Context, inv invest.Investment) (string, time.Time, error)
-	WithdrawParams(ctx context.Context, k1 string) (money.Msat, error)
-	RedeemWithdrawLink(ctx context.Context, k1, pr string) (funding.Payout, error)
 	Now() time.Time
 }
 
@@ -67,8 +64,9 @@ func (s *Server) investRoutes(e *echo.Echo, api *echo.Group) {
 	api.GET("/investments/:id/withdrawals", s.apiInvestmentWithdrawals)
 	api.PUT("/investments/:id/payout", s.apiInvestmentPayout)
 	api.POST("/investments/:id/lnurl-withdraw", s.apiInvestmentWithdrawLink)
-	e.GET("/lnurlw/i/:k1", s.investWithdrawParams)
-	e.GET("/lnurlw/i/:k1/callback", s.investWithdrawCallback)
+	// Investors' links were once served here; the one handler serves them.
+	e.GET("/lnurlw/i/:k1", s.lnurlWithdrawParams)
+	e.GET("/lnurlw/i/:k1/callback", s.lnurlWithdrawCallback)
 	s.investPageRoutes(e, invoiceLimit)
 }
 
@@ -421,49 +419,14 @@ func (s *Server) apiInvestmentPayout(c echo.Context) error {
 	return c.JSON(http.StatusOK, j)
 }
 
-// investWithdrawLink makes a one-time LNURL-withdraw code for an
-// investment's returns: its URL, bech32 code and expiry.
-func (s *Server) investWithdrawLink(ctx context.Context, inv invest.Investment) (code, u string, expires time.Time, err error) {
-	k1, expires, err := s.Invest.NewWithdrawLink(ctx, inv)
-	if err != nil {
-		return "", "", time.Time{}, err
-	}
-	u = s.BaseURL + "/lnurlw/i/" + k1
-	code, err = lnurl.Encode(u)
-	return code, u, expires, err
-}
-
 func (s *Server) apiInvestmentWithdrawLink(c echo.Context) error {
 	inv, err := s.bearerInvestment(c)
 	if err != nil {
 		return err
 	}
-	code, u, expires, err := s.investWithdrawLink(c.Request().Context(), inv)
+	k1, expires, err := s.Invest.NewWithdrawLink(c.Request().Context(), inv)
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	return c.JSON(http.StatusCreated, map[string]string{"lnurl": code, "url": u, "expires_at": expires.UTC().Format(time.RFC3339)})
-}
-
-func (s *Server) investWithdrawParams(c echo.Context) error {
-	k1 := c.Param("k1")
-	max, err := s.Invest.WithdrawParams(c.Request().Context(), k1)
-	if err != nil {
-		return lnurlError(c, statusOf(apperr.CodeOf(err)), apperr.MessageOf(err))
-	}
-	if max < money.MsatPerSat {
-		return lnurlError(c, http.StatusConflict, "There is nothing to withdraw yet.")
-	}
-	return c.JSON(http.StatusOK, lnurl.WithdrawParams{
-		Tag: lnurl.TagWithdrawRequest, Callback: s.BaseURL + "/lnurlw/i/" + k1 + "/callback", K1: k1,
-		DefaultDescription: "Keepalive: investment returns", MinWithdrawable: money.MsatPerSat, MaxWithdrawable: max,
-	})
-}
-
-func (s *Server) investWithdrawCallback(c echo.Context) error {
-	return s.redeemWithdrawLink(c, func(ctx context.Context, k1, pr string) error {
-		_, err := s.Invest.RedeemWithdrawLink(ctx, k1, pr)
-		return err
-	})
+	return s.withdrawLinkJSON(c, k1, expires)
 }

@@ -579,10 +579,11 @@ func (s *Server) portfolioWithdrawLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	code, _, _, err := s.investWithdrawLink(c.Request().Context(), inv)
+	k1, _, err := s.Invest.NewWithdrawLink(c.Request().Context(), inv)
 	if err != nil {
 		return err
 	}
+	code, _ := s.withdrawLinkCode(k1)
 	v, err := s.portfolioView(c)
 	if err != nil {
 		return err

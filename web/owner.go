@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -210,11 +209,11 @@ func (s *Server) withdrawView(c echo.Context, o offering.Offering) (templates.Wi
 		v.DemoInvoiceAction = v.Action + "/demo-invoice"
 	}
 	if withdrawable >= money.MsatPerSat {
-		k1, expires, err := s.Funding.NewWithdrawLink(ctx, o)
+		k1, expires, err := s.Funding.NewWithdrawLink(ctx, funding.EarnedSource(o))
 		if err != nil {
 			return v, err
 		}
-		v.LNURL, _ = lnurl.Encode(s.BaseURL + "/lnurlw/" + k1)
+		v.LNURL, _ = s.withdrawLinkCode(k1)
 		v.LNURLQR = s.qr.svg("lightning:"+v.LNURL, 240)
 		v.LNURLExpiresAt = expires
 	}
@@ -299,34 +298,42 @@ func (s *Server) demoWithdrawInvoice(c echo.Context) error {
 	return s.render(c, http.StatusOK, templates.Withdraw(v))
 }
 
-// LNURL-withdraw (LUD-03), for the owner's wallet.
+// LNURL-withdraw (LUD-03): one-time links to whatever the site owes
+// someone (an offering's earnings, an investment's returns, a bid's
+// refund), all redeemed through funding's one path.
+
+// withdrawLinkCode is the bech32 LNURL and the URL of a withdraw link.
+func (s *Server) withdrawLinkCode(k1 string) (code, u string) {
+	u = s.BaseURL + "/lnurlw/" + k1
+	code, _ = lnurl.Encode(u) // a well-formed URL always encodes
+	return code, u
+}
+
+// withdrawLinkJSON answers an API call that made a withdraw link.
+func (s *Server) withdrawLinkJSON(c echo.Context, k1 string, expires time.Time) error {
+	code, u := s.withdrawLinkCode(k1)
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+	return c.JSON(http.StatusCreated, map[string]string{"lnurl": code, "url": u, "expires_at": expires.UTC().Format(time.RFC3339)})
+}
 
 func (s *Server) lnurlWithdrawParams(c echo.Context) error {
 	k1 := c.Param("k1")
-	o, max, err := s.Funding.WithdrawParams(c.Request().Context(), k1)
+	offer, err := s.Funding.WithdrawParams(c.Request().Context(), k1)
 	if err != nil {
 		return lnurlError(c, statusOf(apperr.CodeOf(err)), apperr.MessageOf(err))
 	}
-	if max < money.MsatPerSat {
+	if offer.Max < money.MsatPerSat {
 		return lnurlError(c, http.StatusConflict, "There is nothing to withdraw yet.")
 	}
 	return c.JSON(http.StatusOK, lnurl.WithdrawParams{
 		Tag: lnurl.TagWithdrawRequest, Callback: s.BaseURL + "/lnurlw/" + k1 + "/callback", K1: k1,
-		DefaultDescription: "Keepalive: earnings of " + o.Name, MinWithdrawable: money.MsatPerSat, MaxWithdrawable: max,
+		DefaultDescription: offer.Description, MinWithdrawable: money.MsatPerSat, MaxWithdrawable: offer.Max,
 	})
 }
 
+// lnurlWithdrawCallback answers a wallet's LNURL-withdraw callback:
+// checks k1 and pr, then funding pays the invoice from the link's source.
 func (s *Server) lnurlWithdrawCallback(c echo.Context) error {
-	return s.redeemWithdrawLink(c, func(ctx context.Context, k1, pr string) error {
-		_, err := s.Funding.RedeemWithdrawLink(ctx, k1, pr)
-		return err
-	})
-}
-
-// redeemWithdrawLink answers a wallet's LNURL-withdraw callback (LUD-03):
-// checks k1 and pr, then redeem pays the invoice from whatever the link
-// draws on (an offering's earnings, an investment's returns).
-func (s *Server) redeemWithdrawLink(c echo.Context, redeem func(ctx context.Context, k1, pr string) error) error {
 	k1 := c.Param("k1")
 	if q := c.QueryParam("k1"); q != "" && q != k1 {
 		return lnurlError(c, http.StatusBadRequest, "k1 does not match")
@@ -335,7 +342,7 @@ func (s *Server) redeemWithdrawLink(c echo.Context, redeem func(ctx context.Cont
 	if pr == "" {
 		return lnurlError(c, http.StatusBadRequest, "pr is required")
 	}
-	if err := redeem(c.Request().Context(), k1, pr); err != nil {
+	if _, err := s.Funding.RedeemWithdrawLink(c.Request().Context(), k1, pr); err != nil {
 		status := statusOf(apperr.CodeOf(err))
 		if status >= 500 {
 			s.log.ErrorContext(c.Request().Context(), "lnurl-withdraw", "err", err)
@@ -350,12 +357,9 @@ func (s *Server) apiWithdrawLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	k1, expires, err := s.Funding.NewWithdrawLink(c.Request().Context(), o)
+	k1, expires, err := s.Funding.NewWithdrawLink(c.Request().Context(), funding.EarnedSource(o))
 	if err != nil {
 		return err
 	}
-	u := s.BaseURL + "/lnurlw/" + k1
-	code, _ := lnurl.Encode(u)
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusCreated, map[string]string{"lnurl": code, "url": u, "expires_at": expires.UTC().Format(time.RFC3339)})
+	return s.withdrawLinkJSON(c, k1, expires)
 }

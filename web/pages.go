@@ -465,18 +465,28 @@ func (s *Server) signOutEverywhere(c echo.Context) error {
 }
 
 func (s *Server) dashboard(c echo.Context) error {
-	owned, err := s.ownedOfferings(c)
+	v, err := s.dashboardView(c)
 	if err != nil {
 		return err
 	}
+	return s.render(c, http.StatusOK, templates.Dashboard(v))
+}
+
+// dashboardView is the signed-in owner's offerings with their money and
+// activity.
+func (s *Server) dashboardView(c echo.Context) (templates.DashboardView, error) {
+	owned, err := s.ownedOfferings(c)
+	if err != nil {
+		return templates.DashboardView{}, err
+	}
 	if len(owned) == 0 {
-		return signInFirst(c)
+		return templates.DashboardView{}, signInFirst(c)
 	}
 	v := templates.DashboardView{Page: s.page(c, "Dashboard")}
 	for _, o := range owned {
 		fin, err := s.Offerings.Finances(c.Request().Context(), o)
 		if err != nil {
-			return err
+			return v, err
 		}
 		base := "/offerings/" + url.PathEscape(o.Slug)
 		withdrawable := funding.MaxPayable(fin.Earned)
@@ -491,12 +501,15 @@ func (s *Server) dashboard(c echo.Context) error {
 			item.WithdrawURL = base + "/withdraw"
 		}
 		if err := s.fillActivity(c, o, &item); err != nil {
-			return err
+			return v, err
+		}
+		if item.SponsorBids, err = s.ownerBids(c.Request().Context(), o); err != nil {
+			return v, err
 		}
 		v.Items = append(v.Items, item)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return s.render(c, http.StatusOK, templates.Dashboard(v))
+	return v, nil
 }
 
 // fillActivity adds an offering's recent payments and webhook deliveries

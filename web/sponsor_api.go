@@ -26,7 +26,9 @@ type Sponsorship interface {
 	EditDisplay(ctx context.Context, publicID, claimKey string, d sponsor.Display) (sponsor.Bid, error)
 	WithdrawBid(ctx context.Context, publicID, claimKey string) (sponsor.Bid, error)
 	Reject(ctx context.Context, offeringID int64, publicID, reason string) (sponsor.Bid, error)
+	ForModeration(ctx context.Context, offeringID int64) ([]sponsor.Moderated, error)
 	WithdrawRefund(ctx context.Context, publicID, claimKey, destination string) (funding.Payout, error)
+	RefundLink(ctx context.Context, publicID, claimKey string) (string, time.Time, error)
 	View(ctx context.Context, b sponsor.Bid) (sponsor.BidView, error)
 	BidsOf(ctx context.Context, claimKey string) ([]sponsor.Bid, error)
 	PeriodRecord(ctx context.Context, o offering.Offering, name string) (sponsor.Record, error)
@@ -53,6 +55,7 @@ func (s *Server) sponsorRoutes(e *echo.Echo, api *echo.Group, invoiceLimit echo.
 	api.PUT("/bids/:id/display", s.apiEditBidDisplay)
 	api.POST("/bids/:id/withdraw", s.apiWithdrawBid)
 	api.POST("/bids/:id/withdrawals", s.apiBidRefund)
+	api.POST("/bids/:id/lnurl-withdraw", s.apiBidRefundLink)
 	s.sponsorPages(e, invoiceLimit)
 }
 
@@ -321,4 +324,18 @@ func (s *Server) apiBidRefund(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, toPayoutJSON(p))
+}
+
+// apiBidRefundLink makes a one-time LNURL-withdraw link for the bid's
+// refund: a wallet that scans it is paid what the bid is owed, once.
+func (s *Server) apiBidRefundLink(c echo.Context) error {
+	key, err := claimKey(c)
+	if err != nil {
+		return err
+	}
+	k1, expires, err := s.Sponsors.RefundLink(c.Request().Context(), c.Param("id"), key)
+	if err != nil {
+		return err
+	}
+	return s.withdrawLinkJSON(c, k1, expires)
 }

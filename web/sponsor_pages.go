@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/funding"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
 	"github.com/keepalive/keepalive/internal/sponsor"
@@ -24,9 +26,11 @@ func (s *Server) sponsorPages(e *echo.Echo, invoiceLimit echo.MiddlewareFunc) {
 	e.GET("/sponsor", s.sponsorOwnPage)
 	e.POST("/sponsor", s.sponsorOwnPage)
 	e.POST("/sponsor/refund", s.sponsorRefund)
+	e.POST("/sponsor/lnurl-withdraw", s.sponsorRefundLink)
 	e.POST("/sponsor/withdraw", s.sponsorWithdrawBid)
 	e.GET("/offerings/:slug/sponsorship", s.sponsorSettingsForm)
 	e.POST("/offerings/:slug/sponsorship", s.sponsorSaveSettings)
+	e.POST("/offerings/:slug/bids/:id/reject", s.ownerRejectBid)
 }
 
 // sponsorsBox is what an offering page shows of its sponsors; nothing
@@ -172,37 +176,72 @@ func (s *Server) sponsorOwnPage(c echo.Context) error {
 }
 
 func (s *Server) renderSponsorOwn(c echo.Context, key, notice, problem string) error {
+	v, status, err := s.sponsorOwnView(c, key, notice, problem)
+	if err != nil {
+		return err
+	}
+	return s.render(c, status, templates.SponsorOwn(v))
+}
+
+// sponsorOwnView is the sponsor's page for the claim key: the key form
+// alone without one (or with a wrong one, and 401).
+func (s *Server) sponsorOwnView(c echo.Context, key, notice, problem string) (templates.SponsorPage, int, error) {
 	ctx := c.Request().Context()
 	c.Response().Header().Set("Cache-Control", "no-store")
 	v := templates.SponsorPage{Page: s.page(c, "Your sponsor bids"), Notice: notice, Error: problem}
 	if key == "" || c.Request().Method == http.MethodGet {
-		return s.render(c, http.StatusOK, templates.SponsorOwn(v))
+		return v, http.StatusOK, nil
 	}
 	bids, err := s.Sponsors.BidsOf(ctx, key)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Internal {
-			return err
+			return v, 0, err
 		}
 		v.Error = apperr.MessageOf(err)
-		return s.render(c, http.StatusUnauthorized, templates.SponsorOwn(v))
+		return v, http.StatusUnauthorized, nil
 	}
 	v.ClaimKey = key
 	now := s.Sponsors.Now()
 	for _, b := range bids {
 		bv, err := s.Sponsors.View(ctx, b)
 		if err != nil {
-			return err
+			return v, 0, err
 		}
 		row := templates.SponsorBidRow{ID: b.PublicID, Offering: bv.Slug, OfferingName: bv.OfferingName,
 			Period: periodText(b.PeriodStart, b.PeriodEnd), State: bidStateText(b), StateClass: string(b.State),
 			AmountText: b.Amount.String(), ChargeText: b.Charge.String(), RefundText: bv.RefundPayable.String(),
-			CanWithdraw: b.Open() && now.Before(b.PeriodStart), CanRefund: bv.RefundPayable > 0, RejectReason: b.RejectReason}
+			CanWithdraw: b.Open() && now.Before(b.PeriodStart), CanRefund: funding.MaxPayable(bv.RefundPayable) >= money.MsatPerSat,
+			RejectReason: b.RejectReason}
 		for _, p := range bv.Withdrawals {
 			row.Withdrawals = append(row.Withdrawals, fmt.Sprintf("%s to %s: %s", p.AmountMsat, p.Destination, p.State))
 		}
 		v.Bids = append(v.Bids, row)
 	}
-	return s.render(c, http.StatusOK, templates.SponsorOwn(v))
+	return v, http.StatusOK, nil
+}
+
+// sponsorRefundLink shows the sponsor's page with a one-time
+// LNURL-withdraw QR for one bid's refund.
+func (s *Server) sponsorRefundLink(c echo.Context) error {
+	key, id := strings.TrimSpace(c.FormValue("claim_key")), c.FormValue("bid")
+	k1, _, err := s.Sponsors.RefundLink(c.Request().Context(), id, key)
+	if err != nil {
+		if apperr.CodeOf(err) == apperr.Internal {
+			return err
+		}
+		return s.renderSponsorOwn(c, key, "", apperr.MessageOf(err))
+	}
+	v, status, err := s.sponsorOwnView(c, key, "", "")
+	if err != nil {
+		return err
+	}
+	code, _ := s.withdrawLinkCode(k1)
+	for i := range v.Bids {
+		if v.Bids[i].ID == id {
+			v.Bids[i].LNURL, v.Bids[i].LNURLQR = code, s.qr.svg("lightning:"+code, 240)
+		}
+	}
+	return s.render(c, status, templates.SponsorOwn(v))
 }
 
 func bidStateText(b sponsor.Bid) string {
@@ -323,4 +362,68 @@ func (s *Server) sponsorSaveSettings(c echo.Context) error {
 			f["slots"], f["period"], f["reserve_msat"], f["weights_bps"], f["open_periods"]
 	}
 	return s.render(c, http.StatusUnprocessableEntity, templates.SponsorSettings(v))
+}
+
+// ownerBids lists the bids of an offering's coming periods for its owner
+// to moderate: displays and states, never amounts.
+func (s *Server) ownerBids(ctx context.Context, o offering.Offering) ([]templates.OwnerBidRow, error) {
+	if s.Sponsors == nil {
+		return nil, nil
+	}
+	bids, err := s.Sponsors.ForModeration(ctx, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]templates.OwnerBidRow, 0, len(bids))
+	for _, b := range bids {
+		row := templates.OwnerBidRow{ID: b.PublicID, Period: periodText(b.PeriodStart, b.PeriodEnd), Name: b.Display.Name,
+			URL: b.Display.URL, Tagline: b.Display.Tagline, StateClass: string(b.State), RejectReason: b.RejectReason}
+		switch b.State {
+		case sponsor.BidActive:
+			row.State = "paid"
+		case sponsor.BidPending:
+			row.State = "awaiting payment"
+		default:
+			row.State = string(b.State)
+		}
+		if b.State != sponsor.BidRejected {
+			row.RejectAction = "/offerings/" + url.PathEscape(o.Slug) + "/bids/" + url.PathEscape(b.PublicID) + "/reject"
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// ownerRejectBid is the dashboard's reject form: what
+// POST /api/v1/offerings/{slug}/bids/{id}/reject does, for a signed-in
+// owner. A refused rejection shows the dashboard again with why.
+func (s *Server) ownerRejectBid(c echo.Context) error {
+	o, err := s.requireOwner(c)
+	if err != nil {
+		return err
+	}
+	if s.Sponsors == nil {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	_, err = s.Sponsors.Reject(c.Request().Context(), o.ID, c.Param("id"), c.FormValue("reason"))
+	if err == nil {
+		return c.Redirect(http.StatusSeeOther, "/dashboard#sponsor-bids-"+url.PathEscape(o.Slug))
+	}
+	if code := apperr.CodeOf(err); code == apperr.Internal || code == apperr.Unavailable {
+		return err
+	}
+	v, verr := s.dashboardView(c)
+	if verr != nil {
+		return verr
+	}
+	msg := apperr.MessageOf(err)
+	if f := apperr.FieldsOf(err); f["reason"] != "" {
+		msg = f["reason"]
+	}
+	for i := range v.Items {
+		if v.Items[i].Offering.Slug == o.Slug {
+			v.Items[i].SponsorError = msg
+		}
+	}
+	return s.render(c, statusOf(apperr.CodeOf(err)), templates.Dashboard(v))
 }

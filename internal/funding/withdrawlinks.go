@@ -2,14 +2,15 @@ package funding
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/keepalive/keepalive/internal/apperr"
-	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lnurl"
 	"github.com/keepalive/keepalive/internal/money"
@@ -19,27 +20,59 @@ import (
 // WithdrawLinkTTL is how long a one-time LNURL-withdraw link stays valid.
 const WithdrawLinkTTL = 15 * time.Minute
 
+// withdrawLink is a one-time LNURL-withdraw (LUD-03) link to a balance
+// the site owes someone; only a hash of its k1 is kept.
 type withdrawLink struct {
-	ID          int64      `gorm:"primaryKey"`
-	K1Hash      string     `gorm:"column:k1_hash"`
-	OfferingID  int64      `gorm:"column:offering_id"`
-	PaymentHash *string    `gorm:"column:payment_hash"`
-	CreatedAt   time.Time  `gorm:"column:created_at"`
-	ExpiresAt   time.Time  `gorm:"column:expires_at"`
-	UsedAt      *time.Time `gorm:"column:used_at"`
+	ID            int64      `gorm:"primaryKey"`
+	K1Hash        string     `gorm:"column:k1_hash"`
+	SourceAccount string     `gorm:"column:source_account"`
+	OfferingID    *int64     `gorm:"column:offering_id"`
+	Description   string     `gorm:"column:description"`
+	PaymentHash   *string    `gorm:"column:payment_hash"`
+	CreatedAt     time.Time  `gorm:"column:created_at"`
+	ExpiresAt     time.Time  `gorm:"column:expires_at"`
+	UsedAt        *time.Time `gorm:"column:used_at"`
 }
 
-func (withdrawLink) TableName() string { return "lnurl_withdrawals" }
+func (withdrawLink) TableName() string { return "withdraw_links" }
 
-// NewWithdrawLink makes a one-time LNURL-withdraw k1 for the offering's
-// earned balance: the owner's wallet scans it and is paid, once.
-func (s *Service) NewWithdrawLink(ctx context.Context, o offering.Offering) (k1 string, expires time.Time, err error) {
+// WithdrawSource is a balance a withdraw link pays out: the ledger account
+// (an offering's earned, an investment's payable, a bid's refund), the
+// offering whose own payouts these are (the owner's earnings only; nil
+// otherwise), and what the wallet shows.
+type WithdrawSource struct {
+	Account     string
+	OfferingID  *int64
+	Description string
+}
+
+// EarnedSource is an offering's earned balance, owed to its owner.
+func EarnedSource(o offering.Offering) WithdrawSource {
+	id := o.ID
+	return WithdrawSource{Account: ledger.OfferingEarned(o.ID), OfferingID: &id, Description: "Keepalive: earnings of " + o.Name}
+}
+
+// payableAccount matches the accounts a withdraw link may draw on: money
+// owed to one person, never the node, escrow, runway or fees.
+var payableAccount = regexp.MustCompile(`^(?:offering/[1-9][0-9]*/earned|investment/[1-9][0-9]*/payable|bid/[1-9][0-9]*/refund)$`)
+
+// NewWithdrawLink makes a one-time LNURL-withdraw k1 for src: the
+// wallet that scans it is paid the balance, once. The caller has checked
+// who may draw on src.
+func (s *Service) NewWithdrawLink(ctx context.Context, src WithdrawSource) (k1 string, expires time.Time, err error) {
+	if !payableAccount.MatchString(src.Account) {
+		return "", time.Time{}, fmt.Errorf("funding: withdraw link to %q: not a payable account", src.Account)
+	}
+	if src.OfferingID != nil && src.Account != ledger.OfferingEarned(*src.OfferingID) {
+		return "", time.Time{}, fmt.Errorf("funding: withdraw link to %q filed under offering %d", src.Account, *src.OfferingID)
+	}
 	k1, err = lnurl.NewK1(s.rand)
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	now := s.now().UTC()
-	link := withdrawLink{K1Hash: lnurl.K1Hash(k1), OfferingID: o.ID, CreatedAt: now, ExpiresAt: now.Add(WithdrawLinkTTL)}
+	link := withdrawLink{K1Hash: lnurl.K1Hash(k1), SourceAccount: src.Account, OfferingID: src.OfferingID,
+		Description: src.Description, CreatedAt: now, ExpiresAt: now.Add(WithdrawLinkTTL)}
 	if err := s.db.Gorm(ctx).Create(&link).Error; err != nil {
 		return "", time.Time{}, fmt.Errorf("funding: withdraw link: %w", err)
 	}
@@ -48,47 +81,81 @@ func (s *Service) NewWithdrawLink(ctx context.Context, o offering.Offering) (k1 
 
 func (s *Service) openLink(ctx context.Context, k1 string) (withdrawLink, error) {
 	var link withdrawLink
-	err := s.db.Gorm(ctx).Where("k1_hash = ?", lnurl.K1Hash(k1)).Take(&link).Error
-	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
+	res := s.db.Gorm(ctx).Where("k1_hash = ?", lnurl.K1Hash(k1)).Limit(1).Find(&link)
+	switch {
+	case res.Error != nil:
+		return link, fmt.Errorf("funding: withdraw link: %w", res.Error)
+	case res.RowsAffected == 0:
 		return link, apperr.New(apperr.NotFound, "This withdrawal link is not valid.")
-	}
-	if err != nil {
-		return link, err
-	}
-	if link.UsedAt != nil {
+	case link.UsedAt != nil:
 		return link, apperr.New(apperr.Conflict, "This withdrawal link has already been used.")
-	}
-	if !s.now().Before(link.ExpiresAt) {
-		return link, apperr.New(apperr.Conflict, "This withdrawal link has expired; make a new one from the dashboard.")
+	case !s.now().Before(link.ExpiresAt):
+		return link, apperr.New(apperr.Conflict, "This withdrawal link has expired; make a new one.")
 	}
 	return link, nil
 }
 
-// WithdrawParams answers a wallet that scanned a withdraw link: how much
-// it may ask for (the withdrawable balance now).
-func (s *Service) WithdrawParams(ctx context.Context, k1 string) (offering.Offering, money.Msat, error) {
-	link, err := s.openLink(ctx, k1)
-	if err != nil {
-		return offering.Offering{}, 0, err
+// available is what the link's source holds now; an offering's earnings
+// are brought up to this moment first.
+func (s *Service) available(ctx context.Context, link withdrawLink) (money.Msat, error) {
+	if id, ok := earnedOffering(link.SourceAccount); ok {
+		if _, err := s.offerings.Accrue(ctx, id); err != nil {
+			return 0, err
+		}
 	}
-	o, err := s.offerings.GetByID(ctx, link.OfferingID)
-	if err != nil {
-		return offering.Offering{}, 0, err
+	acct, err := s.ledger.Account(ctx, link.SourceAccount)
+	if err != nil && apperr.CodeOf(err) != apperr.NotFound {
+		return 0, err
 	}
-	if _, err := s.offerings.Accrue(ctx, o.ID); err != nil {
-		return offering.Offering{}, 0, err
-	}
-	acct, err := s.ledger.Account(ctx, ledger.OfferingEarned(o.ID))
-	if err != nil {
-		return offering.Offering{}, 0, err
-	}
-	return o, MaxPayable(acct.Available()), nil
+	return acct.Available(), nil
 }
 
-// RedeemWithdrawLink pays the wallet's invoice pr from the link's
-// offering. The link is spent first, atomically, so a replayed callback
-// pays nothing; if the payout is refused the link is released again.
+// earnedOffering returns the offering whose earned account name is.
+func earnedOffering(name string) (int64, bool) {
+	rest, ok := strings.CutPrefix(name, "offering/")
+	if !ok {
+		return 0, false
+	}
+	idText, ok := strings.CutSuffix(rest, "/earned")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(idText, 10, 64)
+	return id, err == nil
+}
+
+// WithdrawOffer is what a wallet that scanned a link is told: what it is
+// for, and the most it may ask for now.
+type WithdrawOffer struct {
+	Description string
+	Max         money.Msat
+}
+
+// WithdrawParams answers a wallet that scanned a withdraw link: how much
+// it may ask for (the withdrawable balance now).
+func (s *Service) WithdrawParams(ctx context.Context, k1 string) (WithdrawOffer, error) {
+	link, err := s.openLink(ctx, k1)
+	if err != nil {
+		return WithdrawOffer{}, err
+	}
+	avail, err := s.available(ctx, link)
+	if err != nil {
+		return WithdrawOffer{}, err
+	}
+	return WithdrawOffer{Description: link.Description, Max: MaxPayable(avail)}, nil
+}
+
+// RedeemWithdrawLink pays the wallet's BOLT11 invoice pr from the link's
+// source, through Pay like every other payout. The link is spent first,
+// atomically, so a replayed callback pays nothing; if the payout is
+// refused the link is released again.
 func (s *Service) RedeemWithdrawLink(ctx context.Context, k1, pr string) (Payout, error) {
+	lower := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(pr)), "lightning:")
+	if !strings.HasPrefix(lower, "ln") || strings.HasPrefix(lower, "lnurl") {
+		// A wallet answers with an invoice; an address here would make
+		// the site resolve a URL of the caller's choosing.
+		return Payout{}, apperr.New(apperr.Unprocessable, "pr must be a BOLT11 invoice.")
+	}
 	link, err := s.openLink(ctx, k1)
 	if err != nil {
 		return Payout{}, err
@@ -101,11 +168,13 @@ func (s *Service) RedeemWithdrawLink(ctx context.Context, k1, pr string) (Payout
 	if res.RowsAffected != 1 {
 		return Payout{}, apperr.New(apperr.Conflict, "This withdrawal link has already been used.")
 	}
-	o, err := s.offerings.GetByID(ctx, link.OfferingID)
+	avail, err := s.available(ctx, link)
 	if err == nil {
 		var p Payout
-		if p, err = s.WithdrawEarned(ctx, o, pr); err == nil {
-			s.db.Gorm(ctx).Model(&withdrawLink{}).Where("id = ?", link.ID).Update("payment_hash", p.PaymentHash)
+		if p, err = s.Pay(ctx, link.SourceAccount, link.OfferingID, avail, pr); err == nil {
+			if uerr := s.db.Gorm(ctx).Model(&withdrawLink{}).Where("id = ?", link.ID).Update("payment_hash", p.PaymentHash).Error; uerr != nil {
+				s.log.Error("withdraw link payment hash", "err", uerr)
+			}
 			return p, nil
 		}
 	}

@@ -7,9 +7,10 @@
 // a donation; every revenue event goes through Distribute, the one door,
 // which pays investors' payable accounts and the runway in the caller's
 // transaction. Only this package's store touches its tables
-// (investment_terms, investments, revenue_events,
-// investment_withdraw_links): internal/invest/internal/store, which Go
-// lets no package outside this tree import.
+// (investment_terms, investments, revenue_events): its store,
+// internal/invest/internal/store, which Go lets no package outside this
+// tree import. An investor's LNURL-withdraw links are funding's, like
+// every other.
 package invest
 
 import (
@@ -49,6 +50,7 @@ type Funding interface {
 	CreditInvoice(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error
 	Pay(ctx context.Context, source string, offeringID *int64, available money.Msat, destination string) (funding.Payout, error)
 	PayoutsFrom(ctx context.Context, source string, limit int) ([]funding.Payout, error)
+	NewWithdrawLink(ctx context.Context, src funding.WithdrawSource) (string, time.Time, error)
 }
 
 // Notifier hears of each distribution inside its transaction (webhooks

@@ -333,6 +333,32 @@ func (s *Service) Reject(ctx context.Context, offeringID int64, publicID, reason
 	return s.close(ctx, b, BidRejected, "reject:", reason)
 }
 
+// Moderated is a bid as the offering's owner sees it before its period:
+// its display and state, never its amount (bids are sealed to everyone
+// until the clearing publishes them).
+type Moderated struct {
+	PublicID               string
+	PeriodStart, PeriodEnd time.Time
+	State                  BidState // pending (unpaid), active or rejected
+	Display                Display
+	RejectReason           string
+}
+
+// ForModeration lists the bids of an offering's periods that have not
+// started: those the owner may still reject, and those it rejected.
+func (s *Service) ForModeration(ctx context.Context, offeringID int64) ([]Moderated, error) {
+	bids, err := store.ComingBids(ctx, s.db, offeringID, s.Now(), []BidState{BidPending, BidActive, BidRejected})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Moderated, len(bids))
+	for i, b := range bids {
+		out[i] = Moderated{PublicID: b.PublicID, PeriodStart: b.PeriodStart, PeriodEnd: b.PeriodEnd, State: b.State,
+			Display: Display{Name: b.DisplayName, URL: b.DisplayURL, Tagline: b.DisplayTagline}, RejectReason: b.RejectReason}
+	}
+	return out, nil
+}
+
 // close ends an open bid before its period, refunding what it paid.
 func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, reason string) (Bid, error) {
 	if err := s.checkOpen(b); err != nil {
@@ -453,22 +479,44 @@ func (s *Service) BidsOf(ctx context.Context, claimKey string) ([]Bid, error) {
 	return bids, nil
 }
 
-// WithdrawRefund pays what the bid is owed back to destination (BOLT11,
-// Lightning Address or LNURL-pay), with the payout machinery.
-func (s *Service) WithdrawRefund(ctx context.Context, publicID, claimKey, destination string) (funding.Payout, error) {
+// refundable authorizes the bid's sponsor and returns the bid, its refund
+// account and what that holds; nothing to refund is a conflict.
+func (s *Service) refundable(ctx context.Context, publicID, claimKey string) (Bid, string, money.Msat, error) {
 	b, err := s.Authorize(ctx, publicID, claimKey)
 	if err != nil {
-		return funding.Payout{}, err
+		return Bid{}, "", 0, err
 	}
 	source := ledger.BidRefund(b.ID)
 	acct, err := s.ledger.Account(ctx, source)
 	if err != nil && apperr.CodeOf(err) != apperr.NotFound {
+		return Bid{}, "", 0, err
+	}
+	if funding.MaxPayable(acct.Available()) < money.MsatPerSat {
+		return Bid{}, "", 0, apperr.New(apperr.Conflict, "This bid has no refund to withdraw (yet: refunds are paid when the bid is withdrawn, rejected or its period clears).")
+	}
+	return b, source, acct.Available(), nil
+}
+
+// WithdrawRefund pays what the bid is owed back to destination (BOLT11,
+// Lightning Address or LNURL-pay), with the payout machinery. The payout
+// is the sponsor's, not the offering owner's: it is filed under no
+// offering.
+func (s *Service) WithdrawRefund(ctx context.Context, publicID, claimKey, destination string) (funding.Payout, error) {
+	_, source, avail, err := s.refundable(ctx, publicID, claimKey)
+	if err != nil {
 		return funding.Payout{}, err
 	}
-	if acct.Available() <= 0 {
-		return funding.Payout{}, apperr.New(apperr.Conflict, "This bid has no refund to withdraw (yet: refunds are paid when the bid is withdrawn, rejected or its period clears).")
+	return s.payments.Pay(ctx, source, nil, avail, destination)
+}
+
+// RefundLink makes a one-time LNURL-withdraw k1 for the bid's refund: the
+// sponsor's wallet scans it and is paid what the bid is owed, once.
+func (s *Service) RefundLink(ctx context.Context, publicID, claimKey string) (string, time.Time, error) {
+	_, source, _, err := s.refundable(ctx, publicID, claimKey)
+	if err != nil {
+		return "", time.Time{}, err
 	}
-	return s.payments.Pay(ctx, source, &b.OfferingID, acct.Available(), destination)
+	return s.payments.NewWithdrawLink(ctx, funding.WithdrawSource{Account: source, Description: "Keepalive: sponsor bid refund"})
 }
 
 // errAlreadyCleared rolls back a clearing that found its period cleared.

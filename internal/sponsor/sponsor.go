@@ -37,6 +37,7 @@ type Offerings interface {
 type Payments interface {
 	IssueInvoice(ctx context.Context, r funding.InvoiceRequest) (funding.Invoice, error)
 	Pay(ctx context.Context, source string, offeringID *int64, available money.Msat, destination string) (funding.Payout, error)
+	NewWithdrawLink(ctx context.Context, src funding.WithdrawSource) (string, time.Time, error)
 }
 
 // RevenueEvent is money an offering earned: the investors take their

@@ -293,6 +293,18 @@ func PeriodBids(ctx context.Context, tx db.Tx, offeringID int64, start time.Time
 	return out, nil
 }
 
+// ComingBids lists an offering's bids of periods that start after now in
+// the given states, by period then id (at most 500).
+func ComingBids(ctx context.Context, c db.Conn, offeringID int64, now time.Time, states []BidState) ([]Bid, error) {
+	var out []Bid
+	err := c.Gorm(ctx).Where("offering_id = ? AND period_start > ? AND state IN ?", offeringID, now.UTC(), states).
+		Order("period_start, id").Limit(500).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("sponsor: coming bids of %d: %w", offeringID, err)
+	}
+	return out, nil
+}
+
 // DuePeriod names a period to clear.
 type DuePeriod struct {
 	OfferingID  int64
