@@ -51,21 +51,6 @@ var owners = map[string]string{
 // internal/ folder, so that Go lets only the owner's own tree import it.
 func storeOf(owner string) string { return owner + "/internal/store" }
 
-// pending lists the owners whose SQL has not yet moved into their store:
-// until it has, their tables may also be named in the owner itself.
-var pending = isPending(
-	"internal/invest",
-	"internal/funding",
-)
-
-func isPending(owners ...string) map[string]bool {
-	m := map[string]bool{}
-	for _, o := range owners {
-		m[o] = true
-	}
-	return m
-}
-
 // domainOf returns the owner whose tree holds pkg, if any.
 func domainOf(pkg string) (string, bool) {
 	for _, owner := range owners {
@@ -79,7 +64,7 @@ func domainOf(pkg string) (string, bool) {
 // allowedToName reports whether code in pkg may write SQL naming a table
 // of owner.
 func allowedToName(pkg, owner string) bool {
-	return pkg == storeOf(owner) || pkg == "internal/db" || pending[owner] && pkg == owner
+	return pkg == storeOf(owner) || pkg == "internal/db"
 }
 
 // TestEachTableHasOneOwner reads the site's Go code (tests aside) and
@@ -173,7 +158,7 @@ func TestEachTableHasOneOwner(t *testing.T) {
 		}
 		// An owner passes its *db.DB or db.Tx to its store, which alone
 		// runs statements on it.
-		if owner, ok := domainOf(pkg); ok && !pending[owner] && !within(pkg, storeOf(owner)) {
+		if owner, ok := domainOf(pkg); ok && !within(pkg, storeOf(owner)) {
 			ast.Inspect(f, func(n ast.Node) bool {
 				call, ok := n.(*ast.CallExpr)
 				if !ok {
@@ -277,7 +262,7 @@ func TestStoreBoundaries(t *testing.T) {
 				switch owner, ok := domainOf(rel); {
 				case rel == "." || rel == "web" || strings.HasPrefix(rel, "web/"):
 					t.Errorf("%s imports %s: web and main reach the database only through the domain packages", rel, imp)
-				case ok && !pending[owner] && !within(rel, storeOf(owner)):
+				case ok && !within(rel, storeOf(owner)):
 					t.Errorf("%s imports %s: %s reaches its tables only through %s", rel, imp, owner, storeOf(owner))
 				}
 				continue
@@ -292,7 +277,7 @@ func TestStoreBoundaries(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, owner := range owners {
-		if seen[owner] || pending[owner] {
+		if seen[owner] {
 			continue
 		}
 		seen[owner] = true
@@ -338,7 +323,7 @@ func TestOneStyleOfSQLPerStore(t *testing.T) {
 	root := filepath.Join("..", "..")
 	seen := map[string]bool{}
 	for _, owner := range owners {
-		if seen[owner] || pending[owner] {
+		if seen[owner] {
 			continue
 		}
 		seen[owner] = true

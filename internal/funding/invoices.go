@@ -3,7 +3,7 @@
 // the ledger exactly once, and payouts from payable accounts, recorded
 // before they are sent and finished from what the node says. Its store,
 // internal/funding/internal/store, is the only code that touches
-// invoices, lightning_cursors, payouts and lnurl_withdrawals.
+// invoices, lightning_cursors, payouts and withdraw_links.
 package funding
 
 import (

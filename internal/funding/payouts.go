@@ -227,7 +227,7 @@ func (s *Service) RunPayouts(ctx context.Context) {
 		ran, err := s.db.WithLease(ctx, "payouts", func(ctx context.Context) error {
 			for {
 				if err := s.ProcessPending(ctx); err != nil {
-					s.log.Error("payouts", "err", err)
+					s.log.Error("pending payouts", "err", err)
 				}
 				select {
 				case <-ctx.Done():

@@ -352,3 +352,72 @@ func PayoutByHash(ctx context.Context, c db.Conn, paymentHash string) (Payout, b
 	}
 	return rows[0], true, nil
 }
+
+// WithdrawLink is a row of withdraw_links: a one-time LNURL-withdraw
+// (LUD-03) link to a balance the site owes someone; only a hash of its k1
+// is kept.
+type WithdrawLink struct {
+	ID            int64      `gorm:"primaryKey"`
+	K1Hash        string     `gorm:"column:k1_hash"`
+	SourceAccount string     `gorm:"column:source_account"`
+	OfferingID    *int64     `gorm:"column:offering_id"`
+	Description   string     `gorm:"column:description"`
+	PaymentHash   *string    `gorm:"column:payment_hash"`
+	CreatedAt     time.Time  `gorm:"column:created_at"`
+	ExpiresAt     time.Time  `gorm:"column:expires_at"`
+	UsedAt        *time.Time `gorm:"column:used_at"`
+}
+
+func (WithdrawLink) TableName() string { return "withdraw_links" }
+
+// InsertWithdrawLink records a new link and sets its ID.
+func InsertWithdrawLink(ctx context.Context, c db.Conn, l *WithdrawLink) error {
+	err := c.Gorm(ctx).Raw(`INSERT INTO withdraw_links (k1_hash, source_account, offering_id, description, payment_hash,
+			created_at, expires_at, used_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		l.K1Hash, l.SourceAccount, l.OfferingID, l.Description, l.PaymentHash, l.CreatedAt, l.ExpiresAt, l.UsedAt).Scan(&l.ID).Error
+	if err != nil {
+		return fmt.Errorf("funding: withdraw link: %w", db.TranslateError(err))
+	}
+	return nil
+}
+
+// WithdrawLinkByK1Hash returns the link with that k1 hash; false when
+// there is none.
+func WithdrawLinkByK1Hash(ctx context.Context, c db.Conn, k1Hash string) (WithdrawLink, bool, error) {
+	var rows []WithdrawLink
+	if err := c.Gorm(ctx).Raw(`SELECT * FROM withdraw_links WHERE k1_hash = ?`, k1Hash).Scan(&rows).Error; err != nil {
+		return WithdrawLink{}, false, fmt.Errorf("funding: withdraw link: %w", err)
+	}
+	if len(rows) == 0 {
+		return WithdrawLink{}, false, nil
+	}
+	return rows[0], true, nil
+}
+
+// SpendWithdrawLink marks an unused link used at at, and reports whether
+// it was unused.
+func SpendWithdrawLink(ctx context.Context, c db.Conn, id int64, at time.Time) (bool, error) {
+	res := c.Gorm(ctx).Exec(`UPDATE withdraw_links SET used_at = ? WHERE id = ? AND used_at IS NULL`, at, id)
+	if res.Error != nil {
+		return false, fmt.Errorf("funding: spend withdraw link %d: %w", id, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// PaidWithdrawLink records the payment hash of the payout a link made.
+func PaidWithdrawLink(ctx context.Context, c db.Conn, id int64, paymentHash string) error {
+	if err := c.Gorm(ctx).Exec(`UPDATE withdraw_links SET payment_hash = ? WHERE id = ?`, paymentHash, id).Error; err != nil {
+		return fmt.Errorf("funding: payment of withdraw link %d: %w", id, err)
+	}
+	return nil
+}
+
+// ReleaseWithdrawLink makes a spent link that paid nothing usable again.
+func ReleaseWithdrawLink(ctx context.Context, c db.Conn, id int64) error {
+	err := c.Gorm(ctx).Exec(`UPDATE withdraw_links SET used_at = NULL WHERE id = ? AND payment_hash IS NULL`, id).Error
+	if err != nil {
+		return fmt.Errorf("funding: release withdraw link %d: %w", id, err)
+	}
+	return nil
+}
