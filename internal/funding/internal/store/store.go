@@ -1,5 +1,5 @@
 // Package store holds every statement on the tables of internal/funding:
-// invoices, lightning_cursors, payouts and lnurl_withdrawals. Go's
+// invoices, lightning_cursors, payouts and withdraw_links. Go's
 // internal rule lets only internal/funding import it.
 //
 // It writes its SQL by hand, in the subset SQLite and PostgreSQL share
