@@ -260,6 +260,16 @@ func (t Tx) Gorm(ctx context.Context) *gorm.DB { return t.g.WithContext(ctx) }
 // Dialect names the database the transaction runs on.
 func (t Tx) Dialect() Dialect { return t.dialect }
 
+// ForUpdate ends a hand-written SELECT so that it locks the rows it reads
+// for the rest of the transaction, on PostgreSQL; SQLite's immediate
+// transactions hold the whole file already.
+func (t Tx) ForUpdate(query string) string {
+	if t.dialect == Postgres {
+		return query + " FOR UPDATE"
+	}
+	return query
+}
+
 // AfterCommit runs fn once the transaction has committed, and never if it
 // rolls back (a retried attempt's functions are dropped with it). This is
 // the one way to run an effect after a commit.

@@ -20,16 +20,6 @@ import (
 	"github.com/keepalive/keepalive/internal/money"
 )
 
-// forUpdate ends a SELECT that locks the rows it reads for the rest of
-// tx, on PostgreSQL (SQLite's immediate transactions hold the whole file
-// already).
-func forUpdate(tx db.Tx, query string) string {
-	if tx.Dialect() == db.Postgres {
-		return query + " FOR UPDATE"
-	}
-	return query
-}
-
 // Purpose says what an invoice pays for.
 type Purpose string
 
@@ -152,7 +142,7 @@ func InvoiceByHash(ctx context.Context, c db.Conn, paymentHash string) (Invoice,
 // LockInvoiceByHash is InvoiceByHash, locking the row for the rest of
 // the transaction tx.
 func LockInvoiceByHash(ctx context.Context, tx db.Tx, paymentHash string) (Invoice, bool, error) {
-	return invoice(ctx, tx, forUpdate(tx, `SELECT * FROM invoices WHERE payment_hash = ?`), paymentHash)
+	return invoice(ctx, tx, tx.ForUpdate(`SELECT * FROM invoices WHERE payment_hash = ?`), paymentHash)
 }
 
 func invoice(ctx context.Context, c db.Conn, query, paymentHash string) (Invoice, bool, error) {

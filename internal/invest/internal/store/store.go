@@ -20,16 +20,6 @@ import (
 	"github.com/keepalive/keepalive/internal/money"
 )
 
-// forUpdate ends a SELECT that locks the rows it reads for the rest of
-// tx, on PostgreSQL (SQLite's immediate transactions hold the whole file
-// already).
-func forUpdate(tx db.Tx, query string) string {
-	if tx.Dialect() == db.Postgres {
-		return query + " FOR UPDATE"
-	}
-	return query
-}
-
 // Terms is a row of investment_terms: an offering's investment round.
 type Terms struct {
 	OfferingID int64 `gorm:"primaryKey;column:offering_id;autoIncrement:false"`
@@ -129,7 +119,7 @@ func TermsOf(ctx context.Context, c db.Conn, offeringID int64) (Terms, bool, err
 // first, so they queue rather than deadlock.
 func LockRound(ctx context.Context, tx db.Tx, offeringID int64) error {
 	var ids []int64
-	if err := tx.Gorm(ctx).Raw(forUpdate(tx, `SELECT offering_id FROM investment_terms WHERE offering_id = ?`), offeringID).Scan(&ids).Error; err != nil {
+	if err := tx.Gorm(ctx).Raw(tx.ForUpdate(`SELECT offering_id FROM investment_terms WHERE offering_id = ?`), offeringID).Scan(&ids).Error; err != nil {
 		return fmt.Errorf("invest: lock round of %d: %w", offeringID, err)
 	}
 	return nil
@@ -180,7 +170,7 @@ func InsertInvestment(ctx context.Context, c db.Conn, inv *Investment) error {
 // LockByPayment reads the investment paid by paymentHash and locks it
 // for the rest of the transaction tx; false when there is none.
 func LockByPayment(ctx context.Context, tx db.Tx, paymentHash string) (Investment, bool, error) {
-	return one(ctx, tx, forUpdate(tx, `SELECT * FROM investments WHERE payment_hash = ?`), paymentHash)
+	return one(ctx, tx, tx.ForUpdate(`SELECT * FROM investments WHERE payment_hash = ?`), paymentHash)
 }
 
 // Activate makes a pending investment active with the principal that
