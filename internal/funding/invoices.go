@@ -277,55 +277,56 @@ func SettleIndex(ctx context.Context, d *db.DB) (uint64, error) {
 // ledger transfer (keyed invoice:<hash>) and the cursor move in one
 // transaction, and a settlement seen again changes nothing. An invoice the
 // site did not issue only moves the cursor.
+//
+// Each statement is a round trip to PostgreSQL, between lnd's settle event
+// and the payer's page turning paid: the invoice is marked settled and
+// read back (and locked) by one UPDATE … RETURNING, which matches no row
+// for an invoice already credited or not the site's, and on PostgreSQL
+// the cursor moves in the same statement.
 func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 	if ni.State != lightning.InvoiceSettled {
 		return nil
 	}
 	hash := ni.PaymentHash.String()
+	paid := ni.PaidMsat
+	if paid <= 0 {
+		paid = ni.AmountMsat
+	}
+	settledAt := ni.SettledAt.UTC()
+	if ni.SettledAt.IsZero() {
+		settledAt = s.now().UTC()
+	}
+	idx := ni.SettleIndex
 	return s.db.Tx(ctx, func(tx db.Tx) error {
-		inv, issued, err := store.LockInvoiceByHash(ctx, tx, hash)
+		inv, credited, err := store.MarkSettled(ctx, tx, hash, paid, settledAt, idx)
 		if err != nil {
-			return fmt.Errorf("funding: settle: %w", err)
+			return err
 		}
-		if issued && inv.State != InvoiceSettled {
-			paid := ni.PaidMsat
-			if paid <= 0 {
-				paid = ni.AmountMsat
-			}
-			if paid <= 0 || !paid.Valid() {
-				return fmt.Errorf("funding: settle %s: node reports paid amount %d", hash, paid)
-			}
-			inv.PaidMsat = paid
-			if settle, ok := s.settlers[inv.Purpose]; ok {
-				err = settle(ctx, tx, inv, paid)
-			} else {
-				err = s.CreditInvoice(ctx, tx, inv, paid)
-			}
-			if err != nil {
-				return err
-			}
-			settledAt := ni.SettledAt.UTC()
-			if ni.SettledAt.IsZero() {
-				settledAt = s.now().UTC()
-			}
-			idx := ni.SettleIndex
-			if err := store.MarkSettled(ctx, tx, inv.ID, paid, settledAt, idx); err != nil {
-				return err
-			}
-			inv.State, inv.PaidMsat, inv.SettledAt, inv.SettleIndex = InvoiceSettled, paid, &settledAt, &idx
-			credited := inv
-			tx.AfterCommit(func() {
-				s.events.publish(credited)
-				s.announce(ctx, credited.PaymentHash)
-				settlements.Inc()
-			})
-		} else if !issued {
-			// Normal on a node shared with other services, and the first
-			// start on a used node reads all of its past settlements: a
-			// warning each would flood the log.
-			s.log.Debug("settled invoice the site did not issue", "payment_hash", hash, "settle_index", ni.SettleIndex)
+		if !credited {
+			// Credited before, or not the site's: normal on a node shared
+			// with other services, and the first start on a used node
+			// reads all of its past settlements, so a warning each would
+			// flood the log.
+			s.log.Debug("settled invoice not credited now: credited before or not the site's", "payment_hash", hash, "settle_index", idx)
+			return nil
 		}
-		return store.AdvanceSettleIndex(ctx, tx, ni.SettleIndex)
+		if paid <= 0 || !paid.Valid() {
+			return fmt.Errorf("funding: settle %s: node reports paid amount %d", hash, paid)
+		}
+		if settle, ok := s.settlers[inv.Purpose]; ok {
+			err = settle(ctx, tx, inv, paid)
+		} else {
+			err = s.CreditInvoice(ctx, tx, inv, paid)
+		}
+		if err != nil {
+			return err
+		}
+		tx.AfterCommit(func() {
+			s.events.publish(inv)
+			s.announce(ctx, inv.PaymentHash)
+			settlements.Inc()
+		})
+		return nil
 	})
 }
 

@@ -13,8 +13,9 @@ import (
 
 // PostMany posts many entries in the bound transaction (or a new one)
 // with a handful of statements whatever their number: the accounts are
-// made in bulk, the transfers inserted in multi-row INSERTs, and each
-// account's totals changed once. It is how a revenue event pays ten
+// made in bulk (those only credited here already holding their credits),
+// the transfers inserted in bulk, and each other account's totals changed
+// once; on PostgreSQL each step is one statement over arrays. It is how a revenue event pays ten
 // thousand investors. Keys must differ; an entry whose key was posted
 // before with the same terms changes nothing, as with Post. Overdrawing
 // any debit account fails the whole call.
@@ -40,7 +41,7 @@ func (l *Ledger) PostMany(ctx context.Context, entries []Entry) error {
 	}
 	sort.Strings(list)
 	post := func(tx db.Tx) error {
-		ids, err := l.In(tx).idsInTx(ctx, list)
+		ids, opened, err := l.In(tx).openInTx(ctx, list, onlyCredited(entries))
 		if err != nil {
 			return err
 		}
@@ -69,7 +70,7 @@ func (l *Ledger) PostMany(ctx context.Context, entries []Entry) error {
 			if !allowNegative(e.Debit) {
 				debits[ids[e.Debit]] += e.Amount
 			}
-			if !allowNegative(e.Credit) {
+			if !allowNegative(e.Credit) && !opened[e.Credit] {
 				credits[ids[e.Credit]] += e.Amount
 			}
 		}
@@ -93,6 +94,25 @@ func (l *Ledger) PostMany(ctx context.Context, entries []Entry) error {
 		return post(*l.tx)
 	}
 	return l.db.Tx(ctx, post)
+}
+
+// onlyCredited sums what entries credit to each account they never
+// debit: such an account, when the batch creates it, starts with those
+// credits posted, which saves updating its row again. Should one of
+// those entries not be inserted after all (its key was posted before),
+// the transfer posted before names another account, so the batch fails
+// on its terms and rolls back.
+func onlyCredited(entries []Entry) map[string]money.Msat {
+	out := map[string]money.Msat{}
+	for _, e := range entries {
+		if !allowNegative(e.Credit) {
+			out[e.Credit] += e.Amount
+		}
+	}
+	for _, e := range entries {
+		delete(out, e.Debit)
+	}
+	return out
 }
 
 // TransfersWithPrefix returns the transfers whose keys start with prefix,

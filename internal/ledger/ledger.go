@@ -348,23 +348,44 @@ func (l *Ledger) withAccounts(ctx context.Context, names []string, fn func(tx db
 // ensure creates the named accounts that do not exist and returns the ids
 // of all of them.
 func (l *Ledger) ensure(ctx context.Context, c store.Conn, names []string) (map[string]int64, error) {
+	ids, _, err := l.open(ctx, c, names, nil)
+	return ids, err
+}
+
+// open is ensure whose new accounts start with the posted credits that
+// credits names (PostMany inserts their transfers next); opened says
+// which accounts it created so.
+func (l *Ledger) open(ctx context.Context, c store.Conn, names []string, credits map[string]money.Msat) (ids map[string]int64, opened map[string]bool, err error) {
 	accounts := make([]store.NewAccount, len(names))
 	for i, n := range names {
-		accounts[i] = store.NewAccount{Name: n, AllowNegative: allowNegative(n)}
+		accounts[i] = store.NewAccount{Name: n, AllowNegative: allowNegative(n), Credits: credits[n]}
 	}
-	if err := store.CreateAccounts(ctx, c, l.now(), accounts); err != nil {
-		return nil, err
-	}
-	ids, err := store.IDsByName(ctx, c, names)
+	ids, err = store.CreateAccounts(ctx, c, l.now(), accounts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	opened = make(map[string]bool, len(ids))
+	var existing []string
 	for _, n := range names {
-		if _, ok := ids[n]; !ok {
-			return nil, fmt.Errorf("ledger: account %s was not created", n)
+		if _, ok := ids[n]; ok {
+			opened[n] = credits[n] != 0
+		} else {
+			existing = append(existing, n)
 		}
 	}
-	return ids, nil
+	if len(existing) > 0 {
+		found, err := store.IDsByName(ctx, c, existing)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, n := range existing {
+			if _, ok := found[n]; !ok {
+				return nil, nil, fmt.Errorf("ledger: account %s was not created", n)
+			}
+			ids[n] = found[n]
+		}
+	}
+	return ids, opened, nil
 }
 
 // cachedIDs splits names into those whose ids are cached (committed
@@ -386,13 +407,20 @@ func (l *Ledger) cachedIDs(names []string) (map[string]int64, []string) {
 // transaction: committed ones from the cache, the others made (or found)
 // in the transaction and not cached, since it may still roll back.
 func (l *Ledger) idsInTx(ctx context.Context, names []string) (map[string]int64, error) {
+	ids, _, err := l.openInTx(ctx, names, nil)
+	return ids, err
+}
+
+// openInTx is idsInTx with the accounts it creates opened with credits,
+// as open does.
+func (l *Ledger) openInTx(ctx context.Context, names []string, credits map[string]money.Msat) (map[string]int64, map[string]bool, error) {
 	ids, missing := l.cachedIDs(names)
 	if len(missing) == 0 {
-		return ids, nil
+		return ids, nil, nil
 	}
-	got, err := l.ensure(ctx, *l.tx, missing)
+	got, opened, err := l.open(ctx, *l.tx, missing, credits)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for n, id := range got {
 		ids[n] = id
@@ -403,7 +431,7 @@ func (l *Ledger) idsInTx(ctx context.Context, names []string) (map[string]int64,
 			l.ids.Store(n, id)
 		}
 	})
-	return ids, nil
+	return ids, opened, nil
 }
 
 // Ensure creates the named accounts that do not exist yet and returns the

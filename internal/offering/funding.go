@@ -18,12 +18,18 @@ import (
 // moves o.AccruedAt on. The caller holds the offering's row (lockBySlug
 // or lockByID) and saves o afterwards.
 func (s *Service) accrueLocked(ctx context.Context, tx db.Tx, o *Offering) (money.Msat, error) {
-	l := s.ledger.In(tx)
-	runwayName, earnedName := ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID)
-	runway, err := l.Balance(ctx, runwayName)
+	runway, err := s.ledger.In(tx).Balance(ctx, ledger.OfferingRunway(o.ID))
 	if err != nil {
 		return 0, err
 	}
+	return s.accrueFrom(ctx, tx, o, runway)
+}
+
+// accrueFrom is accrueLocked for a caller that has read the runway's
+// balance under the same locks.
+func (s *Service) accrueFrom(ctx context.Context, tx db.Tx, o *Offering, runway money.Msat) (money.Msat, error) {
+	l := s.ledger.In(tx)
+	runwayName, earnedName := ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID)
 	now := s.Now().Truncate(time.Millisecond)
 	if !now.After(o.AccruedAt) {
 		return 0, nil
@@ -143,16 +149,21 @@ func (s *Service) CreditRunway(ctx context.Context, tx db.Tx, offeringID int64, 
 	if _, err := l.TransferByKey(ctx, c.Key); err == nil {
 		return o, nil // already credited: nothing moves, nothing is rewritten
 	}
-	if _, err := s.accrueLocked(ctx, tx, &o); err != nil {
+	// The runway's balance is read once: with its row locked, what the
+	// accrual and this credit leave is known without reading it again
+	// (a round trip less on the settlement path).
+	runway, err := l.Balance(ctx, runwayName)
+	if err != nil {
+		return Offering{}, err
+	}
+	consumed, err := s.accrueFrom(ctx, tx, &o, runway)
+	if err != nil {
 		return Offering{}, err
 	}
 	if _, err := l.Post(ctx, ledger.Entry{Key: c.Key, Debit: c.Debit, Credit: runwayName, Amount: c.Amount, Memo: c.Memo}); err != nil {
 		return Offering{}, err
 	}
-	runway, err := l.Balance(ctx, runwayName)
-	if err != nil {
-		return Offering{}, err
-	}
+	runway += c.Amount - consumed
 	fu := fundedUntil(o.AccruedAt, runway, o.BurnRateMsatPerHour)
 	o.FundedUntil = &fu
 	if err := store.SetFunding(ctx, tx, o.ID, o.AccruedAt, fu); err != nil {

@@ -9,11 +9,17 @@
 // an offering through the API, and runs each pair twice, alternating.
 //
 //	go run ./internal/benchkit/httpbench [-d 10s] [-c 32] [-t 2]
+//
+// With -seeded, it compares instead the site on a large seeded PostgreSQL
+// schema with the same site on a schema holding only a few of the same
+// offerings (see seeded.go and internal/benchkit/seed).
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -35,8 +41,21 @@ func main() {
 	duration := flag.Duration("d", 10*time.Second, "wrk duration per run")
 	conns := flag.Int("c", 32, "wrk connections")
 	threads := flag.Int("t", 2, "wrk threads")
+	seeded := flag.String("seeded", "", "big,small: compare the site on these two seeded PostgreSQL schemas of DATABASE_URL")
+	slug := flag.String("offering", "seed-105", "with -seeded: the offering whose pages are measured")
+	rounds := flag.Int("rounds", 2, "with -seeded: runs of each subject per page, alternating")
 	flag.Parse()
-	if err := run(*duration, *conns, *threads); err != nil {
+	run := func() error { return run(*duration, *conns, *threads) }
+	if *seeded != "" {
+		run = func() error {
+			big, small, ok := strings.Cut(*seeded, ",")
+			if !ok {
+				return fmt.Errorf("-seeded wants two schemas: big,small")
+			}
+			return runSeeded(seededRun{big: big, small: small, slug: *slug, rounds: *rounds, d: *duration, conns: *conns, threads: *threads})
+		}
+	}
+	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "httpbench:", err)
 		os.Exit(1)
 	}
@@ -51,25 +70,17 @@ func run(d time.Duration, conns, threads int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "keepalive")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("build: %w", err)
+	bin, err := buildSite(dir)
+	if err != nil {
+		return err
 	}
 	siteAddr, bareAddr, staticAddr := freeAddr(), freeAddr(), freeAddr()
-	site := exec.Command(bin, "serve")
-	site.Env = append(os.Environ(), "KEEPALIVE_ADDR="+siteAddr, "DATABASE_URL="+filepath.Join(dir, "bench.db"),
-		"KEEPALIVE_LOG_LEVEL=warn", "KEEPALIVE_LIGHTNING=demo")
-	site.Stdout, site.Stderr = os.Stderr, os.Stderr
-	if err := site.Start(); err != nil {
+	site, err := startSite(bin, siteAddr, filepath.Join(dir, "bench.db"))
+	if err != nil {
 		return err
 	}
-	defer func() { site.Process.Signal(os.Interrupt); site.Wait() }()
+	defer stopSite(site)
 	base := "http://" + siteAddr
-	if err := waitUp(base + "/healthz"); err != nil {
-		return err
-	}
 	if err := seed(base); err != nil {
 		return err
 	}
@@ -137,6 +148,42 @@ func run(d time.Duration, conns, threads int) error {
 	return nil
 }
 
+// buildSite builds the site's binary into dir.
+func buildSite(dir string) (string, error) {
+	bin := filepath.Join(dir, "keepalive")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("build: %w", err)
+	}
+	return bin, nil
+}
+
+// startSite starts the binary on addr and databaseURL (demo Lightning)
+// and waits until it answers.
+func startSite(bin, addr, databaseURL string) (*exec.Cmd, error) {
+	site := exec.Command(bin, "serve")
+	// A fresh key seals the site's secrets (PostgreSQL asks for one).
+	key := make([]byte, 32)
+	rand.Read(key)
+	site.Env = append(os.Environ(), "KEEPALIVE_ADDR="+addr, "DATABASE_URL="+databaseURL,
+		"KEEPALIVE_LOG_LEVEL=warn", "KEEPALIVE_LIGHTNING=demo", "KEEPALIVE_SECRET_KEY="+hex.EncodeToString(key))
+	site.Stdout, site.Stderr = os.Stderr, os.Stderr
+	if err := site.Start(); err != nil {
+		return nil, err
+	}
+	if err := waitUp("http://" + addr + "/healthz"); err != nil {
+		stopSite(site)
+		return nil, err
+	}
+	return site, nil
+}
+
+func stopSite(site *exec.Cmd) {
+	site.Process.Signal(os.Interrupt)
+	site.Wait()
+}
+
 func seed(base string) error {
 	body := `{"name":"Bench site","slug":"bench-site","url":"https://example.org","description":"A site to measure.","burn_rate_msat_per_hour":1000000,"grace_seconds":3600}`
 	res, err := http.Post(base+"/api/v1/offerings", "application/json", strings.NewReader(body))
@@ -167,21 +214,42 @@ func seed(base string) error {
 	return nil
 }
 
-var reqPerSec = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+var (
+	reqPerSec = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	p99       = regexp.MustCompile(`\n\s+99%\s+([0-9.]+)(us|ms|s)\b`)
+)
 
 func wrk(url string, d time.Duration, conns, threads int) (float64, error) {
-	out, err := exec.Command("wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(conns), "-d"+d.String(), url).CombinedOutput()
+	r, err := wrkLatency(url, d, conns, threads)
+	return r.perSec, err
+}
+
+// wrkResult is what one wrk run measured.
+type wrkResult struct {
+	perSec float64
+	p99    time.Duration
+}
+
+// wrkLatency runs wrk with --latency and reads requests/s and the p99.
+func wrkLatency(url string, d time.Duration, conns, threads int) (wrkResult, error) {
+	out, err := exec.Command("wrk", "--latency", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(conns), "-d"+d.String(), url).CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("wrk %s: %w: %s", url, err, out)
+		return wrkResult{}, fmt.Errorf("wrk %s: %w: %s", url, err, out)
 	}
 	if bytes.Contains(out, []byte("Non-2xx")) {
-		return 0, fmt.Errorf("wrk %s: errors: %s", url, out)
+		return wrkResult{}, fmt.Errorf("wrk %s: errors: %s", url, out)
 	}
 	m := reqPerSec.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("wrk %s: no Requests/sec in %s", url, out)
+	l := p99.FindSubmatch(out)
+	if m == nil || l == nil {
+		return wrkResult{}, fmt.Errorf("wrk %s: no Requests/sec or 99%% latency in %s", url, out)
 	}
-	return strconv.ParseFloat(string(m[1]), 64)
+	var r wrkResult
+	r.perSec, _ = strconv.ParseFloat(string(m[1]), 64)
+	v, _ := strconv.ParseFloat(string(l[1]), 64)
+	unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(l[2])]
+	r.p99 = time.Duration(v * float64(unit))
+	return r, nil
 }
 
 func fetch(url string) ([]byte, string) {

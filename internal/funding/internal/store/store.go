@@ -139,12 +139,6 @@ func InvoiceByHash(ctx context.Context, c db.Conn, paymentHash string) (Invoice,
 	return invoice(ctx, c, `SELECT * FROM invoices WHERE payment_hash = ?`, paymentHash)
 }
 
-// LockInvoiceByHash is InvoiceByHash, locking the row for the rest of
-// the transaction tx.
-func LockInvoiceByHash(ctx context.Context, tx db.Tx, paymentHash string) (Invoice, bool, error) {
-	return invoice(ctx, tx, tx.ForUpdate(`SELECT * FROM invoices WHERE payment_hash = ?`), paymentHash)
-}
-
 func invoice(ctx context.Context, c db.Conn, query, paymentHash string) (Invoice, bool, error) {
 	var rows []Invoice
 	if err := c.Gorm(ctx).Raw(query, paymentHash).Scan(&rows).Error; err != nil {
@@ -156,15 +150,44 @@ func invoice(ctx context.Context, c db.Conn, query, paymentHash string) (Invoice
 	return rows[0], true, nil
 }
 
-// MarkSettled records that an invoice not yet settled was paid.
-func MarkSettled(ctx context.Context, c db.Conn, id int64, paid money.Msat, at time.Time, settleIndex uint64) error {
-	err := c.Gorm(ctx).Exec(`UPDATE invoices SET state = ?, paid_msat = ?, settled_at = ?, settle_index = ?
-		WHERE id = ? AND state <> ?`, InvoiceSettled, paid, at, settleIndex, id, InvoiceSettled).Error
-	if err != nil {
-		return fmt.Errorf("funding: mark invoice %d settled: %w", id, err)
+// MarkSettled marks the invoice with that payment hash settled, paid and
+// at settle index idx, unless it is settled already, and returns it,
+// locked for the rest of tx; false when it was credited before or is not
+// the site's. Either way the stored settle index moves up to idx. Each
+// statement is a round trip between lnd's settle event and the payer's
+// page turning paid, so on PostgreSQL the update, the read back and the
+// cursor are one statement.
+func MarkSettled(ctx context.Context, tx db.Tx, paymentHash string, paid money.Msat, at time.Time, idx uint64) (Invoice, bool, error) {
+	withCursor := tx.Dialect() == db.Postgres && idx != 0
+	query := markSettled
+	args := []any{string(InvoiceSettled), int64(paid), at, idx, paymentHash, string(InvoiceSettled)}
+	if withCursor {
+		query = advanceCursorCTE + query
+		args = append([]any{settleCursor, idx}, args...)
 	}
-	return nil
+	var rows []Invoice
+	if err := tx.Gorm(ctx).Raw(query, args...).Scan(&rows).Error; err != nil {
+		return Invoice{}, false, fmt.Errorf("funding: settle %s: %w", paymentHash, err)
+	}
+	if !withCursor {
+		if err := AdvanceSettleIndex(ctx, tx, idx); err != nil {
+			return Invoice{}, false, err
+		}
+	}
+	if len(rows) == 0 {
+		return Invoice{}, false, nil
+	}
+	return rows[0], true, nil
 }
+
+const (
+	markSettled = `UPDATE invoices SET state = ?, paid_msat = ?, settled_at = ?, settle_index = ?
+		WHERE payment_hash = ? AND state <> ? RETURNING *`
+	// advanceCursorCTE moves the stored settle index up, never down, in
+	// the statement it prefixes (PostgreSQL only).
+	advanceCursorCTE = `WITH moved AS (INSERT INTO lightning_cursors (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = GREATEST(lightning_cursors.value, excluded.value)) `
+)
 
 // Settled returns up to limit of an offering's settled invoices, newest
 // first, leaving out those of one purpose.

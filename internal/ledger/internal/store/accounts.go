@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"strings"
@@ -14,32 +15,61 @@ import (
 type NewAccount struct {
 	Name          string
 	AllowNegative bool
+	// Credits are posted credits the account starts with: the transfers
+	// that make them are inserted in the same transaction.
+	Credits money.Msat
 }
 
-// CreateAccounts inserts the accounts that do not exist yet, a multi-row
-// statement per BatchRows accounts, in name order so that two callers
-// creating the same accounts never wait on each other in a circle.
-func CreateAccounts(ctx context.Context, c Conn, now time.Time, accounts []NewAccount) error {
+// CreateAccounts inserts the accounts that do not exist yet and returns
+// the ids of those it inserted; the others are left as they are. It
+// inserts in name order so that two callers creating the same accounts
+// never wait on each other in a circle: on PostgreSQL in one statement
+// over arrays, on SQLite a multi-row statement per BatchRows accounts.
+func CreateAccounts(ctx context.Context, c Conn, now time.Time, accounts []NewAccount) (map[string]int64, error) {
 	sorted := append([]NewAccount(nil), accounts...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	created := make(map[string]int64, len(sorted))
+	if isPostgres(ctx, c) {
+		names, negative, credits := make([]string, len(sorted)), make([]bool, len(sorted)), make([]int64, len(sorted))
+		for i, a := range sorted {
+			names[i], negative[i], credits[i] = a.Name, a.AllowNegative, int64(a.Credits)
+		}
+		err := scanArrays(ctx, c, func(rows *sql.Rows) error {
+			var id int64
+			var name string
+			err := rows.Scan(&id, &name)
+			created[name] = id
+			return err
+		}, `INSERT INTO accounts (name, allow_negative, credits_posted, created_at)
+			SELECT n, neg, cp, $4 FROM unnest($1::text[], $2::boolean[], $3::bigint[]) WITH ORDINALITY AS u(n, neg, cp, i) ORDER BY i
+			ON CONFLICT (name) DO NOTHING RETURNING id, name`, names, negative, credits, now.UTC())
+		if err != nil {
+			return nil, fmt.Errorf("ledger: create %d accounts: %w", len(sorted), err)
+		}
+		return created, nil
+	}
 	for start := 0; start < len(sorted); start += BatchRows {
 		chunk := sorted[start:min(start+BatchRows, len(sorted))]
 		var sb strings.Builder
-		sb.WriteString("INSERT INTO accounts (name, allow_negative, created_at) VALUES ")
-		args := make([]any, 0, 3*len(chunk))
+		sb.WriteString("INSERT INTO accounts (name, allow_negative, credits_posted, created_at) VALUES ")
+		args := make([]any, 0, 4*len(chunk))
 		for i, a := range chunk {
 			if i > 0 {
 				sb.WriteString(", ")
 			}
-			sb.WriteString("(?, ?, ?)")
-			args = append(args, a.Name, a.AllowNegative, now.UTC())
+			sb.WriteString("(?, ?, ?, ?)")
+			args = append(args, a.Name, a.AllowNegative, a.Credits, now.UTC())
 		}
-		sb.WriteString(" ON CONFLICT (name) DO NOTHING")
-		if _, err := exec(ctx, c, sb.String(), args...); err != nil {
-			return fmt.Errorf("ledger: create %d accounts: %w", len(chunk), err)
+		sb.WriteString(" ON CONFLICT (name) DO NOTHING RETURNING id, name")
+		var rows []Account
+		if err := scan(ctx, c, &rows, sb.String(), args...); err != nil {
+			return nil, fmt.Errorf("ledger: create %d accounts: %w", len(chunk), err)
+		}
+		for _, r := range rows {
+			created[r.Name] = r.ID
 		}
 	}
-	return nil
+	return created, nil
 }
 
 // IDsByName returns the ids of those of the named accounts that exist.
@@ -148,6 +178,24 @@ func AddPosted(ctx context.Context, c Conn, column PostedColumn, amounts map[int
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	guard := func(amount string) string {
+		if !guarded {
+			return ""
+		}
+		return " AND (accounts.allow_negative OR accounts.credits_posted - accounts.debits_posted - accounts.debits_pending >= " + amount + ")"
+	}
+	if isPostgres(ctx, c) && len(ids) > 0 {
+		values := make([]int64, len(ids))
+		for i, id := range ids {
+			values[i] = int64(amounts[id])
+		}
+		n, err := execArrays(ctx, c, "UPDATE accounts SET "+string(column)+" = accounts."+string(column)+" + v.amount"+
+			" FROM unnest($1::bigint[], $2::bigint[]) AS v(id, amount) WHERE accounts.id = v.id"+guard("v.amount"), ids, values)
+		if err != nil {
+			return 0, fmt.Errorf("ledger: add to %s of %d accounts: %w", column, len(ids), err)
+		}
+		return n, nil
+	}
 	var changed int64
 	for start := 0; start < len(ids); start += BatchRows {
 		chunk := ids[start:min(start+BatchRows, len(ids))]
@@ -161,10 +209,7 @@ func AddPosted(ctx context.Context, c Conn, column PostedColumn, amounts map[int
 			sb.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT))")
 			args = append(args, id, int64(amounts[id]))
 		}
-		sb.WriteString(") AS v WHERE accounts.id = v.column1")
-		if guarded {
-			sb.WriteString(" AND (accounts.allow_negative OR accounts.credits_posted - accounts.debits_posted - accounts.debits_pending >= v.column2)")
-		}
+		sb.WriteString(") AS v WHERE accounts.id = v.column1" + guard("v.column2"))
 		n, err := exec(ctx, c, sb.String(), args...)
 		if err != nil {
 			return changed, fmt.Errorf("ledger: add to %s of %d accounts: %w", column, len(chunk), err)

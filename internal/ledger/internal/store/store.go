@@ -11,6 +11,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -95,6 +96,40 @@ func scanOne(ctx context.Context, c Conn, dest any, query string, args ...any) e
 // scan runs a query into a slice.
 func scan(ctx context.Context, c Conn, dest any, query string, args ...any) error {
 	return db.TranslateError(c.Gorm(ctx).Raw(query, args...).Scan(dest).Error)
+}
+
+// isPostgres reports whether c runs on PostgreSQL.
+func isPostgres(ctx context.Context, c Conn) bool {
+	return c.Gorm(ctx).Dialector.Name() == string(db.Postgres)
+}
+
+// scanArrays and execArrays run PostgreSQL statements whose parameters
+// include Go slices, sent as arrays ($1::bigint[]) for unnest or ANY: a
+// bulk statement then has a handful of parameters whatever its number of
+// rows, where a multi-row VALUES list has thousands for the client to
+// spell out and the server to parse. They go to the connection under
+// GORM, which would expand a slice into a list; the SQL is still written
+// by hand, with PostgreSQL's own $n placeholders.
+func scanArrays(ctx context.Context, c Conn, each func(*sql.Rows) error, query string, args ...any) error {
+	rows, err := c.Gorm(ctx).Statement.ConnPool.QueryContext(ctx, query, args...)
+	if err != nil {
+		return db.TranslateError(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	return db.TranslateError(rows.Err())
+}
+
+func execArrays(ctx context.Context, c Conn, query string, args ...any) (int64, error) {
+	res, err := c.Gorm(ctx).Statement.ConnPool.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, db.TranslateError(err)
+	}
+	return res.RowsAffected()
 }
 
 // exec runs a statement and returns the rows it changed.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -27,10 +28,33 @@ func InsertTransfer(ctx context.Context, c Conn, t Transfer) (id int64, inserted
 	return ids[0], true, nil
 }
 
-// InsertPosted writes posted transfers in multi-row statements, skipping
-// keys that exist, and returns the keys it inserted.
+// InsertPosted writes posted transfers, skipping keys that exist, and
+// returns the keys it inserted: on PostgreSQL in one statement over
+// arrays, on SQLite a multi-row statement per BatchRows transfers.
 func InsertPosted(ctx context.Context, c Conn, rows []Transfer) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(rows))
+	if isPostgres(ctx, c) {
+		n := len(rows)
+		keys, memos, times := make([]string, n), make([]string, n), make([]time.Time, n)
+		debits, credits, amounts := make([]int64, n), make([]int64, n), make([]int64, n)
+		for i, t := range rows {
+			keys[i], memos[i], times[i] = t.Key, t.Memo, t.CreatedAt
+			debits[i], credits[i], amounts[i] = t.DebitAccountID, t.CreditAccountID, int64(t.Amount)
+		}
+		err := scanArrays(ctx, c, func(rows *sql.Rows) error {
+			var k string
+			err := rows.Scan(&k)
+			inserted[k] = true
+			return err
+		}, `INSERT INTO transfers (key, debit_account_id, credit_account_id, amount_msat, kind, memo, created_at)
+			SELECT k, d, cr, a, $7, m, at FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::timestamptz[])
+			WITH ORDINALITY AS u(k, d, cr, a, m, at, i) ORDER BY i
+			ON CONFLICT (key) DO NOTHING RETURNING key`, keys, debits, credits, amounts, memos, times, string(Posted))
+		if err != nil {
+			return nil, fmt.Errorf("ledger: insert %d transfers: %w", n, err)
+		}
+		return inserted, nil
+	}
 	for start := 0; start < len(rows); start += BatchRows {
 		chunk := rows[start:min(start+BatchRows, len(rows))]
 		var sb strings.Builder

@@ -6,7 +6,9 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -240,15 +242,43 @@ func Won(ctx context.Context, c db.Conn, id int64, slot int, charge money.Msat, 
 	return nil
 }
 
-// CloseBids sets many bids to a final state, a thousand per statement.
-func CloseBids(ctx context.Context, c db.Conn, ids []int64, state BidState, at time.Time) error {
+// CloseBids sets many bids to a final state: on PostgreSQL in one
+// statement, the ids as one array parameter; on SQLite a thousand per
+// statement.
+func CloseBids(ctx context.Context, tx db.Tx, ids []int64, state BidState, at time.Time) error {
+	set := map[string]any{"state": state, "closed_at": at}
+	if tx.Dialect() == db.Postgres {
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := tx.Gorm(ctx).Model(&Bid{}).Where("id = ANY(CAST(? AS BIGINT[]))", idArray(ids)).Updates(set).Error; err != nil {
+			return fmt.Errorf("sponsor: close %d bids: %w", len(ids), err)
+		}
+		return nil
+	}
 	for start := 0; start < len(ids); start += 1000 {
 		chunk := ids[start:min(start+1000, len(ids))]
-		if err := c.Gorm(ctx).Model(&Bid{}).Where("id IN ?", chunk).Updates(map[string]any{"state": state, "closed_at": at}).Error; err != nil {
+		if err := tx.Gorm(ctx).Model(&Bid{}).Where("id IN ?", chunk).Updates(set).Error; err != nil {
 			return fmt.Errorf("sponsor: close %d bids: %w", len(chunk), err)
 		}
 	}
 	return nil
+}
+
+// idArray is ids as one PostgreSQL array literal ({1,2,3}): one parameter,
+// where GORM would expand a slice into one parameter per id.
+type idArray []int64
+
+func (a idArray) Value() (driver.Value, error) {
+	b := make([]byte, 0, 2+8*len(a))
+	b = append(b, '{')
+	for i, id := range a {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, '}')), nil
 }
 
 // CloseUnpaid closes the bids of a period still waiting for their first
