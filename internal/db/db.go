@@ -50,6 +50,18 @@ var (
 	_ Conn = Tx{}
 )
 
+// FirstRow runs a hand-written SELECT on c and returns its first row,
+// and false when it returns none: the lookup by a unique key that stores
+// writing their SQL by hand do again and again.
+func FirstRow[T any](ctx context.Context, c Conn, query string, args ...any) (T, bool, error) {
+	var rows []T
+	if err := c.Gorm(ctx).Raw(query, args...).Scan(&rows).Error; err != nil || len(rows) == 0 {
+		var zero T
+		return zero, false, err
+	}
+	return rows[0], true, nil
+}
+
 // Gorm returns the pool bound to ctx, for a package's store.
 func (d *DB) Gorm(ctx context.Context) *gorm.DB { return d.gorm.WithContext(ctx) }
 

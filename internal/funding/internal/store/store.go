@@ -140,14 +140,11 @@ func InvoiceByHash(ctx context.Context, c db.Conn, paymentHash string) (Invoice,
 }
 
 func invoice(ctx context.Context, c db.Conn, query, paymentHash string) (Invoice, bool, error) {
-	var rows []Invoice
-	if err := c.Gorm(ctx).Raw(query, paymentHash).Scan(&rows).Error; err != nil {
+	row, ok, err := db.FirstRow[Invoice](ctx, c, query, paymentHash)
+	if err != nil {
 		return Invoice{}, false, fmt.Errorf("funding: invoice %s: %w", paymentHash, err)
 	}
-	if len(rows) == 0 {
-		return Invoice{}, false, nil
-	}
-	return rows[0], true, nil
+	return row, ok, nil
 }
 
 // MarkSettled marks the invoice with that payment hash settled, paid and
@@ -165,8 +162,8 @@ func MarkSettled(ctx context.Context, tx db.Tx, paymentHash string, paid money.M
 		query = advanceCursorCTE + query
 		args = append([]any{settleCursor, idx}, args...)
 	}
-	var rows []Invoice
-	if err := tx.Gorm(ctx).Raw(query, args...).Scan(&rows).Error; err != nil {
+	inv, credited, err := db.FirstRow[Invoice](ctx, tx, query, args...)
+	if err != nil {
 		return Invoice{}, false, fmt.Errorf("funding: settle %s: %w", paymentHash, err)
 	}
 	if !withCursor {
@@ -174,10 +171,7 @@ func MarkSettled(ctx context.Context, tx db.Tx, paymentHash string, paid money.M
 			return Invoice{}, false, err
 		}
 	}
-	if len(rows) == 0 {
-		return Invoice{}, false, nil
-	}
-	return rows[0], true, nil
+	return inv, credited, nil
 }
 
 const (
@@ -266,14 +260,11 @@ const settleCursor = "settle_index"
 
 // SettleIndex returns the highest settle index credited so far.
 func SettleIndex(ctx context.Context, c db.Conn) (uint64, error) {
-	var values []uint64
-	if err := c.Gorm(ctx).Raw(`SELECT value FROM lightning_cursors WHERE name = ?`, settleCursor).Scan(&values).Error; err != nil {
+	idx, _, err := db.FirstRow[uint64](ctx, c, `SELECT value FROM lightning_cursors WHERE name = ?`, settleCursor)
+	if err != nil {
 		return 0, fmt.Errorf("funding: settle index: %w", err)
 	}
-	if len(values) == 0 {
-		return 0, nil
-	}
-	return values[0], nil
+	return idx, nil
 }
 
 // AdvanceSettleIndex moves the stored settle index up to idx, never
@@ -356,14 +347,11 @@ func PayoutsFrom(ctx context.Context, c db.Conn, source string, limit int) ([]Pa
 
 // PayoutByHash returns the payout of a payment hash; false when none.
 func PayoutByHash(ctx context.Context, c db.Conn, paymentHash string) (Payout, bool, error) {
-	var rows []Payout
-	if err := c.Gorm(ctx).Raw(`SELECT * FROM payouts WHERE payment_hash = ?`, paymentHash).Scan(&rows).Error; err != nil {
+	row, ok, err := db.FirstRow[Payout](ctx, c, `SELECT * FROM payouts WHERE payment_hash = ?`, paymentHash)
+	if err != nil {
 		return Payout{}, false, fmt.Errorf("funding: payout %s: %w", paymentHash, err)
 	}
-	if len(rows) == 0 {
-		return Payout{}, false, nil
-	}
-	return rows[0], true, nil
+	return row, ok, nil
 }
 
 // WithdrawLink is a row of withdraw_links: a one-time LNURL-withdraw
@@ -398,14 +386,11 @@ func InsertWithdrawLink(ctx context.Context, c db.Conn, l *WithdrawLink) error {
 // WithdrawLinkByK1Hash returns the link with that k1 hash; false when
 // there is none.
 func WithdrawLinkByK1Hash(ctx context.Context, c db.Conn, k1Hash string) (WithdrawLink, bool, error) {
-	var rows []WithdrawLink
-	if err := c.Gorm(ctx).Raw(`SELECT * FROM withdraw_links WHERE k1_hash = ?`, k1Hash).Scan(&rows).Error; err != nil {
+	row, ok, err := db.FirstRow[WithdrawLink](ctx, c, `SELECT * FROM withdraw_links WHERE k1_hash = ?`, k1Hash)
+	if err != nil {
 		return WithdrawLink{}, false, fmt.Errorf("funding: withdraw link: %w", err)
 	}
-	if len(rows) == 0 {
-		return WithdrawLink{}, false, nil
-	}
-	return rows[0], true, nil
+	return row, ok, nil
 }
 
 // SpendWithdrawLink marks an unused link used at at, and reports whether

@@ -104,14 +104,11 @@ func SaveTerms(ctx context.Context, c db.Conn, t Terms) error {
 
 // TermsOf returns an offering's terms, and false when it has none.
 func TermsOf(ctx context.Context, c db.Conn, offeringID int64) (Terms, bool, error) {
-	var rows []Terms
-	if err := c.Gorm(ctx).Raw(`SELECT * FROM investment_terms WHERE offering_id = ?`, offeringID).Scan(&rows).Error; err != nil {
+	row, ok, err := db.FirstRow[Terms](ctx, c, `SELECT * FROM investment_terms WHERE offering_id = ?`, offeringID)
+	if err != nil {
 		return Terms{}, false, fmt.Errorf("invest: terms of %d: %w", offeringID, err)
 	}
-	if len(rows) == 0 {
-		return Terms{}, false, nil
-	}
-	return rows[0], true, nil
+	return row, ok, nil
 }
 
 // LockRound locks the offering's terms row for the rest of the
@@ -254,14 +251,11 @@ func AddReturns(ctx context.Context, c db.Conn, returns []Return) error {
 
 // EventByKey returns the revenue event with that key; false when none.
 func EventByKey(ctx context.Context, c db.Conn, key string) (Event, bool, error) {
-	var rows []Event
-	if err := c.Gorm(ctx).Raw(`SELECT * FROM revenue_events WHERE key = ?`, key).Scan(&rows).Error; err != nil {
+	row, ok, err := db.FirstRow[Event](ctx, c, `SELECT * FROM revenue_events WHERE key = ?`, key)
+	if err != nil {
 		return Event{}, false, fmt.Errorf("invest: revenue event %s: %w", key, err)
 	}
-	if len(rows) == 0 {
-		return Event{}, false, nil
-	}
-	return rows[0], true, nil
+	return row, ok, nil
 }
 
 // InsertEvent adds e and sets its ID. An event with the same key
@@ -284,14 +278,11 @@ func InsertEvent(ctx context.Context, c db.Conn, e *Event) error {
 
 // one reads one investment by query; false when there is none.
 func one(ctx context.Context, c db.Conn, query string, arg any) (Investment, bool, error) {
-	var rows []Investment
-	if err := c.Gorm(ctx).Raw(query, arg).Scan(&rows).Error; err != nil {
+	row, ok, err := db.FirstRow[Investment](ctx, c, query, arg)
+	if err != nil {
 		return Investment{}, false, fmt.Errorf("invest: investment: %w", err)
 	}
-	if len(rows) == 0 {
-		return Investment{}, false, nil
-	}
-	return rows[0], true, nil
+	return row, ok, nil
 }
 
 // InvestmentByID returns an investment; false when there is none.
