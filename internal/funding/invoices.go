@@ -9,6 +9,7 @@ package funding
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -284,6 +285,47 @@ func SettleIndex(ctx context.Context, d *db.DB) (uint64, error) {
 // for an invoice already credited or not the site's, and on PostgreSQL
 // the cursor moves in the same statement.
 func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
+	return s.settle(ctx, ni, true)
+}
+
+// SettleIfPaid asks the node about those of the invoices (payment hashes)
+// the site still holds open and credits each one the node has settled,
+// now rather than when the settlement stream reaches it, which after a
+// restart may be a while. The stream's cursor stays where it is (the
+// stream still has earlier settlements to read); when it reaches these
+// invoices it finds them credited. For work that must not run before
+// money already paid is credited: a sponsorship period is not cleared
+// before its bids' payments are.
+func (s *Service) SettleIfPaid(ctx context.Context, hashes []string) error {
+	for start := 0; start < len(hashes); start += 1000 {
+		open, err := store.OpenAmong(ctx, s.db, hashes[start:min(start+1000, len(hashes))])
+		if err != nil {
+			return err
+		}
+		for _, h := range open {
+			hash, err := lightning.ParseHash(h)
+			if err != nil {
+				return fmt.Errorf("funding: invoice %s: %w", h, err)
+			}
+			ni, err := s.node.LookupInvoice(ctx, hash)
+			if errors.Is(err, lightning.ErrInvoiceNotFound) {
+				// Not on this node (it was replaced or reset): it can never
+				// be paid, and must not hold up whoever is waiting.
+				s.log.Warn("an open invoice is unknown to the node", "payment_hash", h)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("funding: look up %s: %w", h, err)
+			}
+			if err := s.settle(ctx, ni, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Service) settle(ctx context.Context, ni lightning.Invoice, moveCursor bool) error {
 	if ni.State != lightning.InvoiceSettled {
 		return nil
 	}
@@ -298,7 +340,7 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 	}
 	idx := ni.SettleIndex
 	return s.db.Tx(ctx, func(tx db.Tx) error {
-		inv, credited, err := store.MarkSettled(ctx, tx, hash, paid, settledAt, idx)
+		inv, credited, err := store.MarkSettled(ctx, tx, hash, paid, settledAt, idx, moveCursor)
 		if err != nil {
 			return err
 		}

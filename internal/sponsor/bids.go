@@ -392,9 +392,16 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 // SettleInvoice credits a paid bid invoice inside the settlement
 // transaction: into the offering's escrow while the bid is open and was
 // paid before its period started; otherwise (withdrawn, rejected, or paid
-// too late) straight to the bid's refund.
+// too late) straight to the bid's refund. "Paid" is when the node settled
+// the invoice, not when the site heard of it: a bid paid in time while
+// the site was down still counts.
 func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error {
 	settledAt := s.Now()
+	if inv.SettledAt != nil && !inv.SettledAt.IsZero() {
+		if latest := s.latestSettlement(*inv.SettledAt); latest.Before(settledAt) {
+			settledAt = latest
+		}
+	}
 	bi, err := store.BidInvoiceOf(ctx, tx, inv.PaymentHash)
 	if err != nil {
 		return err
@@ -420,6 +427,22 @@ func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoi
 }
 
 var _ funding.SettleFunc = (*Service)(nil).SettleInvoice
+
+// latestSettlement is the latest moment, on the sponsorship clock, that a
+// payment the node says it settled at nodeTime can have happened. lnd
+// reports settlements to the second, so a time on a whole second stands
+// for that whole second (up to its last microsecond, the finest time both
+// databases keep). A bid's settlement time is the earlier of this
+// and when the site credits it: crediting at once keeps the finer order
+// in which payments arrived (ties between equal bids), and crediting late
+// (the site was down, or its stream behind) still counts a payment made
+// before its period started.
+func (s *Service) latestSettlement(nodeTime time.Time) time.Time {
+	if nodeTime.Nanosecond() == 0 {
+		nodeTime = nodeTime.Add(time.Second - time.Microsecond)
+	}
+	return nodeTime.Add(s.cfg.ClockSkew).UTC()
+}
 
 // BidView is a bid as its sponsor sees it.
 type BidView struct {

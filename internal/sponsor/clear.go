@@ -46,6 +46,16 @@ func (s *Service) ClearDue(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, p := range due {
+		// Payments the node settled in time but the site has not credited
+		// yet (it was down, or its settlement stream is catching up) are
+		// credited first, so that they count.
+		hashes, err := store.OpenBidInvoices(ctx, s.db, p.OfferingID, p.PeriodStart)
+		if err != nil {
+			return n, err
+		}
+		if err := s.payments.SettleIfPaid(ctx, hashes); err != nil {
+			return n, fmt.Errorf("sponsor: payments of %d at %s: %w", p.OfferingID, FormatStart(p.PeriodStart), err)
+		}
 		_, cleared, err := s.ClearPeriod(ctx, p.OfferingID, p.PeriodStart)
 		if err != nil {
 			return n, fmt.Errorf("sponsor: clear %d at %s: %w", p.OfferingID, FormatStart(p.PeriodStart), err)

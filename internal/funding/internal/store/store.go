@@ -150,12 +150,12 @@ func invoice(ctx context.Context, c db.Conn, query, paymentHash string) (Invoice
 // MarkSettled marks the invoice with that payment hash settled, paid and
 // at settle index idx, unless it is settled already, and returns it,
 // locked for the rest of tx; false when it was credited before or is not
-// the site's. Either way the stored settle index moves up to idx. Each
-// statement is a round trip between lnd's settle event and the payer's
-// page turning paid, so on PostgreSQL the update, the read back and the
-// cursor are one statement.
-func MarkSettled(ctx context.Context, tx db.Tx, paymentHash string, paid money.Msat, at time.Time, idx uint64) (Invoice, bool, error) {
-	withCursor := tx.Dialect() == db.Postgres && idx != 0
+// the site's. Either way, when moveCursor, the stored settle index moves
+// up to idx. Each statement is a round trip between lnd's settle event
+// and the payer's page turning paid, so on PostgreSQL the update, the
+// read back and the cursor are one statement.
+func MarkSettled(ctx context.Context, tx db.Tx, paymentHash string, paid money.Msat, at time.Time, idx uint64, moveCursor bool) (Invoice, bool, error) {
+	withCursor := moveCursor && tx.Dialect() == db.Postgres && idx != 0
 	query := markSettled
 	args := []any{string(InvoiceSettled), int64(paid), at, idx, paymentHash, string(InvoiceSettled)}
 	if withCursor {
@@ -166,7 +166,7 @@ func MarkSettled(ctx context.Context, tx db.Tx, paymentHash string, paid money.M
 	if err != nil {
 		return Invoice{}, false, fmt.Errorf("funding: settle %s: %w", paymentHash, err)
 	}
-	if !withCursor {
+	if moveCursor && !withCursor {
 		if err := AdvanceSettleIndex(ctx, tx, idx); err != nil {
 			return Invoice{}, false, err
 		}
@@ -182,6 +182,18 @@ const (
 	advanceCursorCTE = `WITH moved AS (INSERT INTO lightning_cursors (name, value) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET value = GREATEST(lightning_cursors.value, excluded.value)) `
 )
+
+// OpenAmong returns which of the payment hashes are of invoices still
+// open, in the order they were issued.
+func OpenAmong(ctx context.Context, c db.Conn, paymentHashes []string) ([]string, error) {
+	var out []string
+	err := c.Gorm(ctx).Raw(`SELECT payment_hash FROM invoices WHERE payment_hash IN ? AND state = ? ORDER BY id`,
+		paymentHashes, InvoiceOpen).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("funding: open invoices: %w", err)
+	}
+	return out, nil
+}
 
 // Settled returns up to limit of an offering's settled invoices, newest
 // first, leaving out those of one purpose.

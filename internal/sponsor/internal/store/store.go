@@ -323,6 +323,21 @@ func PeriodBids(ctx context.Context, tx db.Tx, offeringID int64, start time.Time
 	return out, nil
 }
 
+// OpenBidInvoices returns the payment hashes of the invoices of a
+// period's bids still waiting for it (pending or active): among them, any
+// paid but not credited yet.
+func OpenBidInvoices(ctx context.Context, c db.Conn, offeringID int64, start time.Time) ([]string, error) {
+	var out []string
+	err := c.Gorm(ctx).Model(&BidInvoice{}).
+		Joins("JOIN sponsor_bids ON sponsor_bids.id = sponsor_bid_invoices.bid_id").
+		Where("sponsor_bids.offering_id = ? AND sponsor_bids.period_start = ? AND sponsor_bids.state IN ?", offeringID, start.UTC(), []BidState{BidPending, BidActive}).
+		Order("sponsor_bid_invoices.bid_id").Pluck("sponsor_bid_invoices.payment_hash", &out).Error
+	if err != nil {
+		return nil, fmt.Errorf("sponsor: invoices of %d at %s: %w", offeringID, start.UTC().Format(time.RFC3339), err)
+	}
+	return out, nil
+}
+
 // ComingBids lists an offering's bids of periods that start after now in
 // the given states, by period then id (at most 500).
 func ComingBids(ctx context.Context, c db.Conn, offeringID int64, now time.Time, states []BidState) ([]Bid, error) {
