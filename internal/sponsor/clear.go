@@ -223,16 +223,8 @@ func (s *Service) PeriodRecord(ctx context.Context, o offering.Offering, name st
 	if err != nil {
 		return Record{}, err
 	}
-	row, ok, err := store.PeriodOf(ctx, s.db, o.ID, start)
-	if err != nil {
-		return Record{}, err
-	}
-	if ok {
-		var rec Record
-		if err := json.Unmarshal([]byte(row.Record), &rec); err != nil {
-			return Record{}, fmt.Errorf("sponsor: record of %d at %s: %w", o.ID, name, err)
-		}
-		return rec, nil
+	if rec, ok, err := s.storedRecord(ctx, o.ID, start); err != nil || ok {
+		return rec, err
 	}
 	if s.Now().Before(start) {
 		return Record{}, apperr.New(apperr.NotFound, "The period from %s has not started: it is cleared when it starts.", name)
@@ -244,8 +236,28 @@ func (s *Service) PeriodRecord(ctx context.Context, o offering.Offering, name st
 	if counts[start.Unix()] > 0 {
 		return Record{}, apperr.New(apperr.NotFound, "The period from %s is being cleared; try again in a minute.", name)
 	}
+	// No open bids: either the period had none, or its clearing committed
+	// (closing them and storing the record at once) between the first
+	// read and the count. Only a second look tells; without it a reader
+	// could be shown an empty record of a period that had bids.
+	if rec, ok, err := s.storedRecord(ctx, o.ID, start); err != nil || ok {
+		return rec, err
+	}
 	rec, err := s.decide(o, st, start, nil)
 	return rec, err
+}
+
+// storedRecord reads a cleared period's record, if it has one.
+func (s *Service) storedRecord(ctx context.Context, offeringID int64, start time.Time) (Record, bool, error) {
+	row, ok, err := store.PeriodOf(ctx, s.db, offeringID, start)
+	if err != nil || !ok {
+		return Record{}, false, err
+	}
+	var rec Record
+	if err := json.Unmarshal([]byte(row.Record), &rec); err != nil {
+		return Record{}, false, fmt.Errorf("sponsor: record of %d at %s: %w", offeringID, FormatStart(start), err)
+	}
+	return rec, true, nil
 }
 
 // Shown is a winner as shown during its period.
