@@ -238,7 +238,8 @@ func (s *Service) checkKey(ctx context.Context, b Bid, claimKey string) error {
 }
 
 // Raise asks for more on an active bid: total is the new bid, and the
-// invoice is for the difference. The bid grows when it is paid.
+// invoice is for the difference. The bid grows when it is paid. A raise
+// supersedes the bid's earlier unpaid raises (see SettleInvoice).
 func (s *Service) Raise(ctx context.Context, publicID, claimKey string, total money.Msat) (funding.Invoice, error) {
 	b, err := s.Authorize(ctx, publicID, claimKey)
 	if err != nil {
@@ -265,7 +266,25 @@ func (s *Service) Raise(ctx context.Context, publicID, claimKey string, total mo
 	if err != nil {
 		return funding.Invoice{}, err
 	}
-	if err := store.InsertBidInvoice(ctx, s.db, store.BidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: diff, CreatedAt: s.Now()}); err != nil {
+	// The invoice counts only if the bid still is what it was priced
+	// from; it supersedes the bid's earlier raises, which were priced
+	// from the same amount (their payments, if they still arrive, are
+	// refunded).
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
+		cur, err := store.LockBid(ctx, tx, b.ID)
+		if err != nil {
+			return err
+		}
+		if cur.State != BidActive || cur.Amount != b.Amount {
+			return apperr.New(apperr.Conflict, "The bid changed while it was being raised: look at it again and raise once more.")
+		}
+		now := s.Now()
+		if err := store.SupersedeBidInvoices(ctx, tx, b.ID, now); err != nil {
+			return err
+		}
+		return store.InsertBidInvoice(ctx, tx, store.BidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: diff, CreatedAt: now})
+	})
+	if err != nil {
 		return funding.Invoice{}, err
 	}
 	return inv, nil
@@ -391,10 +410,10 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 
 // SettleInvoice credits a paid bid invoice inside the settlement
 // transaction: into the offering's escrow while the bid is open and was
-// paid before its period started; otherwise (withdrawn, rejected, or paid
-// too late) straight to the bid's refund. "Paid" is when the node settled
-// the invoice, not when the site heard of it: a bid paid in time while
-// the site was down still counts.
+// paid before its period started; otherwise (withdrawn, rejected, paid
+// too late, or a raise superseded by a later one) straight to the bid's
+// refund. "Paid" is when the node settled the invoice, not when the site
+// heard of it: a bid paid in time while the site was down still counts.
 func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error {
 	settledAt := s.Now()
 	if inv.SettledAt != nil && !inv.SettledAt.IsZero() {
@@ -414,6 +433,10 @@ func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoi
 	key := "invoice:" + inv.PaymentHash
 	if !b.Open() || !settledAt.Before(b.PeriodStart) {
 		_, err := l.Post(ctx, ledger.Entry{Key: key, Debit: ledger.Lightning, Credit: ledger.BidRefund(b.ID), Amount: paid, Memo: "bid paid after it closed"})
+		return err
+	}
+	if bi.SupersededAt != nil {
+		_, err := l.Post(ctx, ledger.Entry{Key: key, Debit: ledger.Lightning, Credit: ledger.BidRefund(b.ID), Amount: paid, Memo: "bid raise superseded by a later raise"})
 		return err
 	}
 	if _, err := l.Post(ctx, ledger.Entry{Key: key, Debit: ledger.Lightning, Credit: ledger.OfferingEscrow(b.OfferingID), Amount: paid, Memo: "sponsor bid"}); err != nil {
