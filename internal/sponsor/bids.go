@@ -160,14 +160,26 @@ func cleanDisplay(d Display) (Display, map[string]string) {
 	case utf8.RuneCountInString(d.Name) > MaxNameLen || !plainText(d.Name):
 		problems["name"] = fmt.Sprintf("A name is at most %d characters, with no control or direction characters.", MaxNameLen)
 	}
-	if u, err := url.Parse(d.URL); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil ||
+	if u, err := url.Parse(d.URL); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || !asciiHost(u.Host) ||
 		len(d.URL) > MaxURLLen || !plainText(d.URL) || strings.ContainsAny(d.URL, " \"'<>") {
-		problems["url"] = "Give an https:// link."
+		problems["url"] = "Give an https:// link, with the host in ASCII (an international name in its xn-- form)."
 	}
 	if utf8.RuneCountInString(d.Tagline) > MaxTaglineLen || !plainText(d.Tagline) {
 		problems["tagline"] = fmt.Sprintf("A tagline is at most %d characters, with no control or direction characters.", MaxTaglineLen)
 	}
 	return d, problems
+}
+
+// asciiHost accepts a host in ASCII only: a name in another script can
+// pass for a well-known one (Cyrillic "аpple.com"), so an international
+// name is given in its punycode (xn--) form, which shows what it is.
+func asciiHost(host string) bool {
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // plainText accepts valid UTF-8 on one line with no control characters
