@@ -10,6 +10,13 @@ CREATE INDEX offerings_listed ON offerings (funded_until DESC NULLS LAST, id DES
 -- each read scanned every transfer.
 CREATE INDEX transfers_key_prefix ON transfers (key text_pattern_ops);
 
+-- The accrual job looks every minute for alive offerings without today's
+-- consumption line. Without this index PostgreSQL probed the primary key
+-- once per alive offering (0.38 s at 80,000 of them, every minute, on
+-- every page's CPU); with it, today's lines are read at once (0.05 s).
+CREATE INDEX consumption_days_day ON consumption_days (day, offering_id);
+
 -- +goose Down
+DROP INDEX consumption_days_day;
 DROP INDEX transfers_key_prefix;
 DROP INDEX offerings_listed;
