@@ -110,6 +110,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	if c, ok := node.(interface{ Close() error }); ok {
 		defer c.Close() // after every job that uses it has stopped (below)
 	}
+	sponsorSkew, err := sponsorClockSkew(cfg, node, log)
+	if err != nil {
+		return err
+	}
 	fund := funding.New(database, led, node, offerings, funding.Limits{MinDonation: cfg.MinDonation, MaxDonation: cfg.MaxDonation}, log, nil)
 	fund.SetResolver(&funding.LNURLResolver{Client: &lnurl.Client{HTTP: lnurl.PublicHTTPClient(cfg.LNURLAllowPrivate)}, Node: node})
 	funding.Register(web.Registry)
@@ -118,7 +122,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, database *d
 	investments := invest.New(database, led, offerings, fund, invest.WithLogger(log), invest.WithNotifier(webhooks))
 	// Winners' charges are revenue events through the investors' one door.
 	sponsors := sponsor.New(database, led, offerings, fund, sponsor.InvestorsRevenue{Investments: investments},
-		sponsor.Config{PlatformFeeBps: cfg.PlatformFeeBps}, log, nil)
+		sponsor.Config{PlatformFeeBps: cfg.PlatformFeeBps, ClockSkew: sponsorSkew}, log, nil)
 	sponsors.SetEvents(webhooks) // sponsorship_started, enqueued in the clearing's transaction
 	fund.OnSettle(funding.PurposeBid, sponsors.SettleInvoice)
 	var demoPayer web.DemoPayer
@@ -258,6 +262,34 @@ func stopAndWait(log *slog.Logger, timeout time.Duration, stop func(), jobs *syn
 	case <-time.After(timeout):
 		log.Error("background jobs did not stop in time", "timeout", timeout)
 	}
+}
+
+// sponsorClockSkew is how far the clock of sponsorship alone runs ahead
+// of the wall clock: KEEPALIVE_REGTEST_CLOCK_SKEW, so that a test on
+// regtest can clear a period without waiting for its UTC hour. Invoices,
+// payouts, runway and the ledger keep the wall clock. The skew is refused
+// unless the node is the demo one or an lnd on regtest: on a network
+// where payments are real, periods must open and clear when they say.
+func sponsorClockSkew(cfg config.Config, node lightning.Node, log *slog.Logger) (time.Duration, error) {
+	skew := cfg.RegtestClockSkew
+	if skew == 0 {
+		return 0, nil
+	}
+	network := "demo"
+	if cfg.Lightning != config.LightningDemo {
+		n, ok := node.(interface{ Network() string })
+		if !ok || n.Network() != "regtest" {
+			network = "unknown"
+			if ok {
+				network = n.Network()
+			}
+			return 0, fmt.Errorf("KEEPALIVE_REGTEST_CLOCK_SKEW is a testing aid for regtest or the demo node; the Lightning node is on %s: unset it", network)
+		}
+		network = n.Network()
+	}
+	log.Warn("SPONSORSHIP CLOCK SKEWED (KEEPALIVE_REGTEST_CLOCK_SKEW): periods open, close and clear as if it were later or earlier than it is; testing only",
+		"skew", skew.String(), "network", network)
+	return skew, nil
 }
 
 // nodeReady tells whether the Lightning node answers, when it can say.

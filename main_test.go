@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -12,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keepalive/keepalive/internal/config"
+	"github.com/keepalive/keepalive/internal/lightning"
 )
 
 // TestSIGTERMDrainsAndWaits: SIGTERM ends open event streams, lets the
@@ -121,5 +126,56 @@ func TestSIGTERMDrainsAndWaits(t *testing.T) {
 	}
 	if len(left) > 0 {
 		t.Fatalf("%d of the site's goroutines left after shutdown:\n%s", len(left), strings.Join(left, "\n\n"))
+	}
+}
+
+// networkNode is a Lightning node that only says which network it is on.
+type networkNode struct {
+	lightning.Node
+	network string
+}
+
+func (n networkNode) Network() string { return n.network }
+
+// TestSponsorClockSkewOnlyOnRegtest: KEEPALIVE_REGTEST_CLOCK_SKEW is
+// taken, with a loud warning, with the demo node or an lnd on regtest, and
+// the site refuses to start with it on any other network.
+func TestSponsorClockSkewOnlyOnRegtest(t *testing.T) {
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	const skew = 90 * time.Minute
+	lndCfg := config.Config{Lightning: config.LightningLND, RegtestClockSkew: skew}
+	for _, network := range []string{"mainnet", "testnet3", "testnet4", "signet", "simnet"} {
+		if _, err := sponsorClockSkew(lndCfg, networkNode{network: network}, log); err == nil || !strings.Contains(err.Error(), network) {
+			t.Errorf("skew on %s: err = %v, want a refusal naming the network", network, err)
+		}
+	}
+	if _, err := sponsorClockSkew(lndCfg, struct{ lightning.Node }{}, log); err == nil {
+		t.Error("skew with a node that does not say its network: accepted")
+	}
+	if logged.Len() != 0 {
+		t.Errorf("refusals logged a skew: %s", logged.String())
+	}
+
+	for _, c := range []struct {
+		cfg  config.Config
+		node lightning.Node
+	}{
+		{lndCfg, networkNode{network: "regtest"}},
+		{config.Config{Lightning: config.LightningDemo, RegtestClockSkew: skew}, nil},
+	} {
+		logged.Reset()
+		got, err := sponsorClockSkew(c.cfg, c.node, log)
+		if err != nil || got != skew {
+			t.Fatalf("%s: skew %v, %v; want %v", c.cfg.Lightning, got, err, skew)
+		}
+		if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "KEEPALIVE_REGTEST_CLOCK_SKEW") {
+			t.Errorf("%s: no loud warning: %q", c.cfg.Lightning, logged.String())
+		}
+	}
+
+	logged.Reset()
+	if got, err := sponsorClockSkew(config.Config{Lightning: config.LightningLND}, networkNode{network: "mainnet"}, log); err != nil || got != 0 || logged.Len() != 0 {
+		t.Fatalf("no skew on mainnet: %v, %v, logged %q", got, err, logged.String())
 	}
 }

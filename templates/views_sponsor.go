@@ -56,12 +56,14 @@ type SponsorBidRow struct {
 	State        string // "won slot 2", "pending", …
 	StateClass   string
 	AmountText   string
-	ChargeText   string
 	RefundText   string // payable now
 	CanWithdraw  bool   // the bid itself (before its period)
 	CanRefund    bool   // its refund
 	RejectReason string
 	Withdrawals  []string
+	DisplayName  string
+	DisplayURL   string
+	ChargeNote   string // "; charged 5,300 sats" once won, else ""
 	// LNURL and LNURLQR are a one-time LNURL-withdraw code for the
 	// refund, when the sponsor asked for one.
 	LNURL, LNURLQR string

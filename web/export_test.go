@@ -9,3 +9,6 @@ func SetInvoiceRecheck(d time.Duration) func() {
 	invoiceRecheck = d
 	return func() { invoiceRecheck = old }
 }
+
+// SponsorLine is the badge's line of sponsors' names.
+var SponsorLine = sponsorLine

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/hex"
+	"fmt"
 	"hash/fnv"
 	"html"
 	"net/http"
@@ -100,6 +101,7 @@ func (s *Server) badge(c echo.Context) error {
 		return echo.ErrNotFound
 	}
 	status, text, colour := http.StatusOK, "unknown", badgeExpiredColour
+	var sponsors []string
 	o, fin, err := s.Offerings.View(c.Request().Context(), slug)
 	switch {
 	case apperr.CodeOf(err) == apperr.NotFound:
@@ -108,8 +110,15 @@ func (s *Server) badge(c echo.Context) error {
 		return err
 	default:
 		text, colour = badgeState(o, fin.Status)
+		slots, err := s.widgetSponsors(c.Request().Context(), o)
+		if err != nil {
+			return err
+		}
+		for _, w := range slots {
+			sponsors = append(sponsors, w.Name)
+		}
 	}
-	body := badgeSVG("keepalive", text, colour)
+	body := badgeSVG("keepalive", text, colour, sponsors)
 	etag := bodyETag(body)
 	h := c.Response().Header()
 	dropCookies(h)
@@ -137,35 +146,91 @@ func badgeState(o offering.Offering, st offering.Status) (text, colour string) {
 	return "expired", badgeExpiredColour
 }
 
-// badgeSVG lays out a two-part badge. Widths are estimated from the text
-// (no font metrics on a server), and textLength makes the renderer fit
-// the text to them whatever font it picks.
-func badgeSVG(label, text, colour string) []byte {
+// badgeSVG lays out a two-part badge, and under it, while a period has
+// winners, a line naming the sponsors in slot order (text only: an image
+// carries no links). Widths are estimated from the text (no font metrics
+// on a server), and textLength makes the renderer fit the text to them
+// whatever font it picks.
+func badgeSVG(label, text, colour string, sponsors []string) []byte {
 	lw, rw := textWidth(label)+10, textWidth(text)+10
-	w := lw + rw
+	line := sponsorLine(sponsors)
+	sw := sponsorLineWidth(line) + 10
+	if line != "" && sw > lw+rw {
+		rw = sw - lw // the top row widens to the line under it
+	}
+	w, h := lw+rw, 20
+	if line != "" {
+		h = 20 + sponsorLineHeight
+	}
 	var b strings.Builder
-	b.Grow(1200)
+	b.Grow(1600)
 	title := escapeXML(label + ": " + text)
-	b.WriteString(`<svg xmlns="http://www.w3.org/2000/svg" width="` + itoa(w) + `" height="20" role="img" aria-label="` + title + `">`)
+	if line != "" {
+		title = escapeXML(label + ": " + text + "; " + line)
+	}
+	b.WriteString(`<svg xmlns="http://www.w3.org/2000/svg" width="` + itoa(w) + `" height="` + itoa(h) + `" role="img" aria-label="` + title + `">`)
 	b.WriteString(`<title>` + title + `</title>`)
 	b.WriteString(`<linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient>`)
-	b.WriteString(`<clipPath id="r"><rect width="` + itoa(w) + `" height="20" rx="3" fill="#fff"/></clipPath>`)
+	b.WriteString(`<clipPath id="r"><rect width="` + itoa(w) + `" height="` + itoa(h) + `" rx="3" fill="#fff"/></clipPath>`)
 	b.WriteString(`<g clip-path="url(#r)"><rect width="` + itoa(lw) + `" height="20" fill="` + badgeLabelColour + `"/>`)
 	b.WriteString(`<rect x="` + itoa(lw) + `" width="` + itoa(rw) + `" height="20" fill="` + colour + `"/>`)
-	b.WriteString(`<rect width="` + itoa(w) + `" height="20" fill="url(#s)"/></g>`)
+	b.WriteString(`<rect width="` + itoa(w) + `" height="20" fill="url(#s)"/>`)
+	if line != "" {
+		b.WriteString(`<rect y="20" width="` + itoa(w) + `" height="` + itoa(sponsorLineHeight) + `" fill="` + badgeSponsorFill + `"/>`)
+	}
+	b.WriteString(`</g>`)
 	b.WriteString(`<g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="11">`)
 	for _, part := range []struct {
 		x, width int
 		text     string
-	}{{lw / 2, lw - 10, label}, {lw + rw/2, rw - 10, text}} {
+	}{{lw / 2, lw - 10, label}, {lw + rw/2, textWidth(text), text}} {
 		t := escapeXML(part.text)
 		// The shadow first, then the text, as shields.io does.
 		b.WriteString(`<text x="` + itoa(part.x) + `" y="15" fill="#010101" fill-opacity=".3" textLength="` + itoa(part.width) + `" lengthAdjust="spacingAndGlyphs" aria-hidden="true">` + t + `</text>`)
 		b.WriteString(`<text x="` + itoa(part.x) + `" y="14" textLength="` + itoa(part.width) + `" lengthAdjust="spacingAndGlyphs">` + t + `</text>`)
 	}
-	b.WriteString(`</g></svg>`)
+	b.WriteString(`</g>`)
+	if line != "" {
+		b.WriteString(`<text x="` + itoa(w/2) + `" y="` + itoa(20+sponsorLineHeight-5) + `" fill="` + badgeSponsorText + `" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" font-size="10" textLength="` +
+			itoa(sponsorLineWidth(line)) + `" lengthAdjust="spacingAndGlyphs">` + escapeXML(line) + `</text>`)
+	}
+	b.WriteString(`</svg>`)
 	return []byte(b.String())
 }
+
+// The sponsor line: dark text on light grey (AA contrast), 10px Verdana.
+const (
+	badgeSponsorFill   = "#eeeeee"
+	badgeSponsorText   = "#333333"
+	sponsorLineHeight  = 16
+	maxSponsorLinePx   = 320
+	sponsorLinePrefix  = "sponsored by "
+	sponsorLineMoreFmt = " +%d more"
+)
+
+// sponsorLine names the sponsors in slot order, as many as fit in
+// maxSponsorLinePx, then how many more there are; "" without sponsors.
+func sponsorLine(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	line := sponsorLinePrefix + names[0]
+	for i := 1; i < len(names); i++ {
+		next := line + ", " + names[i]
+		rest := ""
+		if i+1 < len(names) {
+			rest = fmt.Sprintf(sponsorLineMoreFmt, len(names)-i-1)
+		}
+		if sponsorLineWidth(next+rest) > maxSponsorLinePx {
+			return line + fmt.Sprintf(sponsorLineMoreFmt, len(names)-i)
+		}
+		line = next
+	}
+	return line
+}
+
+// sponsorLineWidth is textWidth at 10px instead of 11.
+func sponsorLineWidth(s string) int { return (textWidth(s)*10 + 10) / 11 }
 
 // textWidth estimates the width in pixels of text in 11px Verdana from
 // rough per-character classes; textLength absorbs the error.

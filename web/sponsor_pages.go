@@ -209,9 +209,12 @@ func (s *Server) sponsorOwnView(c echo.Context, key, notice, problem string) (te
 		}
 		row := templates.SponsorBidRow{ID: b.PublicID, Offering: bv.Slug, OfferingName: bv.OfferingName,
 			Period: periodText(b.PeriodStart, b.PeriodEnd), State: bidStateText(b), StateClass: string(b.State),
-			AmountText: b.Amount.String(), ChargeText: b.Charge.String(), RefundText: bv.RefundPayable.String(),
+			AmountText: b.Amount.String(), RefundText: bv.RefundPayable.String(),
 			CanWithdraw: b.Open() && now.Before(b.PeriodStart), CanRefund: funding.MaxPayable(bv.RefundPayable) >= money.MsatPerSat,
-			RejectReason: b.RejectReason}
+			RejectReason: b.RejectReason, DisplayName: b.DisplayName, DisplayURL: b.DisplayURL}
+		if b.State == sponsor.BidWon {
+			row.ChargeNote = "; charged " + b.Charge.String()
+		}
 		for _, p := range bv.Withdrawals {
 			row.Withdrawals = append(row.Withdrawals, fmt.Sprintf("%s to %s: %s", p.AmountMsat, p.Destination, p.State))
 		}

@@ -53,7 +53,13 @@ type placedBid struct {
 
 func (s *site) placeBid(t *testing.T, amountSat int64, name string) placedBid {
 	t.Helper()
-	body := fmt.Sprintf(`{"amount_msat":%d,"display":{"name":%q,"url":"https://%s.example","tagline":"hello"}}`, amountSat*1000, name, strings.ToLower(name))
+	host := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' {
+			return r
+		}
+		return -1
+	}, strings.ToLower(name))
+	body := fmt.Sprintf(`{"amount_msat":%d,"display":{"name":%q,"url":"https://%s.example","tagline":"hello"}}`, amountSat*1000, name, host)
 	status, resp, _ := s.do(t, "POST", "/api/v1/offerings/my-site/periods/"+firstPeriod+"/bids", body)
 	if status != 201 {
 		t.Fatalf("bid: %d %s", status, resp)

@@ -75,6 +75,13 @@ type Config struct {
 	// ClearingInterval is how often due sponsorship periods are looked
 	// for (KEEPALIVE_CLEARING_INTERVAL).
 	ClearingInterval time.Duration
+	// RegtestClockSkew shifts the sponsorship clock, and nothing else, by
+	// this much (KEEPALIVE_REGTEST_CLOCK_SKEW, a Go duration): periods
+	// open, bids close, periods clear and winners show as if it were that
+	// much later. A testing aid, so that a test need not wait for a UTC
+	// hour to turn: main honours it only with the demo node or an lnd on
+	// regtest and refuses to start with it on any other network.
+	RegtestClockSkew time.Duration
 	LogLevel         string // KEEPALIVE_LOG_LEVEL: debug, info, warn, error
 	LogFormat        string // KEEPALIVE_LOG_FORMAT: text or json
 	SecureCookies    bool   // derived: true when BaseURL is https
@@ -125,6 +132,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.DurationVar(&c.AccrualInterval, "accrual-interval", envDuration(env("KEEPALIVE_ACCRUAL_INTERVAL", "1m")), "how often the daily accrual postings are looked for (KEEPALIVE_ACCRUAL_INTERVAL)")
 	fs.IntVar(&c.PlatformFeeBps, "platform-fee-bps", int(envInt(env("KEEPALIVE_PLATFORM_FEE_BPS", "0"))), "operator's share of sponsorship charges, basis points (KEEPALIVE_PLATFORM_FEE_BPS)")
 	fs.DurationVar(&c.ClearingInterval, "clearing-interval", envDuration(env("KEEPALIVE_CLEARING_INTERVAL", "5s")), "how often due sponsorship periods are cleared (KEEPALIVE_CLEARING_INTERVAL)")
+	skew := fs.String("regtest-clock-skew", env("KEEPALIVE_REGTEST_CLOCK_SKEW", ""), "shift the sponsorship clock by this duration, e.g. 1h (KEEPALIVE_REGTEST_CLOCK_SKEW): testing aid, regtest or demo only")
 	fs.StringVar(&c.LogLevel, "log-level", env("KEEPALIVE_LOG_LEVEL", "info"), "debug, info, warn or error (KEEPALIVE_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("KEEPALIVE_LOG_FORMAT", "text"), "text or json (KEEPALIVE_LOG_FORMAT)")
 	if err := fs.Parse(args); err != nil {
@@ -179,6 +187,11 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}
 	if c.ClearingInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("KEEPALIVE_CLEARING_INTERVAL must be at least 100ms"))
+	}
+	if *skew != "" {
+		if c.RegtestClockSkew, err = time.ParseDuration(*skew); err != nil {
+			errs = append(errs, fmt.Errorf("KEEPALIVE_REGTEST_CLOCK_SKEW must be a duration, like 90m or -2h"))
+		}
 	}
 	if c.TrustedProxies, err = parseProxies(*proxies); err != nil {
 		errs = append(errs, err)

@@ -33,15 +33,16 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 
 func TestInvalidConfigurationIsExplained(t *testing.T) {
 	cases := map[string]map[string]string{
-		"KEEPALIVE_LIGHTNING":        {"KEEPALIVE_LIGHTNING": "clightning"},
-		"LND_GRPC_ADDR":              {"KEEPALIVE_LIGHTNING": "lnd"},
-		"KEEPALIVE_BASE_URL":         {"KEEPALIVE_BASE_URL": "ftp://x"},
-		"KEEPALIVE_MIN_DONATION_SAT": {"KEEPALIVE_MIN_DONATION_SAT": "zero"},
-		"KEEPALIVE_MAX_DONATION_SAT": {"KEEPALIVE_MAX_DONATION_SAT": "99999999999999999"},
-		"KEEPALIVE_ACCRUAL_INTERVAL": {"KEEPALIVE_ACCRUAL_INTERVAL": "1ms"},
-		"KEEPALIVE_INVOICE_RATE":     {"KEEPALIVE_INVOICE_RATE": "-1"},
-		"KEEPALIVE_LOG_LEVEL":        {"KEEPALIVE_LOG_LEVEL": "loud"},
-		"KEEPALIVE_SECRET_KEY":       {"KEEPALIVE_SECRET_KEY": "too-short"},
+		"KEEPALIVE_LIGHTNING":          {"KEEPALIVE_LIGHTNING": "clightning"},
+		"LND_GRPC_ADDR":                {"KEEPALIVE_LIGHTNING": "lnd"},
+		"KEEPALIVE_BASE_URL":           {"KEEPALIVE_BASE_URL": "ftp://x"},
+		"KEEPALIVE_MIN_DONATION_SAT":   {"KEEPALIVE_MIN_DONATION_SAT": "zero"},
+		"KEEPALIVE_MAX_DONATION_SAT":   {"KEEPALIVE_MAX_DONATION_SAT": "99999999999999999"},
+		"KEEPALIVE_ACCRUAL_INTERVAL":   {"KEEPALIVE_ACCRUAL_INTERVAL": "1ms"},
+		"KEEPALIVE_INVOICE_RATE":       {"KEEPALIVE_INVOICE_RATE": "-1"},
+		"KEEPALIVE_LOG_LEVEL":          {"KEEPALIVE_LOG_LEVEL": "loud"},
+		"KEEPALIVE_SECRET_KEY":         {"KEEPALIVE_SECRET_KEY": "too-short"},
+		"KEEPALIVE_REGTEST_CLOCK_SKEW": {"KEEPALIVE_REGTEST_CLOCK_SKEW": "an hour"},
 	}
 	for want, e := range cases {
 		_, err := Load(nil, env(e))
@@ -53,6 +54,19 @@ func TestInvalidConfigurationIsExplained(t *testing.T) {
 		"LND_TLS_CERT_HEX": "00", "LND_MACAROON_PATH": "/m"}))
 	if err != nil || c.LND.TLSCertHex != "00" {
 		t.Fatalf("lnd config: %v", err)
+	}
+}
+
+func TestRegtestClockSkew(t *testing.T) {
+	c, err := Load(nil, env(nil))
+	if err != nil || c.RegtestClockSkew != 0 {
+		t.Fatalf("default skew %v, %v", c.RegtestClockSkew, err)
+	}
+	for in, want := range map[string]time.Duration{"90m": 90 * time.Minute, "-2h": -2 * time.Hour, "1h0m15s": time.Hour + 15*time.Second} {
+		c, err := Load(nil, env(map[string]string{"KEEPALIVE_REGTEST_CLOCK_SKEW": in}))
+		if err != nil || c.RegtestClockSkew != want {
+			t.Errorf("%q: %v, %v; want %v", in, c.RegtestClockSkew, err, want)
+		}
 	}
 }
 

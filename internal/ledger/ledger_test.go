@@ -219,3 +219,58 @@ func TestConcurrentDoubleSpend(t *testing.T) {
 		checkInvariants(t, l)
 	})
 }
+
+// TestPostManyNewAccountsAndRepeatedKeys: accounts a batch creates and only
+// credits start with their credits; a batch whose key was posted before
+// with other terms (here: to another account) fails whole, writing
+// nothing, not even the accounts it was creating; an overdraft likewise.
+func TestPostManyNewAccountsAndRepeatedKeys(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		l := ledger.New(d, nil)
+		escrow := ledger.OfferingEscrow(1)
+		if _, err := l.Post(ctx, ledger.Entry{Key: "seed", Debit: ledger.Lightning, Credit: escrow, Amount: 10_000}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Post(ctx, ledger.Entry{Key: "clear:7", Debit: escrow, Credit: ledger.BidRefund(99), Amount: 1_000}); err != nil {
+			t.Fatal(err)
+		}
+		postMany := func(entries ...ledger.Entry) error {
+			return d.Tx(ctx, func(tx db.Tx) error { return l.In(tx).PostMany(ctx, entries) })
+		}
+		fresh := []ledger.Entry{
+			{Key: "clear:1", Debit: escrow, Credit: ledger.BidRefund(1), Amount: 2_000},
+			{Key: "clear:2", Debit: escrow, Credit: ledger.BidRefund(2), Amount: 3_000},
+		}
+		// clear:7 was posted to bid 99's refund: the same key to bid 7's
+		// refund (an account this batch would create) is other terms.
+		err := postMany(append(fresh, ledger.Entry{Key: "clear:7", Debit: escrow, Credit: ledger.BidRefund(7), Amount: 1_000})...)
+		if apperr.CodeOf(err) != apperr.Conflict {
+			t.Fatalf("repeated key with other terms: %v, want a conflict", err)
+		}
+		for _, name := range []string{ledger.BidRefund(1), ledger.BidRefund(2), ledger.BidRefund(7)} {
+			if a, err := l.Account(ctx, name); err != nil || a.ID != 0 {
+				t.Fatalf("%s after a failed batch: %+v, %v; want no account", name, a, err)
+			}
+		}
+		// Overdrawing the escrow fails whole too.
+		err = postMany(append(fresh, ledger.Entry{Key: "clear:3", Debit: escrow, Credit: ledger.BidRefund(3), Amount: 5_000})...)
+		if !errors.Is(err, ledger.ErrInsufficientFunds) {
+			t.Fatalf("overdraft: %v, want ErrInsufficientFunds", err)
+		}
+		checkInvariants(t, l)
+		// The batch itself, twice: posted once, with the refunds' accounts
+		// created holding their credits.
+		for range 2 {
+			if err := postMany(fresh...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for name, want := range map[string]money.Msat{escrow: 4_000, ledger.BidRefund(1): 2_000, ledger.BidRefund(2): 3_000, ledger.BidRefund(99): 1_000} {
+			if got := balance(t, l, name); got != want {
+				t.Fatalf("%s: %d, want %d", name, got, want)
+			}
+		}
+		checkInvariants(t, l)
+	})
+}
