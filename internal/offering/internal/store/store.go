@@ -163,26 +163,40 @@ func ByWalletKey(ctx context.Context, c Conn, key string) ([]Offering, error) {
 	return out, nil
 }
 
-// List returns a page of offerings whose lower-cased name matches the
-// LIKE pattern (empty: all), the ones funded longest first, then those
-// never funded; and how many match.
-func List(ctx context.Context, c Conn, pattern string, limit, offset int) ([]Offering, int64, error) {
-	base := c.Gorm(ctx).Model(&Offering{})
-	if pattern != "" {
-		base = base.Where("LOWER(offerings.name) LIKE ? ESCAPE '\\'", pattern)
-	}
-	var total int64
-	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("offering: count: %w", db.TranslateError(err))
-	}
+// Page returns up to limit offerings, from offset, whose lower-cased
+// name matches the LIKE pattern (empty: all), the ones funded longest
+// first, then those never funded; and whether more follow. Without a
+// pattern the order is read from offerings_listed (migration 00013): no
+// count and no sort of every row, so a page costs the same among ten
+// offerings or a hundred thousand (OFFSET still walks the pages before).
+func Page(ctx context.Context, c Conn, pattern string, limit, offset int) ([]Offering, bool, error) {
 	var found []Offering
-	err := base.Session(&gorm.Session{}).
-		Order("offerings.funded_until IS NULL, offerings.funded_until DESC, offerings.id DESC").
-		Limit(limit).Offset(offset).Find(&found).Error
+	// DESC NULLS LAST as the index holds it; SQLite sorts NULLs last under
+	// DESC anyway.
+	err := matching(ctx, c, pattern).Order("offerings.funded_until DESC NULLS LAST, offerings.id DESC").
+		Limit(limit + 1).Offset(offset).Find(&found).Error
 	if err != nil {
-		return nil, 0, fmt.Errorf("offering: list: %w", db.TranslateError(err))
+		return nil, false, fmt.Errorf("offering: list: %w", db.TranslateError(err))
 	}
-	return found, total, nil
+	return found[:min(len(found), limit)], len(found) > limit, nil
+}
+
+// Count returns how many offerings' lower-cased names match the LIKE
+// pattern (empty: all). It reads every match.
+func Count(ctx context.Context, c Conn, pattern string) (int64, error) {
+	var total int64
+	if err := matching(ctx, c, pattern).Count(&total).Error; err != nil {
+		return 0, fmt.Errorf("offering: count: %w", db.TranslateError(err))
+	}
+	return total, nil
+}
+
+func matching(ctx context.Context, c Conn, pattern string) *gorm.DB {
+	q := c.Gorm(ctx).Model(&Offering{})
+	if pattern != "" {
+		q = q.Where("LOWER(offerings.name) LIKE ? ESCAPE '\\'", pattern)
+	}
+	return q
 }
 
 // Accounts returns the id and ledger accounts of every offering: for
