@@ -22,6 +22,16 @@ func TestSponsorshipProbes(t *testing.T) {
 			`{"enabled":true,"slots":3,"period":"week","reserve_msat":1000000}`, auth...); status != 200 {
 			t.Fatalf("put sponsorship: %d %s", status, body)
 		}
+		// A bad reserve is the reserve's problem alone, said as it is.
+		for _, bad := range []struct{ body, want string }{
+			{`{"reserve_msat":-1}`, "positive"},
+			{`{"reserve_msat":9223372036854775807}`, "21,000,000 BTC"},
+		} {
+			status, body, _ := s.do(t, "PUT", "/api/v1/offerings/my-site/sponsorship", bad.body, auth...)
+			if status != 422 || !strings.Contains(body, bad.want) || strings.Contains(body, "weights_bps") {
+				t.Errorf("PUT %s: %d %s, want 422 about the reserve only", bad.body, status, body)
+			}
+		}
 		bids := "/api/v1/offerings/my-site/periods/" + firstPeriod + "/bids"
 		for _, bad := range []struct {
 			name, body string
