@@ -264,7 +264,7 @@ func (s *Service) Raise(ctx context.Context, publicID, claimKey string, total mo
 		return funding.Invoice{}, apperr.New(apperr.Conflict, "Pay the bid's first invoice before raising it.")
 	}
 	if total <= b.Amount || !total.Valid() {
-		return funding.Invoice{}, apperr.InvalidFields(map[string]string{"amount_msat": fmt.Sprintf("A raise is to more than the %s already bid.", b.Amount)})
+		return funding.Invoice{}, apperr.InvalidFields(map[string]string{"amount_msat": fmt.Sprintf("A raise is to more than the %s already bid, and at most 21,000,000 BTC.", b.Amount)})
 	}
 	o, err := s.offerings.GetByID(ctx, b.OfferingID)
 	if err != nil {
