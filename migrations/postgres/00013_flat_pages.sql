@@ -4,11 +4,15 @@
 -- hundred thousand offerings as among ten (a sort of every row before).
 CREATE INDEX offerings_listed ON offerings (funded_until DESC NULLS LAST, id DESC);
 
--- Transfers read back by key prefix (the parts of one revenue event,
--- keyed <event>/…): LIKE 'prefix%' is served by a btree index on
--- PostgreSQL only in the C collation or with text_pattern_ops; without it
--- each read scanned every transfer.
-CREATE INDEX transfers_key_prefix ON transfers (key text_pattern_ops);
+-- Transfers are read back by key prefix (the parts of one revenue event,
+-- keyed <event>/…) as a range, key >= prefix AND key < the prefix's
+-- successor. Keys are ASCII identifiers compared byte by byte: in the C
+-- collation the unique index on key serves that range (in the database's
+-- default collation punctuation is ignored at first and the range is
+-- neither exact nor index-served; each read scanned every transfer). The
+-- index is rebuilt in the new collation, not duplicated: one index write
+-- per posting, as before.
+ALTER TABLE transfers ALTER COLUMN key TYPE TEXT COLLATE "C";
 
 -- The accrual job looks every minute for alive offerings without today's
 -- consumption line. Without this index PostgreSQL probed the primary key
@@ -18,5 +22,5 @@ CREATE INDEX consumption_days_day ON consumption_days (day, offering_id);
 
 -- +goose Down
 DROP INDEX consumption_days_day;
-DROP INDEX transfers_key_prefix;
+ALTER TABLE transfers ALTER COLUMN key TYPE TEXT COLLATE "default";
 DROP INDEX offerings_listed;

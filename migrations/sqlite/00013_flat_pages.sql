@@ -4,9 +4,9 @@
 -- first page costs the same among many offerings as among ten.
 CREATE INDEX offerings_listed ON offerings (funded_until DESC, id DESC);
 
--- (PostgreSQL adds transfers_key_prefix here, for LIKE 'prefix%' on
--- transfers.key; SQLite's LIKE is case-insensitive and is not served by
--- an index on key either way.)
+-- (PostgreSQL moves transfers.key to the C collation here, so that its
+-- unique index serves reads by key prefix, written as a range; SQLite
+-- compares text byte by byte already and its unique index serves them.)
 
 -- The accrual job looks every minute for alive offerings without today's
 -- consumption line. Without this index PostgreSQL probed the primary key
