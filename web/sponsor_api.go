@@ -59,10 +59,16 @@ func (s *Server) sponsorRoutes(e *echo.Echo, api *echo.Group, invoiceLimit echo.
 	s.sponsorPages(e, invoiceLimit)
 }
 
+// periodJSON is an open period with its own rules: fixed by its first
+// bid, so they may differ from the settings beside them.
 type periodJSON struct {
-	Start string `json:"start"`
-	End   string `json:"end"`
-	Bids  int    `json:"bids"`
+	Start       string     `json:"start"`
+	End         string     `json:"end"`
+	Bids        int        `json:"bids"`
+	Slots       int        `json:"slots"`
+	WeightsBps  []int      `json:"weights_bps"`
+	ReserveMsat money.Msat `json:"reserve_msat"`
+	Fixed       bool       `json:"fixed"`
 }
 
 type sponsorshipJSON struct {
@@ -83,7 +89,8 @@ func (s *Server) sponsorshipJSON(ctx context.Context, st sponsor.Settings) (spon
 	out := sponsorshipJSON{Enabled: st.Enabled, Slots: st.Slots, Period: string(st.Period), ReserveMsat: st.Reserve,
 		WeightsBps: st.Weights, OpenPeriods: st.OpenPeriods, Periods: make([]periodJSON, len(open))}
 	for i, p := range open {
-		out.Periods[i] = periodJSON{Start: sponsor.FormatStart(p.Start), End: sponsor.FormatStart(p.End), Bids: p.Bids}
+		out.Periods[i] = periodJSON{Start: sponsor.FormatStart(p.Start), End: sponsor.FormatStart(p.End), Bids: p.Bids,
+			Slots: p.Slots, WeightsBps: p.Weights, ReserveMsat: p.Reserve, Fixed: p.Fixed}
 	}
 	return out, nil
 }

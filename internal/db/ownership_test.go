@@ -43,6 +43,7 @@ var owners = map[string]string{
 	"sponsor_bids":            "internal/sponsor",
 	"sponsor_bid_invoices":    "internal/sponsor",
 	"sponsor_periods":         "internal/sponsor",
+	"sponsor_period_terms":    "internal/sponsor",
 	"demo_invoices":           "internal/lightning/demo",
 	"owner_sessions":          "internal/offering",
 	"owner_session_offerings": "internal/offering",

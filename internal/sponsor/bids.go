@@ -64,13 +64,14 @@ func (s *Service) PlaceBid(ctx context.Context, r BidRequest) (Placed, error) {
 	if err != nil {
 		return Placed{}, err
 	}
-	start, err := s.openStart(st, r.Start)
+	rules, err := s.openPeriod(ctx, st, r.Start)
 	if err != nil {
 		return Placed{}, err
 	}
+	start := rules.Start
 	problems := map[string]string{}
-	if r.Amount < st.Reserve || !r.Amount.Valid() {
-		problems["amount_msat"] = fmt.Sprintf("A bid is at least the reserve, %s, and at most 21,000,000 BTC.", st.Reserve)
+	if p := belowReserve(rules, r.Amount); p != "" {
+		problems["amount_msat"] = p
 	}
 	d, displayProblems := cleanDisplay(r.Display)
 	for k, v := range displayProblems {
@@ -100,10 +101,19 @@ func (s *Service) PlaceBid(ctx context.Context, r BidRequest) (Placed, error) {
 		return Placed{}, err
 	}
 	now := s.Now()
-	b := Bid{PublicID: publicID, OfferingID: o.ID, PeriodStart: start, PeriodEnd: st.Period.Next(start), ClaimKeyHash: hashKey(key),
+	b := Bid{PublicID: publicID, OfferingID: o.ID, PeriodStart: start, ClaimKeyHash: hashKey(key),
 		State: BidPending, DisplayName: d.Name, DisplayURL: d.URL, DisplayTagline: d.Tagline, CreatedAt: now}
 	err = s.db.Tx(ctx, func(tx db.Tx) error {
-		b.ID = 0
+		// The period's first bid fixes its rules; a bid racing it for the
+		// period's first is held to the rules that won.
+		kept, err := fixRules(ctx, tx, o.ID, rules, now)
+		if err != nil {
+			return err
+		}
+		if p := belowReserve(kept, r.Amount); p != "" {
+			return apperr.InvalidFields(map[string]string{"amount_msat": p})
+		}
+		b.ID, b.PeriodEnd = 0, kept.End
 		return store.InsertBid(ctx, tx, &b, store.BidInvoice{PaymentHash: inv.PaymentHash, AmountMsat: r.Amount, CreatedAt: now})
 	})
 	if err != nil {
@@ -128,21 +138,32 @@ func (s *Service) enabledOffering(ctx context.Context, slug string) (offering.Of
 	return o, st, nil
 }
 
-// openStart parses a period's name and checks that it takes bids now.
-func (s *Service) openStart(st Settings, name string) (time.Time, error) {
-	start, err := ParseStart(st.Period, name)
+// belowReserve says what is wrong with a bid's amount under a period's
+// rules, "" when nothing is.
+func belowReserve(r Rules, amount money.Msat) string {
+	if amount < r.Reserve || !amount.Valid() {
+		return fmt.Sprintf("A bid is at least the reserve, %s, and at most 21,000,000 BTC.", r.Reserve)
+	}
+	return ""
+}
+
+// openPeriod parses a period's name, checks that it takes bids now and
+// returns its rules. A period that has bids keeps taking them under its
+// own rules until it starts, even after the settings moved on.
+func (s *Service) openPeriod(ctx context.Context, st Settings, name string) (Rules, error) {
+	r, err := s.periodRules(ctx, st, name)
 	if err != nil {
-		return time.Time{}, err
+		return Rules{}, err
 	}
 	open := st.Period.Open(s.Now(), st.OpenPeriods)
 	switch {
-	case !start.After(s.Now()):
-		return time.Time{}, apperr.New(apperr.Conflict, "The period from %s has started: its bids are closed.", FormatStart(start))
-	case start.After(open[len(open)-1]):
-		return time.Time{}, apperr.New(apperr.Conflict, "The period from %s does not take bids yet: the last open one starts %s.",
-			FormatStart(start), FormatStart(open[len(open)-1]))
+	case !r.Start.After(s.Now()):
+		return Rules{}, apperr.New(apperr.Conflict, "The period from %s has started: its bids are closed.", FormatStart(r.Start))
+	case !r.Fixed && r.Start.After(open[len(open)-1]):
+		return Rules{}, apperr.New(apperr.Conflict, "The period from %s does not take bids yet: the last open one starts %s.",
+			FormatStart(r.Start), FormatStart(open[len(open)-1]))
 	}
-	return start, nil
+	return r, nil
 }
 
 // invoiceExpiry keeps a bid invoice payable until the period starts at

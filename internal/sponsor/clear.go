@@ -109,7 +109,15 @@ func (s *Service) ClearPeriod(ctx context.Context, offeringID int64, start time.
 			}
 			return err
 		}
-		if rec, err = s.decide(o, st, start, bids); err != nil {
+		// The rules its first bid fixed, whatever the settings say now.
+		rules, fixed, err := fixedRules(ctx, tx, offeringID, start)
+		if err != nil {
+			return err
+		}
+		if !fixed {
+			rules = rulesFrom(st, start)
+		}
+		if rec, err = s.decide(o, rules, bids); err != nil {
 			return err
 		}
 		data, err := json.Marshal(rec)
@@ -140,18 +148,17 @@ func (s *Service) ClearPeriod(ctx context.Context, offeringID int64, start time.
 	return rec, true, nil
 }
 
-// decide runs the auction over the period's paid bids.
-func (s *Service) decide(o offering.Offering, st Settings, start time.Time, bids []Bid) (Record, error) {
-	a := clearing.Auction{Slots: st.Slots, Weights: st.Weights, Reserve: st.Reserve, Bids: []clearing.Bid{}}
+// decide runs the auction over the period's paid bids under its rules.
+func (s *Service) decide(o offering.Offering, r Rules, bids []Bid) (Record, error) {
+	a := clearing.Auction{Slots: r.Slots, Weights: r.Weights, Reserve: r.Reserve, Bids: []clearing.Bid{}}
 	displays := map[string]*Display{}
-	end := st.Period.Next(start)
+	start, end := r.Start, r.End
 	for _, b := range bids {
 		if b.State != BidActive || b.Amount <= 0 {
 			continue
 		}
 		a.Bids = append(a.Bids, clearing.Bid{ID: b.PublicID, Amount: b.Amount, SettledAt: b.SettledAt.UTC()})
 		displays[b.PublicID] = &Display{Name: b.DisplayName, URL: b.DisplayURL, Tagline: b.DisplayTagline}
-		end = b.PeriodEnd // the period as bid for, whatever the terms say now
 	}
 	out, err := clearing.Clear(a)
 	if err != nil {
@@ -211,20 +218,24 @@ func (s *Service) settle(ctx context.Context, tx db.Tx, offeringID int64, start 
 	return store.CloseUnpaid(ctx, tx, offeringID, start, now)
 }
 
-// PeriodRecord returns a cleared period's published record. A period that
-// started with no bids is an empty record; one not cleared yet is
-// NotFound.
+// PeriodRecord returns a cleared period's published record, found by its
+// own start whatever the period length is now. A period that started with
+// no bids is an empty record; one not cleared yet is NotFound.
 func (s *Service) PeriodRecord(ctx context.Context, o offering.Offering, name string) (Record, error) {
-	st, err := s.Settings(ctx, o.ID)
-	if err != nil {
-		return Record{}, err
-	}
-	start, err := ParseStart(st.Period, name)
+	start, err := parseName(name)
 	if err != nil {
 		return Record{}, err
 	}
 	if rec, ok, err := s.storedRecord(ctx, o.ID, start); err != nil || ok {
 		return rec, err
+	}
+	st, err := s.Settings(ctx, o.ID)
+	if err != nil {
+		return Record{}, err
+	}
+	rules, err := s.periodRules(ctx, st, name)
+	if err != nil {
+		return Record{}, err
 	}
 	if s.Now().Before(start) {
 		return Record{}, apperr.New(apperr.NotFound, "The period from %s has not started: it is cleared when it starts.", name)
@@ -243,7 +254,7 @@ func (s *Service) PeriodRecord(ctx context.Context, o offering.Offering, name st
 	if rec, ok, err := s.storedRecord(ctx, o.ID, start); err != nil || ok {
 		return rec, err
 	}
-	rec, err := s.decide(o, st, start, nil)
+	rec, err := s.decide(o, rules, nil)
 	return rec, err
 }
 
@@ -290,15 +301,28 @@ func (s *Service) PastSponsors(ctx context.Context, limit int) ([]Shown, error) 
 
 func (s *Service) shown(ctx context.Context, bids []Bid) ([]Shown, error) {
 	out := make([]Shown, 0, len(bids))
-	weights := map[int64][]int{}
+	type period struct {
+		offering int64
+		start    int64
+	}
+	weights := map[period][]int{}
 	for _, b := range bids {
-		w, ok := weights[b.OfferingID]
+		key := period{b.OfferingID, b.PeriodStart.Unix()}
+		w, ok := weights[key]
 		if !ok {
-			st, err := s.Settings(ctx, b.OfferingID)
+			// The weights the period was cleared with: its own rules.
+			r, fixed, err := fixedRules(ctx, s.db, b.OfferingID, b.PeriodStart)
 			if err != nil {
 				return nil, err
 			}
-			w, weights[b.OfferingID] = st.Weights, st.Weights
+			if !fixed {
+				st, err := s.Settings(ctx, b.OfferingID)
+				if err != nil {
+					return nil, err
+				}
+				r.Weights = st.Weights
+			}
+			w, weights[key] = r.Weights, r.Weights
 		}
 		slot := 0
 		if b.Slot != nil {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/keepalive/keepalive/internal/apperr"
@@ -211,8 +212,10 @@ type SettingsInput struct {
 	OpenPeriods *int
 }
 
-// UpdateSettings changes an offering's terms. Bids already placed keep
-// their period; clearing uses the terms in force when it runs.
+// UpdateSettings changes an offering's terms for the periods that have no
+// bid yet: a period's rules are fixed by its first bid (see Rules), and
+// those periods clear under them. Disabling sponsorship closes bidding;
+// periods that already have bids still clear, as their sponsors paid for.
 func (s *Service) UpdateSettings(ctx context.Context, offeringID int64, in SettingsInput) (Settings, error) {
 	st, err := s.Settings(ctx, offeringID)
 	if err != nil {
@@ -254,26 +257,50 @@ func (s *Service) UpdateSettings(ctx context.Context, offeringID int64, in Setti
 	return st, nil
 }
 
-// OpenPeriod is a period taking bids, with how many it has (never their
-// amounts).
+// OpenPeriod is a period taking bids, with its rules and how many bids
+// it has (never their amounts).
 type OpenPeriod struct {
-	Start, End time.Time
-	Bids       int
+	Rules
+	Bids int
 }
 
-// OpenPeriods lists the periods of an offering that take bids now.
+// OpenPeriods lists the periods of an offering that take bids now, each
+// with its own rules: those fixed by its first bid, else the settings'.
+// Periods that have bids keep taking them until they start, even when the
+// settings no longer list them (another length, fewer open periods).
 func (s *Service) OpenPeriods(ctx context.Context, st Settings) ([]OpenPeriod, error) {
 	if !st.Enabled {
 		return []OpenPeriod{}, nil
 	}
-	starts := st.Period.Open(s.Now(), st.OpenPeriods)
-	counts, err := store.BidCounts(ctx, s.db, st.OfferingID, starts[0], starts[len(starts)-1])
+	now := s.Now()
+	fixed, err := store.TermsAfter(ctx, s.db, st.OfferingID, now)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]OpenPeriod, len(starts))
-	for i, start := range starts {
-		out[i] = OpenPeriod{Start: start, End: st.Period.Next(start), Bids: counts[start.Unix()]}
+	byStart := map[int64]Rules{}
+	for _, t := range fixed {
+		r, err := rulesOfRow(t)
+		if err != nil {
+			return nil, err
+		}
+		byStart[r.Start.Unix()] = r
+	}
+	for _, start := range st.Period.Open(now, st.OpenPeriods) {
+		if _, ok := byStart[start.Unix()]; !ok {
+			byStart[start.Unix()] = rulesFrom(st, start)
+		}
+	}
+	out := make([]OpenPeriod, 0, len(byStart))
+	for _, r := range byStart {
+		out = append(out, OpenPeriod{Rules: r})
+	}
+	slices.SortFunc(out, func(a, b OpenPeriod) int { return a.Start.Compare(b.Start) })
+	counts, err := store.BidCounts(ctx, s.db, st.OfferingID, out[0].Start, out[len(out)-1].Start)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Bids = counts[out[i].Start.Unix()]
 	}
 	return out, nil
 }

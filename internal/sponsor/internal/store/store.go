@@ -439,3 +439,59 @@ func PastWinners(ctx context.Context, c db.Conn, t time.Time, limit int) ([]Bid,
 	}
 	return out, nil
 }
+
+// Terms is a row of sponsor_period_terms: a period's rules, fixed by its
+// first bid.
+type Terms struct {
+	ID          int64      `gorm:"primaryKey"`
+	OfferingID  int64      `gorm:"column:offering_id"`
+	PeriodStart time.Time  `gorm:"column:period_start"`
+	PeriodEnd   time.Time  `gorm:"column:period_end"`
+	Slots       int        `gorm:"column:slots"`
+	WeightsBps  string     `gorm:"column:weights_bps"` // JSON array
+	ReserveMsat money.Msat `gorm:"column:reserve_msat"`
+	FixedAt     time.Time  `gorm:"column:fixed_at"`
+}
+
+func (Terms) TableName() string { return "sponsor_period_terms" }
+
+// FixTerms stores a period's rules unless it has some already, and
+// returns the rules it has: the first writer's.
+func FixTerms(ctx context.Context, tx db.Tx, t Terms) (Terms, error) {
+	t.PeriodStart, t.PeriodEnd = t.PeriodStart.UTC(), t.PeriodEnd.UTC()
+	err := tx.Gorm(ctx).Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "offering_id"}, {Name: "period_start"}}, DoNothing: true,
+	}).Create(&t).Error
+	if err != nil {
+		return Terms{}, fmt.Errorf("sponsor: fix terms of %d at %s: %w", t.OfferingID, t.PeriodStart, err)
+	}
+	got, ok, err := TermsOf(ctx, tx, t.OfferingID, t.PeriodStart)
+	if err == nil && !ok {
+		err = fmt.Errorf("sponsor: terms of %d at %s vanished", t.OfferingID, t.PeriodStart)
+	}
+	return got, err
+}
+
+// TermsOf returns a period's fixed rules, and false when it has none.
+func TermsOf(ctx context.Context, c db.Conn, offeringID int64, start time.Time) (Terms, bool, error) {
+	var rows []Terms
+	err := c.Gorm(ctx).Where("offering_id = ? AND period_start = ?", offeringID, start.UTC()).Limit(1).Find(&rows).Error
+	if err != nil {
+		return Terms{}, false, fmt.Errorf("sponsor: terms of %d: %w", offeringID, err)
+	}
+	if len(rows) == 0 {
+		return Terms{}, false, nil
+	}
+	return rows[0], true, nil
+}
+
+// TermsAfter returns the fixed rules of an offering's periods that start
+// after t, soonest first.
+func TermsAfter(ctx context.Context, c db.Conn, offeringID int64, t time.Time) ([]Terms, error) {
+	var rows []Terms
+	err := c.Gorm(ctx).Where("offering_id = ? AND period_start > ?", offeringID, t.UTC()).Order("period_start").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("sponsor: coming terms of %d: %w", offeringID, err)
+	}
+	return rows, nil
+}
