@@ -84,7 +84,7 @@ func (s *site) placeBid(t *testing.T, amountSat int64, name string) placedBid {
 func (s *site) sponsorCounts(t *testing.T) string {
 	t.Helper()
 	var out []string
-	for _, table := range []string{"sponsor_bids", "sponsor_bid_invoices", "invoices", "transfers", "sponsorship_settings", "payouts"} {
+	for _, table := range []string{"sponsor_bids", "sponsor_bid_invoices", "invoices", "transfers", "sponsorship_settings", "sponsor_period_terms", "payouts"} {
 		var n int64
 		if err := s.db.Gorm(context.Background()).Table(table).Count(&n).Error; err != nil {
 			t.Fatal(err)
@@ -102,7 +102,7 @@ func TestSponsorshipAPI(t *testing.T) {
 
 		status, body, _ := s.do(t, "PUT", "/api/v1/offerings/my-site/sponsorship",
 			`{"enabled":true,"slots":3,"period":"week","reserve_msat":1000000,"weights_bps":[10000,6000,3000],"open_periods":4}`, auth...)
-		if status != 200 || !strings.Contains(body, `"periods":[{"start":"2026-12-07T00:00:00Z","end":"2026-12-14T00:00:00Z","bids":0}`) {
+		if status != 200 || !strings.Contains(body, `"periods":[{"start":"2026-12-07T00:00:00Z","end":"2026-12-14T00:00:00Z","bids":0,"slots":3,"weights_bps":[10000,6000,3000],"reserve_msat":1000000,"fixed":false}`) {
 			t.Fatalf("put sponsorship: %d %s", status, body)
 		}
 		for _, bad := range []struct {

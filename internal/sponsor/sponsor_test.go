@@ -493,7 +493,7 @@ func TestBadInput(t *testing.T) {
 func (f *fixture) counts(t *testing.T) string {
 	t.Helper()
 	var out []string
-	for _, table := range []string{"sponsor_bids", "sponsor_bid_invoices", "invoices", "transfers", "sponsorship_settings", "payouts"} {
+	for _, table := range []string{"sponsor_bids", "sponsor_bid_invoices", "invoices", "transfers", "sponsorship_settings", "sponsor_period_terms", "payouts"} {
 		var n int64
 		if err := f.db.Gorm(context.Background()).Table(table).Count(&n).Error; err != nil {
 			t.Fatal(err)
