@@ -88,11 +88,24 @@ func SetAccruedAt(ctx context.Context, c Conn, id int64, at time.Time) error {
 }
 
 // SetFunding stores the instant up to which o's consumption is posted and
-// the one its runway lasts until.
-func SetFunding(ctx context.Context, c Conn, id int64, accruedAt, fundedUntil time.Time) error {
-	err := c.Gorm(ctx).Model(&Offering{}).Where("id = ?", id).
-		Updates(map[string]any{"accrued_at": accruedAt, "funded_until": fundedUntil}).Error
-	if err != nil {
+// the one its runway lasts until and, when day is not nil, adds the
+// accrual it describes to consumption_days (as AddConsumedDay). On
+// PostgreSQL both are one statement: a round trip less on the settlement
+// path.
+func SetFunding(ctx context.Context, c Conn, id int64, accruedAt, fundedUntil time.Time, day *ConsumptionDay) error {
+	g := c.Gorm(ctx)
+	update := "UPDATE offerings SET accrued_at = ?, funded_until = ?, updated_at = ? WHERE id = ?"
+	args := []any{accruedAt, fundedUntil, g.NowFunc(), id}
+	if day != nil && g.Dialector.Name() == string(db.Postgres) {
+		update = "WITH day AS (" + addConsumedDaySQL + ") " + update
+		args = append([]any{day.OfferingID, day.Day, day.AmountMsat, day.Postings, day.FirstTransferID,
+			day.LastTransferID, day.FirstAt, day.LastAt}, args...)
+	} else if day != nil {
+		if err := AddConsumedDay(ctx, c, *day); err != nil {
+			return err
+		}
+	}
+	if err := g.Exec(update, args...).Error; err != nil {
 		return fmt.Errorf("offering: funded until of %d: %w", id, db.TranslateError(err))
 	}
 	return nil
