@@ -262,7 +262,13 @@ func AddPostedTotals(ctx context.Context, c Conn, credits, debits map[int64]mone
 				return nil, fmt.Errorf("ledger: %d of %d credited accounts found", n, len(step.amounts))
 			}
 			if n != int64(len(step.amounts)) {
-				return changed, nil // an overdraft: the caller tells it, the rest rolls back
+				// An overdraft: the debited accounts read as unchanged
+				// (some were credited above), the caller tells it and
+				// the transaction rolls back.
+				for id := range step.amounts {
+					delete(changed, id)
+				}
+				return changed, nil
 			}
 			for id := range step.amounts {
 				changed[id] = true
