@@ -52,6 +52,18 @@ var (
 	_ Conn = Tx{}
 )
 
+// FirstRow runs a hand-written SELECT on c and returns its first row,
+// and false when it returns none: the lookup by a unique key that stores
+// writing their SQL by hand do again and again.
+func FirstRow[T any](ctx context.Context, c Conn, query string, args ...any) (T, bool, error) {
+	var rows []T
+	if err := c.Gorm(ctx).Raw(query, args...).Scan(&rows).Error; err != nil || len(rows) == 0 {
+		var zero T
+		return zero, false, err
+	}
+	return rows[0], true, nil
+}
+
 // Gorm returns the pool bound to ctx, for a package's store.
 func (d *DB) Gorm(ctx context.Context) *gorm.DB { return d.gorm.WithContext(ctx) }
 
@@ -284,6 +296,16 @@ func (t Tx) Gorm(ctx context.Context) *gorm.DB { return t.g.WithContext(ctx) }
 
 // Dialect names the database the transaction runs on.
 func (t Tx) Dialect() Dialect { return t.dialect }
+
+// ForUpdate ends a hand-written SELECT so that it locks the rows it reads
+// for the rest of the transaction, on PostgreSQL; SQLite's immediate
+// transactions hold the whole file already.
+func (t Tx) ForUpdate(query string) string {
+	if t.dialect == Postgres {
+		return query + " FOR UPDATE"
+	}
+	return query
+}
 
 // AfterCommit runs fn once the transaction has committed, and never if it
 // rolls back (a retried attempt's functions are dropped with it). This is

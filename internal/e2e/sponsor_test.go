@@ -441,13 +441,17 @@ func TestSponsorJourney(t *testing.T) {
 			if inv := e.payerInvoiceState(ctx, hash); money.Msat(inv.AmtPaidMsat) != amount {
 				t.Errorf("%s's refund: the payer received %d msat, want %d", c.b.Name, inv.AmtPaidMsat, amount)
 			}
+			// The view reads the refund's balance and the withdrawals one
+			// after the other, so it may catch the payout finished but its
+			// fee budget not yet released: wait for both.
 			var v bidView
-			eventually(t, 30*time.Second, c.b.Name+"'s withdrawal succeeded", func() bool {
+			eventually(t, 30*time.Second, c.b.Name+"'s withdrawal succeeded and its balance settled", func() bool {
 				v = s.bid(c.b)
-				return len(v.Withdrawals) == 1 && v.Withdrawals[0].State == string(funding.PayoutSucceeded)
+				return len(v.Withdrawals) == 1 && v.Withdrawals[0].State == string(funding.PayoutSucceeded) &&
+					v.RefundPayableMsat == c.refund-amount-v.Withdrawals[0].FeeMsat
 			})
-			if v.RefundPayableMsat != c.refund-amount-v.Withdrawals[0].FeeMsat {
-				t.Errorf("%s: %d refund left, want %d − %d − fee %d", c.b.Name, v.RefundPayableMsat, c.refund, amount, v.Withdrawals[0].FeeMsat)
+			if got := e.account(ledger.BidRefund(c.b.DBID)); got.Balance() != c.refund-amount-v.Withdrawals[0].FeeMsat || got.DebitsPending != 0 {
+				t.Errorf("%s: refund account balance %d, pending %d; want %d − %d − fee %d", c.b.Name, got.Balance(), got.DebitsPending, c.refund, amount, v.Withdrawals[0].FeeMsat)
 			}
 			e.checkInvariants()
 		}

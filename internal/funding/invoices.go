@@ -1,7 +1,9 @@
 // Package funding owns money coming in and going out over Lightning:
 // the invoices the site issues (donations first), their settlement into
 // the ledger exactly once, and payouts from payable accounts, recorded
-// before they are sent and finished from what the node says.
+// before they are sent and finished from what the node says. Its store,
+// internal/funding/internal/store, is the only code that touches
+// invoices, lightning_cursors, payouts and withdraw_links.
 package funding
 
 import (
@@ -16,11 +18,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/funding/internal/store"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lightning"
 	"github.com/keepalive/keepalive/internal/money"
@@ -30,7 +30,7 @@ import (
 )
 
 // Purpose says what an invoice pays for.
-type Purpose string
+type Purpose = store.Purpose
 
 const (
 	PurposeDonation   Purpose = "donation"
@@ -44,45 +44,18 @@ const (
 type SettleFunc func(ctx context.Context, tx db.Tx, inv Invoice, paid money.Msat) error
 
 // InvoiceState is the site's view of an invoice.
-type InvoiceState string
+type InvoiceState = store.InvoiceState
 
 const (
-	InvoiceOpen     InvoiceState = "open"
-	InvoiceSettled  InvoiceState = "settled"
-	InvoiceExpired  InvoiceState = "expired" // open past its expiry: shown, never stored
-	InvoiceCanceled InvoiceState = "canceled"
+	InvoiceOpen     = store.InvoiceOpen
+	InvoiceSettled  = store.InvoiceSettled
+	InvoiceExpired  = store.InvoiceExpired // open past its expiry: shown, never stored
+	InvoiceCanceled = store.InvoiceCanceled
 )
 
-// Invoice is one invoice the site issued.
-type Invoice struct {
-	ID             int64        `gorm:"primaryKey"`
-	PaymentHash    string       `gorm:"column:payment_hash"`
-	PaymentRequest string       `gorm:"column:payment_request"`
-	Purpose        Purpose      `gorm:"column:purpose"`
-	OfferingID     int64        `gorm:"column:offering_id"`
-	AmountMsat     money.Msat   `gorm:"column:amount_msat"`
-	PaidMsat       money.Msat   `gorm:"column:paid_msat"`
-	State          InvoiceState `gorm:"column:state"`
-	PayerName      string       `gorm:"column:payer_name"`
-	PayerMessage   string       `gorm:"column:payer_message"`
-	Public         bool         `gorm:"column:public"`
-	Via            string       `gorm:"column:via"` // web, api, lnurl
-	SettleIndex    *uint64      `gorm:"column:settle_index"`
-	ExpiresAt      time.Time    `gorm:"column:expires_at"`
-	SettledAt      *time.Time   `gorm:"column:settled_at"`
-	CreatedAt      time.Time    `gorm:"column:created_at"`
-}
-
-func (Invoice) TableName() string { return "invoices" }
-
-// StateAt is the invoice's state at now: an open invoice past its expiry
-// is expired.
-func (i Invoice) StateAt(now time.Time) InvoiceState {
-	if i.State == InvoiceOpen && !now.Before(i.ExpiresAt) {
-		return InvoiceExpired
-	}
-	return i.State
-}
+// Invoice is one invoice the site issued (StateAt tells its state at an
+// instant).
+type Invoice = store.Invoice
 
 // Offerings is what funding needs from the offering service.
 type Offerings interface {
@@ -234,8 +207,8 @@ func (s *Service) Issue(ctx context.Context, r IssueRequest, inTx func(tx db.Tx,
 	if inTx != nil {
 		err = s.db.Tx(ctx, func(tx db.Tx) error {
 			inv.ID = 0
-			if err := tx.Gorm(ctx).Create(&inv).Error; err != nil {
-				return fmt.Errorf("funding: record invoice %s: %w", inv.PaymentHash, err)
+			if err := store.InsertInvoice(ctx, tx, &inv); err != nil {
+				return err
 			}
 			return inTx(tx, inv)
 		})
@@ -244,36 +217,11 @@ func (s *Service) Issue(ctx context.Context, r IssueRequest, inTx func(tx db.Tx,
 		}
 		return inv, nil
 	}
-	if err := s.recordInvoice(ctx, &inv); err != nil {
-		return Invoice{}, fmt.Errorf("funding: record invoice %s: %w", inv.PaymentHash, err)
+	if err := store.InsertInvoiceNow(ctx, s.db, &inv); err != nil {
+		return Invoice{}, err
 	}
 	return inv, nil
 }
-
-// recordInvoice stores a new invoice and sets its id. It is on the path of
-// every invoice, benchmarked against the node's own AddInvoice: one plain
-// INSERT straight through database/sql (GORM's statement building cost
-// about a tenth of the site's CPU per invoice).
-func (s *Service) recordInvoice(ctx context.Context, inv *Invoice) error {
-	sqlDB, err := s.db.SQL()
-	if err != nil {
-		return err
-	}
-	q := insertInvoiceSQLite
-	if s.db.Dialect == db.Postgres {
-		q = insertInvoicePostgres
-	}
-	return sqlDB.QueryRowContext(ctx, q, inv.PaymentHash, inv.PaymentRequest, string(inv.Purpose), inv.OfferingID,
-		int64(inv.AmountMsat), string(inv.State), inv.PayerName, inv.PayerMessage, inv.Public, inv.Via,
-		inv.ExpiresAt, inv.CreatedAt).Scan(&inv.ID)
-}
-
-const (
-	insertInvoiceColumns = `INSERT INTO invoices (payment_hash, payment_request, purpose, offering_id, amount_msat,
-		state, payer_name, payer_message, public, via, expires_at, created_at) VALUES `
-	insertInvoiceSQLite   = insertInvoiceColumns + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
-	insertInvoicePostgres = insertInvoiceColumns + `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`
-)
 
 func expiresAt(ni lightning.Invoice, now time.Time, expiry time.Duration) time.Time {
 	if !ni.ExpiresAt.IsZero() {
@@ -304,13 +252,12 @@ func (s *Service) Invoice(ctx context.Context, paymentHash string) (Invoice, err
 	if _, err := lightning.ParseHash(paymentHash); err != nil {
 		return Invoice{}, apperr.New(apperr.Invalid, "A payment hash is 64 hex characters.")
 	}
-	var inv Invoice
-	err := s.db.Gorm(ctx).Where("payment_hash = ?", strings.ToLower(paymentHash)).Take(&inv).Error
-	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
-		return Invoice{}, apperr.New(apperr.NotFound, "No invoice has that payment hash.")
-	}
+	inv, ok, err := store.InvoiceByHash(ctx, s.db, strings.ToLower(paymentHash))
 	if err != nil {
-		return Invoice{}, fmt.Errorf("funding: invoice %s: %w", paymentHash, err)
+		return Invoice{}, err
+	}
+	if !ok {
+		return Invoice{}, apperr.New(apperr.NotFound, "No invoice has that payment hash.")
 	}
 	return inv, nil
 }
@@ -318,25 +265,13 @@ func (s *Service) Invoice(ctx context.Context, paymentHash string) (Invoice, err
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.now().UTC() }
 
-// cursorName is the row of lightning_cursors holding the settle index.
-const cursorName = "settle_index"
-
-type cursor struct {
-	Name  string `gorm:"primaryKey;column:name"`
-	Value uint64 `gorm:"column:value"`
-}
-
-func (cursor) TableName() string { return "lightning_cursors" }
-
 // SettleIndex returns the highest settle index credited so far.
 func (s *Service) SettleIndex(ctx context.Context) (uint64, error) { return SettleIndex(ctx, s.db) }
 
 // SettleIndex reads the stored settle index from d, for wiring that needs
 // it before the service exists (the demo node starts its indexes above it).
 func SettleIndex(ctx context.Context, d *db.DB) (uint64, error) {
-	var c cursor
-	err := d.Gorm(ctx).Where("name = ?", cursorName).Limit(1).Find(&c).Error
-	return c.Value, err
+	return store.SettleIndex(ctx, d)
 }
 
 // Settle credits a settled invoice, exactly once: the invoice row, the
@@ -363,11 +298,9 @@ func (s *Service) Settle(ctx context.Context, ni lightning.Invoice) error {
 // before its bids' payments are.
 func (s *Service) SettleIfPaid(ctx context.Context, hashes []string) error {
 	for start := 0; start < len(hashes); start += 1000 {
-		var open []string
-		chunk := hashes[start:min(start+1000, len(hashes))]
-		if err := s.db.Gorm(ctx).Model(&Invoice{}).Where("payment_hash IN ? AND state = ?", chunk, InvoiceOpen).
-			Order("id").Pluck("payment_hash", &open).Error; err != nil {
-			return fmt.Errorf("funding: open invoices: %w", err)
+		open, err := store.OpenAmong(ctx, s.db, hashes[start:min(start+1000, len(hashes))])
+		if err != nil {
+			return err
 		}
 		for _, h := range open {
 			hash, err := lightning.ParseHash(h)
@@ -407,60 +340,37 @@ func (s *Service) settle(ctx context.Context, ni lightning.Invoice, moveCursor b
 	}
 	idx := ni.SettleIndex
 	return s.db.Tx(ctx, func(tx db.Tx) error {
-		withCursor := moveCursor && s.db.Dialect == db.Postgres && idx != 0
-		q := markSettledSQL
-		args := []any{string(InvoiceSettled), int64(paid), settledAt, idx, hash, string(InvoiceSettled)}
-		if withCursor {
-			q = advanceCursorCTE + q
-			args = append([]any{cursorName, idx}, args...)
+		inv, credited, err := store.MarkSettled(ctx, tx, hash, paid, settledAt, idx, moveCursor)
+		if err != nil {
+			return err
 		}
-		var rows []Invoice
-		if err := tx.Gorm(ctx).Raw(q, args...).Scan(&rows).Error; err != nil {
-			return fmt.Errorf("funding: settle %s: %w", hash, err)
-		}
-		if len(rows) == 1 {
-			inv := rows[0]
-			if paid <= 0 || !paid.Valid() {
-				return fmt.Errorf("funding: settle %s: node reports paid amount %d", hash, paid)
-			}
-			var err error
-			if settle, ok := s.settlers[inv.Purpose]; ok {
-				err = settle(ctx, tx, inv, paid)
-			} else {
-				err = s.CreditInvoice(ctx, tx, inv, paid)
-			}
-			if err != nil {
-				return err
-			}
-			tx.AfterCommit(func() {
-				s.events.publish(inv)
-				s.announce(ctx, inv.PaymentHash)
-				settlements.Inc()
-			})
-		} else {
+		if !credited {
 			// Credited before, or not the site's: normal on a node shared
 			// with other services, and the first start on a used node
 			// reads all of its past settlements, so a warning each would
 			// flood the log.
 			s.log.Debug("settled invoice not credited now: credited before or not the site's", "payment_hash", hash, "settle_index", idx)
-		}
-		if withCursor || !moveCursor {
 			return nil
 		}
-		return advanceCursor(tx.Gorm(ctx), idx)
+		if paid <= 0 || !paid.Valid() {
+			return fmt.Errorf("funding: settle %s: node reports paid amount %d", hash, paid)
+		}
+		if settle, ok := s.settlers[inv.Purpose]; ok {
+			err = settle(ctx, tx, inv, paid)
+		} else {
+			err = s.CreditInvoice(ctx, tx, inv, paid)
+		}
+		if err != nil {
+			return err
+		}
+		tx.AfterCommit(func() {
+			s.events.publish(inv)
+			s.announce(ctx, inv.PaymentHash)
+			settlements.Inc()
+		})
+		return nil
 	})
 }
-
-const (
-	// markSettledSQL marks an invoice not yet settled as settled and
-	// returns it; the row stays locked until the transaction ends.
-	markSettledSQL = `UPDATE invoices SET state = ?, paid_msat = ?, settled_at = ?, settle_index = ?
-		WHERE payment_hash = ? AND state <> ? RETURNING *`
-	// advanceCursorCTE moves the stored settle index up, never down, in
-	// the statement it prefixes (PostgreSQL only).
-	advanceCursorCTE = `WITH moved AS (INSERT INTO lightning_cursors (name, value) VALUES (?, ?)
-		ON CONFLICT (name) DO UPDATE SET value = GREATEST(lightning_cursors.value, excluded.value)) `
-)
 
 // CreditInvoice credits a settled invoice's payment to its offering's
 // runway, as a donation, inside the settlement transaction tx, under the
@@ -471,22 +381,6 @@ func (s *Service) CreditInvoice(ctx context.Context, tx db.Tx, inv Invoice, paid
 		Key: "invoice:" + inv.PaymentHash, Debit: ledger.Lightning, Amount: paid, Memo: string(inv.Purpose),
 	})
 	return err
-}
-
-// advanceCursor moves the stored settle index up to idx, never down.
-func advanceCursor(tx *gorm.DB, idx uint64) error {
-	if idx == 0 {
-		return nil
-	}
-	err := tx.Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "name"}},
-		DoUpdates: clause.Set{{Column: clause.Column{Name: "value"},
-			Value: gorm.Expr("CASE WHEN lightning_cursors.value > excluded.value THEN lightning_cursors.value ELSE excluded.value END")}},
-	}).Create(&cursor{Name: cursorName, Value: idx}).Error
-	if err != nil {
-		return fmt.Errorf("funding: cursor: %w", err)
-	}
-	return nil
 }
 
 // RunSettlement follows the node's settlements from the stored cursor

@@ -3,13 +3,13 @@ package funding
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/funding/internal/store"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lightning"
 	"github.com/keepalive/keepalive/internal/money"
@@ -17,32 +17,16 @@ import (
 )
 
 // PayoutState is where a payout stands.
-type PayoutState string
+type PayoutState = store.PayoutState
 
 const (
-	PayoutPending   PayoutState = "pending"
-	PayoutSucceeded PayoutState = "succeeded"
-	PayoutFailed    PayoutState = "failed"
+	PayoutPending   = store.PayoutPending
+	PayoutSucceeded = store.PayoutSucceeded
+	PayoutFailed    = store.PayoutFailed
 )
 
 // Payout is one payment the site sends out of a payable account.
-type Payout struct {
-	ID             int64       `gorm:"primaryKey"`
-	PaymentHash    string      `gorm:"column:payment_hash"`
-	PaymentRequest string      `gorm:"column:payment_request"`
-	SourceAccount  string      `gorm:"column:source_account"`
-	OfferingID     *int64      `gorm:"column:offering_id"`
-	Destination    string      `gorm:"column:destination"`
-	AmountMsat     money.Msat  `gorm:"column:amount_msat"`
-	FeeLimitMsat   money.Msat  `gorm:"column:fee_limit_msat"`
-	FeeMsat        money.Msat  `gorm:"column:fee_msat"`
-	State          PayoutState `gorm:"column:state"`
-	FailureReason  string      `gorm:"column:failure_reason"`
-	CreatedAt      time.Time   `gorm:"column:created_at"`
-	FinishedAt     *time.Time  `gorm:"column:finished_at"`
-}
-
-func (Payout) TableName() string { return "payouts" }
+type Payout = store.Payout
 
 // Resolver turns a Lightning Address or LNURL-pay into a BOLT11 invoice
 // for exactly amount, checked against the LNURL's metadata.
@@ -160,18 +144,17 @@ func (s *Service) Pay(ctx context.Context, source string, offeringID *int64, ava
 		Destination: displayDestination(destination), AmountMsat: amount, FeeLimitMsat: feeLimit, State: PayoutPending, CreatedAt: now,
 	}
 	err = s.db.Tx(ctx, func(tx db.Tx) error {
-		var n int64
-		if err := tx.Gorm(ctx).Model(&Payout{}).Where("payment_hash = ?", p.PaymentHash).Count(&n).Error; err != nil {
+		paid := apperr.New(apperr.Conflict, "That invoice has already been paid or is being paid.")
+		if exists, err := store.PayoutExists(ctx, tx, p.PaymentHash); err != nil {
 			return err
+		} else if exists {
+			return paid
 		}
-		if n > 0 {
-			return apperr.New(apperr.Conflict, "That invoice has already been paid or is being paid.")
-		}
-		if err := tx.Gorm(ctx).Create(&p).Error; err != nil {
-			if errors.Is(db.TranslateError(err), db.ErrDuplicate) {
-				return apperr.New(apperr.Conflict, "That invoice has already been paid or is being paid.")
+		if err := store.InsertPayout(ctx, tx, &p); err != nil {
+			if errors.Is(err, db.ErrDuplicate) {
+				return paid
 			}
-			return fmt.Errorf("funding: record payout: %w", err)
+			return err
 		}
 		l := s.ledger.In(tx)
 		if err := l.Lock(ctx, source, ledger.Lightning, ledger.RoutingFees); err != nil {
@@ -244,7 +227,7 @@ func (s *Service) RunPayouts(ctx context.Context) {
 		ran, err := s.db.WithLease(ctx, "payouts", func(ctx context.Context) error {
 			for {
 				if err := s.ProcessPending(ctx); err != nil {
-					s.log.Error("payouts", "err", err)
+					s.log.Error("pending payouts", "err", err)
 				}
 				select {
 				case <-ctx.Done():
@@ -273,9 +256,9 @@ func (s *Service) RunPayouts(ctx context.Context) {
 // ProcessPending starts finishing every pending payout not already being
 // finished.
 func (s *Service) ProcessPending(ctx context.Context) error {
-	var pending []Payout
-	if err := s.db.Gorm(ctx).Where("state = ?", PayoutPending).Order("id").Find(&pending).Error; err != nil {
-		return fmt.Errorf("funding: pending payouts: %w", err)
+	pending, err := store.PendingPayouts(ctx, s.db)
+	if err != nil {
+		return err
 	}
 	for _, p := range pending {
 		s.payer.mu.Lock()
@@ -352,8 +335,7 @@ func (s *Service) complete(ctx context.Context, p Payout, fee money.Msat) error 
 		}
 		tx.AfterCommit(func() { payoutsFinished.WithLabelValues(string(PayoutSucceeded)).Inc() })
 		now := s.now().UTC()
-		return tx.Gorm(ctx).Model(&Payout{}).Where("id = ? AND state = ?", p.ID, PayoutPending).
-			Updates(map[string]any{"state": PayoutSucceeded, "fee_msat": fee, "finished_at": now}).Error
+		return store.FinishPayout(ctx, tx, p.ID, PayoutSucceeded, fee, "", now)
 	})
 	return err
 }
@@ -371,8 +353,7 @@ func (s *Service) fail(ctx context.Context, p Payout, reason string) error {
 			reason = "the payment failed"
 		}
 		now := s.now().UTC()
-		return tx.Gorm(ctx).Model(&Payout{}).Where("id = ? AND state = ?", p.ID, PayoutPending).
-			Updates(map[string]any{"state": PayoutFailed, "failure_reason": reason, "finished_at": now}).Error
+		return store.FinishPayout(ctx, tx, p.ID, PayoutFailed, 0, reason, now)
 	})
 	if err == nil {
 		payoutsFinished.WithLabelValues(string(PayoutFailed)).Inc()
@@ -385,9 +366,7 @@ func (s *Service) Payouts(ctx context.Context, offeringID int64, limit int) ([]P
 	if limit <= 0 || limit > 100 {
 		limit = 50
 	}
-	var out []Payout
-	err := s.db.Gorm(ctx).Where("offering_id = ?", offeringID).Order("id DESC").Limit(limit).Find(&out).Error
-	return out, err
+	return store.PayoutsOfOffering(ctx, s.db, offeringID, limit)
 }
 
 // PayoutsFrom lists the payouts from one source account (an investment's
@@ -396,16 +375,13 @@ func (s *Service) PayoutsFrom(ctx context.Context, source string, limit int) ([]
 	if limit <= 0 || limit > 100 {
 		limit = 50
 	}
-	var out []Payout
-	err := s.db.Gorm(ctx).Where("source_account = ?", source).Order("id DESC").Limit(limit).Find(&out).Error
-	return out, err
+	return store.PayoutsFrom(ctx, s.db, source, limit)
 }
 
 // Payout returns one payout by payment hash.
 func (s *Service) Payout(ctx context.Context, paymentHash string) (Payout, error) {
-	var p Payout
-	err := s.db.Gorm(ctx).Where("payment_hash = ?", paymentHash).Take(&p).Error
-	if errors.Is(db.TranslateError(err), db.ErrNotFound) {
+	p, ok, err := store.PayoutByHash(ctx, s.db, paymentHash)
+	if err == nil && !ok {
 		return Payout{}, apperr.New(apperr.NotFound, "No payout has that payment hash.")
 	}
 	return p, err

@@ -2,9 +2,9 @@ package funding
 
 import (
 	"context"
-	"fmt"
 	"time"
 
+	"github.com/keepalive/keepalive/internal/funding/internal/store"
 	"github.com/keepalive/keepalive/internal/money"
 )
 
@@ -14,13 +14,7 @@ func (s *Service) RecentCredits(ctx context.Context, offeringID int64, limit int
 	if limit <= 0 || limit > 100 {
 		limit = 10
 	}
-	var out []Invoice
-	err := s.db.Gorm(ctx).Where("offering_id = ? AND state = ? AND purpose <> ?", offeringID, InvoiceSettled, PurposeBid).
-		Order("settled_at DESC, id DESC").Limit(limit).Find(&out).Error
-	if err != nil {
-		return nil, fmt.Errorf("funding: recent credits of %d: %w", offeringID, err)
-	}
-	return out, nil
+	return store.Settled(ctx, s.db, offeringID, PurposeBid, limit)
 }
 
 // Credit is a settled invoice as other packages see it.
@@ -35,13 +29,9 @@ type Credit struct {
 // or after since, in settlement order, starting after the credit after
 // (zero: from the first).
 func (s *Service) CreditsSince(ctx context.Context, offeringID int64, since time.Time, after Credit, limit int) ([]Credit, error) {
-	q := s.db.Gorm(ctx).Where("offering_id = ? AND state = ? AND settled_at >= ?", offeringID, InvoiceSettled, since)
-	if after.ID != 0 {
-		q = q.Where("(settled_at > ? OR (settled_at = ? AND id > ?))", after.SettledAt, after.SettledAt, after.ID)
-	}
-	var rows []Invoice
-	if err := q.Select("id", "payment_hash", "paid_msat", "settled_at").Order("settled_at, id").Limit(limit).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("funding: credits of %d since %s: %w", offeringID, since.Format(time.RFC3339), err)
+	rows, err := store.SettledSince(ctx, s.db, offeringID, since, after.ID, after.SettledAt, limit)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Credit, len(rows))
 	for i, r := range rows {

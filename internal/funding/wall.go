@@ -2,9 +2,9 @@ package funding
 
 import (
 	"context"
-	"fmt"
 	"time"
 
+	"github.com/keepalive/keepalive/internal/funding/internal/store"
 	"github.com/keepalive/keepalive/internal/money"
 )
 
@@ -37,14 +37,10 @@ func (s *Service) Wall(ctx context.Context, offeringID int64, limit int) ([]Wall
 	if limit <= 0 || limit > MaxWallEntries {
 		limit = 20
 	}
-	var rows []Invoice
-	err := s.db.Gorm(ctx).Select("payer_name", "payer_message", "public", "paid_msat", "settled_at").
-		// Backers only: an owner's revenue invoice is not a gift.
-		Where("offering_id = ? AND state = ? AND settled_at IS NOT NULL AND purpose IN ?", offeringID, InvoiceSettled,
-			[]Purpose{PurposeDonation, PurposeInvestment}).
-		Order("settled_at DESC, id DESC").Limit(limit).Find(&rows).Error
+	// Backers only: an owner's revenue invoice is not a gift.
+	rows, err := store.Gifts(ctx, s.db, offeringID, backers, limit)
 	if err != nil {
-		return nil, fmt.Errorf("funding: donor wall of %d: %w", offeringID, err)
+		return nil, err
 	}
 	out := make([]WallEntry, len(rows))
 	for i, r := range rows {
@@ -60,17 +56,15 @@ func (s *Service) Wall(ctx context.Context, offeringID int64, limit int) ([]Wall
 	return out, nil
 }
 
+// backers are the purposes of the invoices that are gifts to an
+// offering: donations and investments.
+var backers = []Purpose{PurposeDonation, PurposeInvestment}
+
 // Payments counts the settled gifts and investments into an offering (by
 // invoice, Lightning Address or LNURL): the "supporters" line of its
 // page. Anonymous donors cannot be told apart, so each payment counts once.
 func (s *Service) Payments(ctx context.Context, offeringID int64) (int64, error) {
-	var n int64
 	// Backers only, as on the wall: an owner's revenue invoice is not a
 	// gift, and sealed bids are counted by sponsorship itself.
-	err := s.db.Gorm(ctx).Model(&Invoice{}).Where("offering_id = ? AND state = ? AND purpose IN ?", offeringID, InvoiceSettled,
-		[]Purpose{PurposeDonation, PurposeInvestment}).Count(&n).Error
-	if err != nil {
-		return 0, fmt.Errorf("funding: payments of %d: %w", offeringID, err)
-	}
-	return n, nil
+	return store.CountSettled(ctx, s.db, offeringID, backers)
 }

@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/funding/internal/store"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/lnurl"
 	"github.com/keepalive/keepalive/internal/money"
@@ -22,19 +21,7 @@ const WithdrawLinkTTL = 15 * time.Minute
 
 // withdrawLink is a one-time LNURL-withdraw (LUD-03) link to a balance
 // the site owes someone; only a hash of its k1 is kept.
-type withdrawLink struct {
-	ID            int64      `gorm:"primaryKey"`
-	K1Hash        string     `gorm:"column:k1_hash"`
-	SourceAccount string     `gorm:"column:source_account"`
-	OfferingID    *int64     `gorm:"column:offering_id"`
-	Description   string     `gorm:"column:description"`
-	PaymentHash   *string    `gorm:"column:payment_hash"`
-	CreatedAt     time.Time  `gorm:"column:created_at"`
-	ExpiresAt     time.Time  `gorm:"column:expires_at"`
-	UsedAt        *time.Time `gorm:"column:used_at"`
-}
-
-func (withdrawLink) TableName() string { return "withdraw_links" }
+type withdrawLink = store.WithdrawLink
 
 // WithdrawSource is a balance a withdraw link pays out: the ledger account
 // (an offering's earned, an investment's payable, a bid's refund), the
@@ -73,19 +60,18 @@ func (s *Service) NewWithdrawLink(ctx context.Context, src WithdrawSource) (k1 s
 	now := s.now().UTC()
 	link := withdrawLink{K1Hash: lnurl.K1Hash(k1), SourceAccount: src.Account, OfferingID: src.OfferingID,
 		Description: src.Description, CreatedAt: now, ExpiresAt: now.Add(WithdrawLinkTTL)}
-	if err := s.db.Gorm(ctx).Create(&link).Error; err != nil {
-		return "", time.Time{}, fmt.Errorf("funding: withdraw link: %w", err)
+	if err := store.InsertWithdrawLink(ctx, s.db, &link); err != nil {
+		return "", time.Time{}, err
 	}
 	return k1, link.ExpiresAt, nil
 }
 
 func (s *Service) openLink(ctx context.Context, k1 string) (withdrawLink, error) {
-	var link withdrawLink
-	res := s.db.Gorm(ctx).Where("k1_hash = ?", lnurl.K1Hash(k1)).Limit(1).Find(&link)
+	link, found, err := store.WithdrawLinkByK1Hash(ctx, s.db, lnurl.K1Hash(k1))
 	switch {
-	case res.Error != nil:
-		return link, fmt.Errorf("funding: withdraw link: %w", res.Error)
-	case res.RowsAffected == 0:
+	case err != nil:
+		return link, err
+	case !found:
 		return link, apperr.New(apperr.NotFound, "This withdrawal link is not valid.")
 	case link.UsedAt != nil:
 		return link, apperr.New(apperr.Conflict, "This withdrawal link has already been used.")
@@ -161,18 +147,18 @@ func (s *Service) RedeemWithdrawLink(ctx context.Context, k1, pr string) (Payout
 		return Payout{}, err
 	}
 	now := s.now().UTC()
-	res := s.db.Gorm(ctx).Model(&withdrawLink{}).Where("id = ? AND used_at IS NULL", link.ID).Update("used_at", now)
-	if res.Error != nil {
-		return Payout{}, fmt.Errorf("funding: spend withdraw link: %w", res.Error)
+	spent, err := store.SpendWithdrawLink(ctx, s.db, link.ID, now)
+	if err != nil {
+		return Payout{}, err
 	}
-	if res.RowsAffected != 1 {
+	if !spent {
 		return Payout{}, apperr.New(apperr.Conflict, "This withdrawal link has already been used.")
 	}
 	avail, err := s.available(ctx, link)
 	if err == nil {
 		var p Payout
 		if p, err = s.Pay(ctx, link.SourceAccount, link.OfferingID, avail, pr); err == nil {
-			if uerr := s.db.Gorm(ctx).Model(&withdrawLink{}).Where("id = ?", link.ID).Update("payment_hash", p.PaymentHash).Error; uerr != nil {
+			if uerr := store.PaidWithdrawLink(ctx, s.db, link.ID, p.PaymentHash); uerr != nil {
 				s.log.Error("withdraw link payment hash", "err", uerr)
 			}
 			return p, nil
@@ -180,8 +166,7 @@ func (s *Service) RedeemWithdrawLink(ctx context.Context, k1, pr string) (Payout
 	}
 	// Refused (bad invoice, too large…): nothing was paid, so the link may
 	// be tried again with a better invoice until it expires.
-	if rerr := s.db.Gorm(ctx).Model(&withdrawLink{}).Where("id = ? AND payment_hash IS NULL", link.ID).
-		Update("used_at", gorm.Expr("NULL")).Error; rerr != nil {
+	if rerr := store.ReleaseWithdrawLink(ctx, s.db, link.ID); rerr != nil {
 		s.log.Error("release withdraw link", "err", rerr)
 	}
 	return Payout{}, err

@@ -8,11 +8,9 @@ import (
 	"slices"
 	"time"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
-
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/hooks/internal/store"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
 )
@@ -72,9 +70,9 @@ func transition(prev string, lowSent bool, st offering.Status, threshold int64) 
 // saw and enqueues the events, including credits not yet enqueued. It is
 // idempotent; Run calls it every poll interval.
 func (s *Service) Detect(ctx context.Context) error {
-	var rows []webhookRow
-	if err := s.db.Gorm(ctx).Where("disabled_at IS NULL").Order("id").Find(&rows).Error; err != nil {
-		return fmt.Errorf("hooks: webhooks to check: %w", err)
+	rows, err := store.LiveWebhooks(ctx, s.db)
+	if err != nil {
+		return fmt.Errorf("hooks: %w", err)
 	}
 	var errs []error
 	for _, r := range rows {
@@ -96,9 +94,9 @@ func (s *Service) Credited(ctx context.Context, inv funding.Invoice) error {
 	if inv.State != funding.InvoiceSettled {
 		return nil
 	}
-	var rows []webhookRow
-	if err := s.db.Gorm(ctx).Where("offering_id = ? AND disabled_at IS NULL", inv.OfferingID).Order("id").Find(&rows).Error; err != nil {
-		return fmt.Errorf("hooks: webhooks of %d: %w", inv.OfferingID, err)
+	rows, err := store.WebhooksOf(ctx, s.db, inv.OfferingID)
+	if err != nil {
+		return fmt.Errorf("hooks: %w", err)
 	}
 	var errs []error
 	for _, r := range rows {
@@ -119,7 +117,7 @@ func (s *Service) poke() {
 	}
 }
 
-func (s *Service) detectOne(ctx context.Context, r webhookRow) error {
+func (s *Service) detectOne(ctx context.Context, r store.Webhook) error {
 	slug, err := s.slugOf(ctx, r.OfferingID)
 	if err != nil {
 		return fmt.Errorf("hooks: webhook %d: %w", r.ID, err)
@@ -128,7 +126,7 @@ func (s *Service) detectOne(ctx context.Context, r webhookRow) error {
 	if err != nil {
 		return fmt.Errorf("hooks: webhook %d: %w", r.ID, err)
 	}
-	w := r.webhook()
+	w := webhookOf(r)
 	if w.Subscribes(Funded) {
 		if err := s.catchUpFunded(ctx, r, st); err != nil {
 			return err
@@ -153,14 +151,9 @@ func (s *Service) detectOne(ctx context.Context, r webhookRow) error {
 	return s.db.Tx(ctx, func(tx db.Tx) error {
 		// Guarded by the state it was computed from: a run that lost the
 		// race changes nothing and sees the new state next time.
-		res := tx.Gorm(ctx).Model(&webhookRow{}).
-			Where("id = ? AND last_state = ? AND low_sent = ? AND disabled_at IS NULL", r.ID, r.LastState, r.LowSent).
-			Updates(map[string]any{"last_state": c.state, "low_sent": c.lowSent})
-		if res.Error != nil {
-			return fmt.Errorf("hooks: move webhook %d to %s: %w", r.ID, c.state, res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return nil
+		moved, err := store.MoveState(ctx, tx, r, c.state, c.lowSent)
+		if err != nil || !moved {
+			return err
 		}
 		for _, e := range c.events {
 			if !w.Subscribes(e) {
@@ -171,7 +164,7 @@ func (s *Service) detectOne(ctx context.Context, r webhookRow) error {
 				at = expiredAt
 			}
 			key := fmt.Sprintf("%s:%d", e, st.FundedUntil.UnixMilli())
-			if err := s.enqueue(tx.Gorm(ctx), r.ID, e, key, newPayload(e, at, st, nil)); err != nil {
+			if err := s.enqueue(ctx, tx, r.ID, e, key, newPayload(e, at, st, nil)); err != nil {
 				return err
 			}
 		}
@@ -181,7 +174,7 @@ func (s *Service) detectOne(ctx context.Context, r webhookRow) error {
 
 // catchUpFunded enqueues funded for the offering's invoices settled since
 // the webhook was created (within FundedLookback) that have none yet.
-func (s *Service) catchUpFunded(ctx context.Context, r webhookRow, st offering.Status) error {
+func (s *Service) catchUpFunded(ctx context.Context, r store.Webhook, st offering.Status) error {
 	// lnd reports settle times in whole seconds: a payment settled in the
 	// second the webhook was made may read as just before it.
 	since := r.CreatedAt.Truncate(time.Second)
@@ -203,19 +196,16 @@ func (s *Service) catchUpFunded(ctx context.Context, r webhookRow, st offering.S
 		for i, c := range credits {
 			keys[i] = "funded:" + c.PaymentHash
 		}
-		var have []string
-		if len(keys) > 0 {
-			err := s.db.Gorm(ctx).Model(&deliveryRow{}).Where("webhook_id = ? AND event_key IN ?", r.ID, keys).Pluck("event_key", &have).Error
-			if err != nil {
-				return fmt.Errorf("hooks: deliveries of webhook %d: %w", r.ID, err)
-			}
+		have, err := store.KeysEnqueued(ctx, s.db, r.ID, keys)
+		if err != nil {
+			return fmt.Errorf("hooks: %w", err)
 		}
 		for _, c := range credits {
 			if slices.Contains(have, "funded:"+c.PaymentHash) || enqueued == perRun {
 				continue
 			}
 			p := newPayload(Funded, c.SettledAt, st, &credit{amount: c.Paid, hash: c.PaymentHash})
-			if err := s.enqueue(s.db.Gorm(ctx), r.ID, Funded, "funded:"+c.PaymentHash, p); err != nil {
+			if err := s.enqueue(ctx, s.db, r.ID, Funded, "funded:"+c.PaymentHash, p); err != nil {
 				return err
 			}
 			enqueued++
@@ -229,17 +219,17 @@ func (s *Service) catchUpFunded(ctx context.Context, r webhookRow, st offering.S
 }
 
 // enqueue adds a message unless the webhook already has one for key.
-func (s *Service) enqueue(tx *gorm.DB, webhookID int64, e Event, key string, payload []byte) error {
+// c is the pool or the transaction the event belongs to.
+func (s *Service) enqueue(ctx context.Context, c db.Conn, webhookID int64, e Event, key string, payload []byte) error {
 	msgID, err := s.newMsgID()
 	if err != nil {
 		return err
 	}
 	now := s.clock()
-	row := deliveryRow{MsgID: msgID, WebhookID: webhookID, Event: e, EventKey: key, Payload: string(payload), State: Pending,
-		NextAttemptAt: now, CreatedAt: now}
-	err = tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "webhook_id"}, {Name: "event_key"}}, DoNothing: true}).Create(&row).Error
-	if err != nil {
-		return fmt.Errorf("hooks: enqueue %s for webhook %d: %w", key, webhookID, err)
+	row := store.Delivery{MsgID: msgID, WebhookID: webhookID, Event: string(e), EventKey: key, Payload: string(payload),
+		State: string(Pending), NextAttemptAt: now, CreatedAt: now}
+	if err := store.Enqueue(ctx, c, row); err != nil {
+		return fmt.Errorf("hooks: %w", err)
 	}
 	return nil
 }

@@ -44,6 +44,9 @@
 // The secret is stored as issued: it must sign, so a hash would not do. A
 // database leak therefore lets someone forge messages to the hosts; the
 // owner can delete the webhook and create another to rotate it.
+//
+// Its store, internal/hooks/internal/store, is the only code that touches
+// webhooks, webhook_deliveries and webhook_attempts.
 package hooks
 
 import (
@@ -63,11 +66,10 @@ import (
 	"sync"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/hooks/internal/store"
 	"github.com/keepalive/keepalive/internal/lnurl"
 	"github.com/keepalive/keepalive/internal/offering"
 )
@@ -172,22 +174,7 @@ type WithDeliveries struct {
 	Deliveries []Delivery
 }
 
-type webhookRow struct {
-	ID               int64      `gorm:"primaryKey"`
-	OfferingID       int64      `gorm:"column:offering_id"`
-	URL              string     `gorm:"column:url"`
-	Events           string     `gorm:"column:events"`
-	Secret           string     `gorm:"column:secret"`
-	RunwayLowSeconds int64      `gorm:"column:runway_low_seconds"`
-	LastState        string     `gorm:"column:last_state"`
-	LowSent          bool       `gorm:"column:low_sent"`
-	CreatedAt        time.Time  `gorm:"column:created_at"`
-	DisabledAt       *time.Time `gorm:"column:disabled_at"`
-}
-
-func (webhookRow) TableName() string { return "webhooks" }
-
-func (r webhookRow) webhook() Webhook {
+func webhookOf(r store.Webhook) Webhook {
 	var evs []Event
 	for e := range strings.SplitSeq(r.Events, ",") {
 		if e != "" {
@@ -198,40 +185,11 @@ func (r webhookRow) webhook() Webhook {
 		LastState: r.LastState, CreatedAt: r.CreatedAt}
 }
 
-type deliveryRow struct {
-	ID            int64         `gorm:"primaryKey"`
-	MsgID         string        `gorm:"column:msg_id"`
-	WebhookID     int64         `gorm:"column:webhook_id"`
-	Event         Event         `gorm:"column:event"`
-	EventKey      string        `gorm:"column:event_key"`
-	Payload       string        `gorm:"column:payload"`
-	State         DeliveryState `gorm:"column:state"`
-	Attempts      int           `gorm:"column:attempts"`
-	NextAttemptAt time.Time     `gorm:"column:next_attempt_at"`
-	DeliveredAt   *time.Time    `gorm:"column:delivered_at"`
-	LastStatus    int           `gorm:"column:last_status"`
-	LastError     string        `gorm:"column:last_error"`
-	CreatedAt     time.Time     `gorm:"column:created_at"`
+func deliveryOf(r store.Delivery) Delivery {
+	return Delivery{ID: r.ID, MsgID: r.MsgID, WebhookID: r.WebhookID, Event: Event(r.Event), Payload: r.Payload,
+		State: DeliveryState(r.State), Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt, DeliveredAt: r.DeliveredAt,
+		LastStatus: r.LastStatus, LastError: r.LastError, CreatedAt: r.CreatedAt}
 }
-
-func (deliveryRow) TableName() string { return "webhook_deliveries" }
-
-func (r deliveryRow) delivery() Delivery {
-	return Delivery{ID: r.ID, MsgID: r.MsgID, WebhookID: r.WebhookID, Event: r.Event, Payload: r.Payload, State: r.State,
-		Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt, DeliveredAt: r.DeliveredAt, LastStatus: r.LastStatus,
-		LastError: r.LastError, CreatedAt: r.CreatedAt}
-}
-
-type attemptRow struct {
-	ID         int64     `gorm:"primaryKey"`
-	DeliveryID int64     `gorm:"column:delivery_id"`
-	At         time.Time `gorm:"column:at"`
-	StatusCode int       `gorm:"column:status_code"`
-	Error      string    `gorm:"column:error"`
-	DurationMs int64     `gorm:"column:duration_ms"`
-}
-
-func (attemptRow) TableName() string { return "webhook_attempts" }
 
 // Service registers webhooks, detects their events and delivers them.
 type Service struct {
@@ -331,15 +289,15 @@ func (s *Service) Create(ctx context.Context, offeringID int64, req CreateReques
 		if err := s.offerings.Hold(ctx, tx, offeringID); err != nil {
 			return fmt.Errorf("hooks: hold offering %d: %w", offeringID, err)
 		}
-		var n int64
-		if err := tx.Gorm(ctx).Model(&webhookRow{}).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Count(&n).Error; err != nil {
-			return fmt.Errorf("hooks: count webhooks of %d: %w", offeringID, err)
+		n, err := store.CountOf(ctx, tx, offeringID)
+		if err != nil {
+			return fmt.Errorf("hooks: %w", err)
 		}
 		if n >= MaxPerOffering {
 			return apperr.New(apperr.Conflict, "An offering may have at most %d webhooks; delete one first.", MaxPerOffering)
 		}
-		if err := tx.Gorm(ctx).Create(&row).Error; err != nil {
-			return fmt.Errorf("hooks: insert webhook: %w", err)
+		if err := store.InsertWebhook(ctx, tx, &row); err != nil {
+			return fmt.Errorf("hooks: %w", err)
 		}
 		tx.AfterCommit(func() {
 			s.rememberSlug(o.ID, o.Slug)
@@ -350,12 +308,12 @@ func (s *Service) Create(ctx context.Context, offeringID int64, req CreateReques
 	if err != nil {
 		return Webhook{}, "", err
 	}
-	return row.webhook(), row.Secret, nil
+	return webhookOf(row), row.Secret, nil
 }
 
-func (s *Service) validate(req CreateRequest) (webhookRow, error) {
+func (s *Service) validate(req CreateRequest) (store.Webhook, error) {
 	problems := map[string]string{}
-	row := webhookRow{RunwayLowSeconds: DefaultRunwayLowSeconds}
+	row := store.Webhook{RunwayLowSeconds: DefaultRunwayLowSeconds}
 	if u, msg := s.checkURL(req.URL); msg != "" {
 		problems["url"] = msg
 	} else {
@@ -385,7 +343,7 @@ func (s *Service) validate(req CreateRequest) (webhookRow, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return webhookRow{}, apperr.InvalidFields(problems)
+		return store.Webhook{}, apperr.InvalidFields(problems)
 	}
 	return row, nil
 }
@@ -426,13 +384,11 @@ func (s *Service) checkURL(raw string) (string, string) {
 // pending messages are not sent, and its history goes away from the
 // owner's view. Another offering's webhook is not found.
 func (s *Service) Delete(ctx context.Context, offeringID, id int64) error {
-	res := s.db.Gorm(ctx).Model(&webhookRow{}).
-		Where("id = ? AND offering_id = ? AND disabled_at IS NULL", id, offeringID).
-		Update("disabled_at", s.clock())
-	if res.Error != nil {
-		return fmt.Errorf("hooks: delete webhook %d: %w", id, res.Error)
+	found, err := store.Disable(ctx, s.db, offeringID, id, s.clock())
+	if err != nil {
+		return fmt.Errorf("hooks: %w", err)
 	}
-	if res.RowsAffected == 0 {
+	if !found {
 		return apperr.New(apperr.NotFound, "This offering has no such webhook.")
 	}
 	return nil
@@ -441,18 +397,21 @@ func (s *Service) Delete(ctx context.Context, offeringID, id int64) error {
 // List returns the offering's webhooks, oldest first, each with its most
 // recent deliveries (at most perWebhook) and their attempts.
 func (s *Service) List(ctx context.Context, offeringID int64, perWebhook int) ([]WithDeliveries, error) {
-	var rows []webhookRow
-	err := s.db.Gorm(ctx).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Order("id").Find(&rows).Error
+	rows, err := store.WebhooksOf(ctx, s.db, offeringID)
 	if err != nil {
-		return nil, fmt.Errorf("hooks: list webhooks of %d: %w", offeringID, err)
+		return nil, fmt.Errorf("hooks: list: %w", err)
 	}
 	out := make([]WithDeliveries, len(rows))
 	for i, r := range rows {
-		ds, err := s.deliveries(ctx, s.db.Gorm(ctx).Where("webhook_id = ?", r.ID), perWebhook)
+		ds, err := store.DeliveriesOfWebhook(ctx, s.db, r.ID, deliveryLimit(perWebhook))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("hooks: list: %w", err)
 		}
-		out[i] = WithDeliveries{Webhook: r.webhook(), Deliveries: ds}
+		withLog, err := s.withAttempts(ctx, ds)
+		if err != nil {
+			return nil, fmt.Errorf("hooks: list: %w", err)
+		}
+		out[i] = WithDeliveries{Webhook: webhookOf(r), Deliveries: withLog}
 	}
 	return out, nil
 }
@@ -460,19 +419,27 @@ func (s *Service) List(ctx context.Context, offeringID int64, perWebhook int) ([
 // Recent returns the offering's most recent deliveries across its live
 // webhooks, newest first, with their attempts: the owner's dashboard.
 func (s *Service) Recent(ctx context.Context, offeringID int64, limit int) ([]Delivery, error) {
-	q := s.db.Gorm(ctx).Where("webhook_id IN (?)",
-		s.db.Gorm(ctx).Model(&webhookRow{}).Select("id").Where("offering_id = ? AND disabled_at IS NULL", offeringID))
-	return s.deliveries(ctx, q, limit)
+	rows, err := store.DeliveriesOfOffering(ctx, s.db, offeringID, deliveryLimit(limit))
+	if err != nil {
+		return nil, fmt.Errorf("hooks: recent: %w", err)
+	}
+	out, err := s.withAttempts(ctx, rows)
+	if err != nil {
+		return nil, fmt.Errorf("hooks: recent: %w", err)
+	}
+	return out, nil
 }
 
-func (s *Service) deliveries(ctx context.Context, q *gorm.DB, limit int) ([]Delivery, error) {
+// deliveryLimit bounds how many deliveries an owner's page lists.
+func deliveryLimit(limit int) int {
 	if limit <= 0 || limit > 100 {
-		limit = 20
+		return 20
 	}
-	var rows []deliveryRow
-	if err := q.Order("id DESC").Limit(limit).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("hooks: deliveries: %w", err)
-	}
+	return limit
+}
+
+// withAttempts returns the deliveries rows with their attempts.
+func (s *Service) withAttempts(ctx context.Context, rows []store.Delivery) ([]Delivery, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
@@ -480,9 +447,9 @@ func (s *Service) deliveries(ctx context.Context, q *gorm.DB, limit int) ([]Deli
 	for i, r := range rows {
 		ids[i] = r.ID
 	}
-	var atts []attemptRow
-	if err := s.db.Gorm(ctx).Where("delivery_id IN ?", ids).Order("id DESC").Find(&atts).Error; err != nil {
-		return nil, fmt.Errorf("hooks: attempts: %w", err)
+	atts, err := store.AttemptsOf(ctx, s.db, ids)
+	if err != nil {
+		return nil, err
 	}
 	byDelivery := map[int64][]Attempt{}
 	for _, a := range atts {
@@ -491,7 +458,7 @@ func (s *Service) deliveries(ctx context.Context, q *gorm.DB, limit int) ([]Deli
 	}
 	out := make([]Delivery, len(rows))
 	for i, r := range rows {
-		out[i] = r.delivery()
+		out[i] = deliveryOf(r)
 		out[i].Log = byDelivery[r.ID]
 	}
 	return out, nil

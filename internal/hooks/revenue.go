@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/hooks/internal/store"
 	"github.com/keepalive/keepalive/internal/invest"
 	"github.com/keepalive/keepalive/internal/money"
 )
@@ -39,17 +40,16 @@ type RevenueData struct {
 // RevenueDistributed enqueues revenue_distributed for every webhook of
 // the offering that subscribes to it, inside tx.
 func (s *Service) RevenueDistributed(ctx context.Context, tx db.Tx, offeringID int64, ev invest.Event) error {
-	var rows []webhookRow
-	if err := tx.Gorm(ctx).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Order("id").Find(&rows).Error; err != nil {
-		return fmt.Errorf("hooks: webhooks of %d: %w", offeringID, err)
+	rows, err := store.WebhooksOf(ctx, tx, offeringID)
+	if err != nil {
+		return fmt.Errorf("hooks: %w", err)
 	}
 	var slug string
 	for _, r := range rows {
-		if !r.webhook().Subscribes(RevenueDistributed) {
+		if !webhookOf(r).Subscribes(RevenueDistributed) {
 			continue
 		}
 		if slug == "" {
-			var err error
 			if slug, err = s.slugOf(ctx, offeringID); err != nil {
 				return err
 			}
@@ -60,7 +60,7 @@ func (s *Service) RevenueDistributed(ctx context.Context, tx db.Tx, offeringID i
 		if err != nil {
 			return fmt.Errorf("hooks: revenue payload: %w", err)
 		}
-		if err := s.enqueue(tx.Gorm(ctx), r.ID, RevenueDistributed, "revenue:"+ev.Key, payload); err != nil {
+		if err := s.enqueue(ctx, tx, r.ID, RevenueDistributed, "revenue:"+ev.Key, payload); err != nil {
 			return err
 		}
 		tx.AfterCommit(s.poke)

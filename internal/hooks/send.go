@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/keepalive/keepalive/internal/db"
-
 	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/hooks/internal/store"
 	"github.com/keepalive/keepalive/internal/lnurl"
 )
 
@@ -83,32 +83,16 @@ func (s *Service) Run(ctx context.Context, credited <-chan funding.Invoice) {
 	}
 }
 
-// due is a message to attempt, with where and how to send it.
-type due struct {
-	ID        int64  `gorm:"column:id"`
-	MsgID     string `gorm:"column:msg_id"`
-	WebhookID int64  `gorm:"column:webhook_id"`
-	Payload   string `gorm:"column:payload"`
-	Attempts  int    `gorm:"column:attempts"`
-	URL       string `gorm:"column:url"`
-	Secret    string `gorm:"column:secret"`
-}
-
 // SendDue makes one attempt at every message due now, in parallel across
 // webhooks and in order within one, and returns how many were delivered.
 // The caller holds the "webhooks" lease (Run does), so no message is sent
 // twice at once.
 func (s *Service) SendDue(ctx context.Context) (int, error) {
-	var rows []due
-	err := s.db.Gorm(ctx).Table("webhook_deliveries d").
-		Select("d.id, d.msg_id, d.webhook_id, d.payload, d.attempts, w.url, w.secret").
-		Joins("JOIN webhooks w ON w.id = d.webhook_id").
-		Where("d.state = ? AND d.next_attempt_at <= ? AND w.disabled_at IS NULL", Pending, s.clock()).
-		Order("d.next_attempt_at, d.id").Limit(200).Scan(&rows).Error
+	rows, err := store.DueBy(ctx, s.db, string(Pending), s.clock(), 200)
 	if err != nil {
-		return 0, fmt.Errorf("hooks: due deliveries: %w", err)
+		return 0, fmt.Errorf("hooks: %w", err)
 	}
-	groups := map[int64][]due{}
+	groups := map[int64][]store.Due{}
 	var order []int64
 	for _, r := range rows {
 		if _, ok := groups[r.WebhookID]; !ok {
@@ -127,7 +111,7 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 	)
 	for _, id := range order {
 		g := groups[id]
-		slices.SortFunc(g, func(a, b due) int { return cmp.Compare(a.ID, b.ID) })
+		slices.SortFunc(g, func(a, b store.Due) int { return cmp.Compare(a.ID, b.ID) })
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -154,7 +138,7 @@ func (s *Service) SendDue(ctx context.Context) (int, error) {
 
 // attempt POSTs one message and records the attempt. It reports whether
 // the message was delivered; the error is about recording, not sending.
-func (s *Service) attempt(ctx context.Context, d due) (bool, error) {
+func (s *Service) attempt(ctx context.Context, d store.Due) (bool, error) {
 	at := s.clock()
 	body := []byte(d.Payload)
 	sig, err := Sign(d.Secret, d.MsgID, at.Unix(), body)
@@ -191,30 +175,25 @@ func (s *Service) attempt(ctx context.Context, d due) (bool, error) {
 		return false, nil // shutting down: not the endpoint's fault, try again later
 	}
 	n := d.Attempts + 1
-	upd := map[string]any{"attempts": n, "last_status": status, "last_error": failure}
+	out := store.Outcome{Attempts: n, LastStatus: status, LastError: failure}
 	switch {
 	case failure == "":
-		upd["state"], upd["delivered_at"] = Delivered, at
+		out.State, out.DeliveredAt = string(Delivered), &at
 	case n > len(Backoff):
-		upd["state"] = Failed
+		out.State = string(Failed)
 	default:
-		upd["next_attempt_at"] = at.Add(Backoff[n-1])
+		next := at.Add(Backoff[n-1])
+		out.NextAttemptAt = &next
 	}
 	// Recorded even if ctx ends now: the attempt happened.
 	rec, cancelRec := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancelRec()
 	err = s.db.Tx(rec, func(tx db.Tx) error {
-		if err := tx.Gorm(rec).Create(&attemptRow{DeliveryID: d.ID, At: at, StatusCode: status, Error: failure, DurationMs: elapsed}).Error; err != nil {
-			return fmt.Errorf("hooks: log attempt of %s: %w", d.MsgID, err)
-		}
-		res := tx.Gorm(rec).Model(&deliveryRow{}).Where("id = ? AND state = ? AND attempts = ?", d.ID, Pending, d.Attempts).Updates(upd)
-		if res.Error != nil {
-			return fmt.Errorf("hooks: record attempt of %s: %w", d.MsgID, res.Error)
-		}
-		return nil
+		a := store.Attempt{DeliveryID: d.ID, At: at, StatusCode: status, Error: failure, DurationMs: elapsed}
+		return store.RecordAttempt(rec, tx, a, string(Pending), d.Attempts, out)
 	})
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("hooks: %s: %w", d.MsgID, err)
 	}
 	if failure != "" {
 		s.log.Info("webhook attempt failed", "msg_id", d.MsgID, "webhook", d.WebhookID, "attempt", n, "error", failure)

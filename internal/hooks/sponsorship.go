@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/hooks/internal/store"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/sponsor"
 	"github.com/keepalive/keepalive/internal/sponsor/clearing"
@@ -47,13 +48,13 @@ type SponsorWinner struct {
 // SponsorshipStarted enqueues sponsorship_started for every webhook of
 // the offering that subscribes to it, inside tx.
 func (s *Service) SponsorshipStarted(ctx context.Context, tx db.Tx, offeringID int64, start, end time.Time, winners []clearing.Winner) error {
-	var rows []webhookRow
-	if err := tx.Gorm(ctx).Where("offering_id = ? AND disabled_at IS NULL", offeringID).Order("id").Find(&rows).Error; err != nil {
-		return fmt.Errorf("hooks: webhooks of %d: %w", offeringID, err)
+	rows, err := store.WebhooksOf(ctx, tx, offeringID)
+	if err != nil {
+		return fmt.Errorf("hooks: %w", err)
 	}
 	var payload []byte
 	for _, r := range rows {
-		if !r.webhook().Subscribes(SponsorshipStarted) {
+		if !webhookOf(r).Subscribes(SponsorshipStarted) {
 			continue
 		}
 		if payload == nil {
@@ -70,7 +71,7 @@ func (s *Service) SponsorshipStarted(ctx context.Context, tx db.Tx, offeringID i
 			}
 		}
 		key := fmt.Sprintf("sponsorship:%d:%s", offeringID, sponsor.FormatStart(start))
-		if err := s.enqueue(tx.Gorm(ctx), r.ID, SponsorshipStarted, key, payload); err != nil {
+		if err := s.enqueue(ctx, tx, r.ID, SponsorshipStarted, key, payload); err != nil {
 			return err
 		}
 		tx.AfterCommit(s.poke)

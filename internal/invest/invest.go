@@ -7,8 +7,10 @@
 // a donation; every revenue event goes through Distribute, the one door,
 // which pays investors' payable accounts and the runway in the caller's
 // transaction. Only this package's store touches its tables
-// (investment_terms, investments, revenue_events); an investor's
-// LNURL-withdraw links are funding's, like every other.
+// (investment_terms, investments, revenue_events): its store,
+// internal/invest/internal/store, which Go lets no package outside this
+// tree import. An investor's LNURL-withdraw links are funding's, like
+// every other.
 package invest
 
 import (

@@ -10,6 +10,7 @@ import (
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/invest/internal/store"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/text"
@@ -51,16 +52,15 @@ func (s *Service) Invest(ctx context.Context, r InvestRequest) (Made, error) {
 	if err != nil {
 		return Made{}, err
 	}
-	st := s.store()
-	t, err := st.terms(ctx, s.db.Gorm(ctx), o.ID)
+	t, err := s.termsOf(ctx, s.db, o.ID)
 	if err != nil {
 		return Made{}, err
 	}
-	raised, err := st.raised(ctx, s.db.Gorm(ctx), o.ID, s.Now())
+	raised, err := store.Raised(ctx, s.db, o.ID, s.Now())
 	if err != nil {
 		return Made{}, err
 	}
-	if err := t.check(r.Amount, raised); err != nil {
+	if err := checkTerms(t, r.Amount, raised); err != nil {
 		return Made{}, err // before asking the node for anything
 	}
 	key, hash, err := s.newClaimKey()
@@ -71,22 +71,21 @@ func (s *Service) Invest(ctx context.Context, r InvestRequest) (Made, error) {
 	inv, err := s.funding.Issue(ctx, funding.IssueRequest{
 		Purpose: funding.PurposeInvestment, OfferingID: o.ID, Amount: r.Amount,
 		Memo: "Invest in " + o.Name, Name: r.Name, Public: r.Public, Via: r.Via,
-	}, func(dtx db.Tx, inv funding.Invoice) error {
-		tx := dtx.Gorm(ctx)
+	}, func(tx db.Tx, inv funding.Invoice) error {
 		// Checked again under the round's lock: two investments at once
 		// cannot both take the last room.
-		if err := st.lockRound(ctx, tx, o.ID); err != nil {
+		if err := store.LockRound(ctx, tx, o.ID); err != nil {
 			return err
 		}
-		t, err := st.terms(ctx, tx, o.ID)
+		t, err := s.termsOf(ctx, tx, o.ID)
 		if err != nil {
 			return err
 		}
-		raised, err := st.raised(ctx, tx, o.ID, s.Now())
+		raised, err := store.Raised(ctx, tx, o.ID, s.Now())
 		if err != nil {
 			return err
 		}
-		if err := t.check(r.Amount, raised); err != nil {
+		if err := checkTerms(t, r.Amount, raised); err != nil {
 			return err
 		}
 		made = Made{Terms: t, ClaimKey: key, Investment: Investment{
@@ -94,7 +93,7 @@ func (s *Service) Invest(ctx context.Context, r InvestRequest) (Made, error) {
 			PrincipalMsat: r.Amount, ShareBps: t.ShareBps, CapBps: t.CapBps, CapMsat: Cap(r.Amount, t.CapBps),
 			Name: r.Name, Public: r.Public, ExpiresAt: inv.ExpiresAt, CreatedAt: s.Now(),
 		}}
-		return st.insertInvestment(ctx, tx, &made.Investment)
+		return store.InsertInvestment(ctx, tx, &made.Investment)
 	})
 	if err != nil {
 		return Made{}, err
@@ -116,11 +115,18 @@ func printableLine(s string) bool {
 // runway like a donation, and the investment becomes active with what
 // arrived, even if the round closed or filled meanwhile (the money came).
 func (s *Service) settleInvestment(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error {
-	if err := s.store().lockRound(ctx, tx.Gorm(ctx), inv.OfferingID); err != nil {
+	if err := store.LockRound(ctx, tx, inv.OfferingID); err != nil {
 		return err
 	}
-	if _, err := s.store().activate(ctx, tx.Gorm(ctx), inv.PaymentHash, paid, s.Now()); err != nil {
+	// Once: a settlement seen again finds it active and changes nothing.
+	pending, ok, err := store.LockByPayment(ctx, tx, inv.PaymentHash)
+	if err != nil {
 		return err
+	}
+	if ok && pending.State == Pending {
+		if err := store.Activate(ctx, tx, pending.ID, paid, Cap(paid, pending.CapBps), s.Now()); err != nil {
+			return err
+		}
 	}
 	return s.funding.CreditInvoice(ctx, tx, inv, paid)
 }
@@ -133,7 +139,7 @@ func (s *Service) Open(ctx context.Context, id int64, key string) (Investment, e
 	if !wellFormedClaimKey(key) {
 		return Investment{}, errBadClaimKey()
 	}
-	inv, ok, err := s.store().investment(ctx, id)
+	inv, ok, err := store.InvestmentByID(ctx, s.db, id)
 	if err != nil {
 		return Investment{}, err
 	}
@@ -150,7 +156,7 @@ func (s *Service) ByClaimKey(ctx context.Context, key string) (Investment, error
 	if !wellFormedClaimKey(key) {
 		return Investment{}, errBadClaimKey()
 	}
-	inv, ok, err := s.store().byClaimHash(ctx, hashClaimKey(key))
+	inv, ok, err := store.InvestmentByClaimHash(ctx, s.db, hashClaimKey(key))
 	if err != nil {
 		return Investment{}, err
 	}
@@ -163,7 +169,7 @@ func (s *Service) ByClaimKey(ctx context.Context, key string) (Investment, error
 // Get returns an investment by id, for callers that authenticated it
 // already (a browser session holding its key).
 func (s *Service) Get(ctx context.Context, id int64) (Investment, error) {
-	inv, ok, err := s.store().investment(ctx, id)
+	inv, ok, err := store.InvestmentByID(ctx, s.db, id)
 	if err != nil {
 		return Investment{}, err
 	}

@@ -3,6 +3,7 @@ package invest
 import (
 	"context"
 	"fmt"
+	"github.com/keepalive/keepalive/internal/invest/internal/store"
 	"strings"
 )
 
@@ -27,7 +28,7 @@ func (s *Service) LedgerNotes(ctx context.Context, offeringID int64, ids []int64
 			byHash[strings.TrimPrefix(m.Key, "invoice:")] = m.ID
 		}
 	}
-	events, invs, err := s.store().byKeys(ctx, offeringID, keysOf(byEvent), keysOf(byHash))
+	events, invs, err := store.ByKeys(ctx, s.db, offeringID, keysOf(byEvent), keysOf(byHash))
 	if err != nil {
 		return nil, err
 	}

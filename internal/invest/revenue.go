@@ -10,6 +10,7 @@ import (
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
 	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/invest/internal/store"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
@@ -133,5 +134,5 @@ func (s *Service) Events(ctx context.Context, offeringID int64, limit int) ([]Ev
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	return s.store().events(ctx, offeringID, limit)
+	return store.EventsOf(ctx, s.db, offeringID, limit)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/invest/internal/store"
 	"github.com/keepalive/keepalive/internal/money"
 )
 
@@ -23,12 +24,11 @@ func (s *Service) Round(ctx context.Context, offeringID int64) (Round, error) {
 	if err != nil {
 		return Round{}, err
 	}
-	st := s.store()
 	r := Round{Terms: t}
-	if r.RaisedMsat, r.Investors, err = st.settledPrincipal(ctx, offeringID); err != nil {
+	if r.RaisedMsat, r.Investors, err = store.SettledPrincipal(ctx, s.db, offeringID); err != nil {
 		return Round{}, err
 	}
-	if r.RevenueMsat, r.SharedMsat, r.Events, err = st.eventTotals(ctx, offeringID); err != nil {
+	if r.RevenueMsat, r.SharedMsat, r.Events, err = store.EventTotals(ctx, s.db, offeringID); err != nil {
 		return Round{}, err
 	}
 	return r, nil
@@ -46,7 +46,7 @@ func (s *Service) Backers(ctx context.Context, offeringID int64, limit int) ([]B
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	invs, err := s.store().ofOffering(ctx, offeringID, limit)
+	invs, err := store.PaidOf(ctx, s.db, offeringID, limit)
 	if err != nil {
 		return nil, err
 	}

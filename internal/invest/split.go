@@ -8,10 +8,10 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/invest/internal/store"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
@@ -32,12 +32,6 @@ type RevenueEvent struct {
 	Memo string
 }
 
-// Share is one investment's part of a distribution.
-type Share struct {
-	InvestmentID int64
-	Amount       money.Msat
-}
-
 // Distribution is where a revenue event's money went: Investors + Runway
 // is the event's amount.
 type Distribution struct {
@@ -46,22 +40,6 @@ type Distribution struct {
 	Runway    money.Msat
 	Parts     []Share // one per investment that got anything, in tie-break order
 }
-
-// Event is a stored revenue event.
-type Event struct {
-	ID            int64      `gorm:"primaryKey"`
-	OfferingID    int64      `gorm:"column:offering_id"`
-	Key           string     `gorm:"column:key"`
-	SourceAccount string     `gorm:"column:source_account"`
-	AmountMsat    money.Msat `gorm:"column:amount_msat"`
-	InvestorsMsat money.Msat `gorm:"column:investors_msat"`
-	RunwayMsat    money.Msat `gorm:"column:runway_msat"`
-	Investments   int        `gorm:"column:investments"`
-	Memo          string     `gorm:"column:memo"`
-	CreatedAt     time.Time  `gorm:"column:created_at"`
-}
-
-func (Event) TableName() string { return "revenue_events" }
 
 // ErrKeyReused means a revenue event key came back with another amount,
 // offering or source.
@@ -88,11 +66,10 @@ func (s *Service) Distribute(ctx context.Context, tx db.Tx, ev RevenueEvent) (Di
 	case ev.From == "" || ev.From == ledger.OfferingRunway(ev.OfferingID):
 		return Distribution{}, apperr.New(apperr.Invalid, "A revenue event needs an account the money comes from, other than the runway.")
 	}
-	st, g := s.store(), tx.Gorm(ctx)
-	if err := st.lockRound(ctx, g, ev.OfferingID); err != nil {
+	if err := store.LockRound(ctx, tx, ev.OfferingID); err != nil {
 		return Distribution{}, err
 	}
-	if prev, ok, err := st.eventByKey(ctx, g, ev.Key); err != nil {
+	if prev, ok, err := store.EventByKey(ctx, tx, ev.Key); err != nil {
 		return Distribution{}, err
 	} else if ok {
 		if prev.OfferingID != ev.OfferingID || prev.AmountMsat != ev.Amount || prev.SourceAccount != ev.From {
@@ -100,7 +77,7 @@ func (s *Service) Distribute(ctx context.Context, tx db.Tx, ev RevenueEvent) (Di
 		}
 		return s.distributionOf(ctx, tx, prev)
 	}
-	stakes, err := st.activeStakes(ctx, g, ev.OfferingID)
+	stakes, err := s.activeStakes(ctx, tx, ev.OfferingID)
 	if err != nil {
 		return Distribution{}, err
 	}
@@ -116,7 +93,7 @@ func (s *Service) Distribute(ctx context.Context, tx db.Tx, ev RevenueEvent) (Di
 	}
 	e := Event{OfferingID: ev.OfferingID, Key: ev.Key, SourceAccount: ev.From, AmountMsat: ev.Amount,
 		InvestorsMsat: d.Investors, RunwayMsat: d.Runway, Investments: len(d.Parts), Memo: ev.Memo, CreatedAt: s.Now()}
-	if err := st.insertEvent(ctx, g, &e); err != nil {
+	if err := store.InsertEvent(ctx, tx, &e); err != nil {
 		return Distribution{}, err
 	}
 	d.EventID = e.ID
@@ -132,7 +109,7 @@ func (s *Service) Distribute(ctx context.Context, tx db.Tx, ev RevenueEvent) (Di
 	if err := s.payShares(ctx, tx, ev, d.Parts); err != nil {
 		return Distribution{}, err
 	}
-	if err := st.addReturns(ctx, g, d.Parts); err != nil {
+	if err := store.AddReturns(ctx, tx, d.Parts); err != nil {
 		return Distribution{}, err
 	}
 	if s.notifier != nil {
@@ -174,6 +151,20 @@ type stake struct {
 	principal money.Msat
 	shareBps  int
 	room      money.Msat // cap − returned: what it may still earn
+}
+
+// activeStakes reads the offering's active investments, in tie-break
+// order, inside tx.
+func (s *Service) activeStakes(ctx context.Context, tx db.Tx, offeringID int64) ([]stake, error) {
+	rows, err := store.ActiveStakes(ctx, tx, offeringID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]stake, len(rows))
+	for i, r := range rows {
+		out[i] = stake{id: r.ID, principal: r.Principal, shareBps: r.ShareBps, room: r.Room}
+	}
+	return out, nil
 }
 
 // allocate is the split of a revenue event of r among stakes: the parts

@@ -3,29 +3,12 @@ package invest
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/keepalive/keepalive/internal/apperr"
+	"github.com/keepalive/keepalive/internal/db"
+	"github.com/keepalive/keepalive/internal/invest/internal/store"
 	"github.com/keepalive/keepalive/internal/money"
 )
-
-// Terms are an offering's investment round: what a new investment gets.
-type Terms struct {
-	OfferingID int64 `gorm:"primaryKey;column:offering_id;autoIncrement:false"`
-	// ShareBps is the part of every revenue event that goes to investors,
-	// in basis points (0–10000).
-	ShareBps int `gorm:"column:share_bps"`
-	// CapBps bounds an investment's returns: it stops earning once they
-	// reach CapBps/10000 × its principal (at least 10000, at most 1000000).
-	CapBps         int         `gorm:"column:cap_bps"`
-	MinMsat        money.Msat  `gorm:"column:min_msat"`
-	MaxMsat        money.Msat  `gorm:"column:max_msat"`
-	RaiseLimitMsat *money.Msat `gorm:"column:raise_limit_msat"` // nil: no limit
-	Open           bool        `gorm:"column:open"`
-	UpdatedAt      time.Time   `gorm:"column:updated_at"`
-}
-
-func (Terms) TableName() string { return "investment_terms" }
 
 // Bounds of the terms.
 const (
@@ -88,7 +71,7 @@ func (s *Service) SetTerms(ctx context.Context, offeringID int64, in TermsInput)
 		return Terms{}, err
 	}
 	t.UpdatedAt = s.Now()
-	if err := s.store().saveTerms(ctx, t); err != nil {
+	if err := store.SaveTerms(ctx, s.db, t); err != nil {
 		return Terms{}, err
 	}
 	return t, nil
@@ -101,7 +84,7 @@ func (s *Service) SetOpen(ctx context.Context, offeringID int64, open bool) (Ter
 		return Terms{}, err
 	}
 	t.Open, t.UpdatedAt = open, s.Now()
-	if err := s.store().saveTerms(ctx, t); err != nil {
+	if err := store.SaveTerms(ctx, s.db, t); err != nil {
 		return Terms{}, err
 	}
 	return t, nil
@@ -110,7 +93,19 @@ func (s *Service) SetOpen(ctx context.Context, offeringID int64, open bool) (Ter
 // Terms returns an offering's terms; NotFound when it never opened to
 // investment.
 func (s *Service) Terms(ctx context.Context, offeringID int64) (Terms, error) {
-	return s.store().terms(ctx, s.db.Gorm(ctx), offeringID)
+	return s.termsOf(ctx, s.db, offeringID)
+}
+
+// termsOf reads an offering's terms on c (the pool or a transaction).
+func (s *Service) termsOf(ctx context.Context, c db.Conn, offeringID int64) (Terms, error) {
+	t, ok, err := store.TermsOf(ctx, c, offeringID)
+	if err != nil {
+		return Terms{}, err
+	}
+	if !ok {
+		return Terms{}, apperr.New(apperr.NotFound, "This offering is not open to investment.")
+	}
+	return t, nil
 }
 
 // Cap is what an investment of principal may earn in all under capBps.
@@ -122,9 +117,9 @@ func Cap(principal money.Msat, capBps int) money.Msat {
 	return c
 }
 
-// check says why an investment of amount cannot be made on t with raised
-// (principal settled or awaiting payment) already counted.
-func (t Terms) check(amount, raised money.Msat) error {
+// checkTerms says why an investment of amount cannot be made on t with
+// raised (principal settled or awaiting payment) already counted.
+func checkTerms(t Terms, amount, raised money.Msat) error {
 	if !t.Open {
 		return apperr.New(apperr.Conflict, "This offering's investment round is closed.")
 	}

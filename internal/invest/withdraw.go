@@ -7,6 +7,7 @@ import (
 
 	"github.com/keepalive/keepalive/internal/apperr"
 	"github.com/keepalive/keepalive/internal/funding"
+	"github.com/keepalive/keepalive/internal/invest/internal/store"
 	"github.com/keepalive/keepalive/internal/ledger"
 	"github.com/keepalive/keepalive/internal/money"
 )
@@ -55,7 +56,7 @@ func (s *Service) SetPayout(ctx context.Context, inv Investment, destination str
 	if len(problems) > 0 {
 		return Investment{}, apperr.InvalidFields(problems)
 	}
-	if err := s.store().setPayout(ctx, inv.ID, destination, threshold); err != nil {
+	if err := store.SetPayout(ctx, s.db, inv.ID, destination, threshold); err != nil {
 		return Investment{}, err
 	}
 	inv.PayoutDestination, inv.PayoutThresholdMsat = destination, threshold
@@ -86,7 +87,7 @@ func (s *Service) RunStandingPayouts(ctx context.Context) {
 // PayStanding withdraws to their standing address the investments among
 // ids (nil: all) whose payable balance reached their threshold.
 func (s *Service) PayStanding(ctx context.Context, ids []int64) {
-	invs, err := s.store().standing(ctx, ids)
+	invs, err := store.Standing(ctx, s.db, ids)
 	if err != nil {
 		s.log.Error("standing payouts", "err", err)
 		return

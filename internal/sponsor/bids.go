@@ -22,6 +22,7 @@ import (
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
 	"github.com/keepalive/keepalive/internal/sponsor/clearing"
+	"github.com/keepalive/keepalive/internal/sponsor/internal/store"
 )
 
 // ClaimKeyPrefix starts every sponsor's claim key.
@@ -103,10 +104,7 @@ func (s *Service) PlaceBid(ctx context.Context, r BidRequest) (Placed, error) {
 		State: BidPending, DisplayName: d.Name, DisplayURL: d.URL, DisplayTagline: d.Tagline, CreatedAt: now}
 	err = s.db.Tx(ctx, func(tx db.Tx) error {
 		b.ID = 0
-		if err := tx.Gorm(ctx).Create(&b).Error; err != nil {
-			return fmt.Errorf("sponsor: record bid: %w", err)
-		}
-		return tx.Gorm(ctx).Create(&bidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: r.Amount, CreatedAt: now}).Error
+		return store.InsertBid(ctx, tx, &b, store.BidInvoice{PaymentHash: inv.PaymentHash, AmountMsat: r.Amount, CreatedAt: now})
 	})
 	if err != nil {
 		return Placed{}, err
@@ -217,7 +215,7 @@ func hashKey(key string) string {
 // key that opens no bid at all is Unauthorized, another bid's key is
 // Forbidden.
 func (s *Service) Authorize(ctx context.Context, publicID, claimKey string) (Bid, error) {
-	b, err := s.store.bidByPublicID(ctx, s.db.Gorm(ctx), publicID, false)
+	b, err := s.bidByPublicID(ctx, publicID)
 	if err != nil {
 		return Bid{}, err
 	}
@@ -230,7 +228,7 @@ func (s *Service) checkKey(ctx context.Context, b Bid, claimKey string) error {
 		return nil
 	}
 	if claimKey != "" {
-		if known, err := s.store.claimKeyKnown(ctx, h); err != nil {
+		if known, err := store.ClaimKeyKnown(ctx, s.db, h); err != nil {
 			return err
 		} else if known {
 			return apperr.New(apperr.Forbidden, "That claim key is for another bid.")
@@ -267,8 +265,8 @@ func (s *Service) Raise(ctx context.Context, publicID, claimKey string, total mo
 	if err != nil {
 		return funding.Invoice{}, err
 	}
-	if err := s.db.Gorm(ctx).Create(&bidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: diff, CreatedAt: s.Now()}).Error; err != nil {
-		return funding.Invoice{}, fmt.Errorf("sponsor: record raise: %w", err)
+	if err := store.InsertBidInvoice(ctx, s.db, store.BidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: diff, CreatedAt: s.Now()}); err != nil {
+		return funding.Invoice{}, err
 	}
 	return inv, nil
 }
@@ -297,12 +295,11 @@ func (s *Service) EditDisplay(ctx context.Context, publicID, claimKey string, d 
 	if len(problems) > 0 {
 		return Bid{}, apperr.InvalidFields(problems)
 	}
-	res := s.db.Gorm(ctx).Model(&Bid{}).Where("id = ? AND state IN ?", b.ID, []BidState{BidPending, BidActive}).
-		Updates(map[string]any{"display_name": d.Name, "display_url": d.URL, "display_tagline": d.Tagline})
-	if res.Error != nil {
-		return Bid{}, fmt.Errorf("sponsor: edit display: %w", res.Error)
+	edited, err := store.EditDisplay(ctx, s.db, b.ID, []BidState{BidPending, BidActive}, d.Name, d.URL, d.Tagline)
+	if err != nil {
+		return Bid{}, err
 	}
-	if res.RowsAffected == 0 {
+	if !edited {
 		return Bid{}, apperr.New(apperr.Conflict, "This bid can no longer change.")
 	}
 	b.DisplayName, b.DisplayURL, b.DisplayTagline = d.Name, d.URL, d.Tagline
@@ -326,7 +323,7 @@ func (s *Service) Reject(ctx context.Context, offeringID int64, publicID, reason
 	if reason == "" || utf8.RuneCountInString(reason) > MaxReasonLen || !plainText(reason) {
 		return Bid{}, apperr.InvalidFields(map[string]string{"reason": fmt.Sprintf("Say why, in at most %d characters.", MaxReasonLen)})
 	}
-	b, err := s.store.bidByPublicID(ctx, s.db.Gorm(ctx), publicID, false)
+	b, err := s.bidByPublicID(ctx, publicID)
 	if err != nil {
 		return Bid{}, err
 	}
@@ -350,7 +347,7 @@ type Moderated struct {
 // ForModeration lists the bids of an offering's periods that have not
 // started: those the owner may still reject, and those it rejected.
 func (s *Service) ForModeration(ctx context.Context, offeringID int64) ([]Moderated, error) {
-	bids, err := s.store.comingBids(ctx, offeringID, s.Now(), []BidState{BidPending, BidActive, BidRejected})
+	bids, err := store.ComingBids(ctx, s.db, offeringID, s.Now(), []BidState{BidPending, BidActive, BidRejected})
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +365,7 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 		return Bid{}, err
 	}
 	err := s.db.Tx(ctx, func(tx db.Tx) error {
-		cur, err := s.store.lockBid(ctx, tx, b.ID)
+		cur, err := store.LockBid(ctx, tx, b.ID)
 		if err != nil {
 			return err
 		}
@@ -384,8 +381,7 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 		}
 		now := s.Now()
 		b, b.State, b.RejectReason, b.ClosedAt = cur, state, reason, &now
-		return tx.Gorm(ctx).Model(&Bid{}).Where("id = ?", cur.ID).
-			Updates(map[string]any{"state": state, "reject_reason": reason, "closed_at": now}).Error
+		return store.CloseBid(ctx, tx, cur.ID, state, reason, now)
 	})
 	if err != nil {
 		return Bid{}, err
@@ -406,11 +402,11 @@ func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoi
 			settledAt = latest
 		}
 	}
-	bi, err := s.store.bidInvoice(ctx, tx, inv.PaymentHash)
+	bi, err := store.BidInvoiceOf(ctx, tx, inv.PaymentHash)
 	if err != nil {
 		return err
 	}
-	b, err := s.store.lockBid(ctx, tx, bi.BidID)
+	b, err := store.LockBid(ctx, tx, bi.BidID)
 	if err != nil {
 		return err
 	}
@@ -427,8 +423,7 @@ func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoi
 	if err != nil {
 		return err
 	}
-	return tx.Gorm(ctx).Model(&Bid{}).Where("id = ?", b.ID).
-		Updates(map[string]any{"amount_msat": total, "state": BidActive, "settled_at": settledAt.UTC()}).Error
+	return store.Paid(ctx, tx, b.ID, total, settledAt)
 }
 
 var _ funding.SettleFunc = (*Service)(nil).SettleInvoice
@@ -482,7 +477,7 @@ func (s *Service) View(ctx context.Context, b Bid) (BidView, error) {
 			return BidView{}, err
 		}
 	}
-	invs, err := s.store.bidInvoices(ctx, b.ID)
+	invs, err := store.BidInvoices(ctx, s.db, b.ID)
 	if err != nil {
 		return BidView{}, err
 	}
@@ -497,7 +492,7 @@ func (s *Service) BidsOf(ctx context.Context, claimKey string) ([]Bid, error) {
 	if !validClaimKey(claimKey) {
 		return nil, apperr.New(apperr.Unauthorized, "Give your claim key.")
 	}
-	bids, err := s.store.bidsByClaimKey(ctx, hashKey(claimKey))
+	bids, err := store.BidsByClaimKey(ctx, s.db, hashKey(claimKey))
 	if err != nil {
 		return nil, err
 	}
@@ -549,5 +544,3 @@ func (s *Service) RefundLink(ctx context.Context, publicID, claimKey string) (st
 
 // errAlreadyCleared rolls back a clearing that found its period cleared.
 var errAlreadyCleared = errors.New("sponsor: period already cleared")
-
-func isDuplicate(err error) bool { return errors.Is(db.TranslateError(err), db.ErrDuplicate) }

@@ -13,6 +13,7 @@ import (
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
 	"github.com/keepalive/keepalive/internal/sponsor/clearing"
+	"github.com/keepalive/keepalive/internal/sponsor/internal/store"
 )
 
 // RunClearing clears every period that is due, every interval, until ctx
@@ -39,7 +40,7 @@ func (s *Service) RunClearing(ctx context.Context, interval time.Duration) {
 // ClearDue clears the periods that started at least ClearDelay ago and
 // still have open bids, and returns how many it cleared.
 func (s *Service) ClearDue(ctx context.Context) (int, error) {
-	due, err := s.store.duePeriods(ctx, s.Now().Add(-s.cfg.ClearDelay), 100)
+	due, err := store.DuePeriods(ctx, s.db, s.Now().Add(-s.cfg.ClearDelay), 100)
 	if err != nil {
 		return 0, err
 	}
@@ -48,7 +49,7 @@ func (s *Service) ClearDue(ctx context.Context) (int, error) {
 		// Payments the node settled in time but the site has not credited
 		// yet (it was down, or its settlement stream is catching up) are
 		// credited first, so that they count.
-		hashes, err := s.store.openBidInvoices(ctx, p.OfferingID, p.PeriodStart)
+		hashes, err := store.OpenBidInvoices(ctx, s.db, p.OfferingID, p.PeriodStart)
 		if err != nil {
 			return n, err
 		}
@@ -98,11 +99,11 @@ func (s *Service) ClearPeriod(ctx context.Context, offeringID int64, start time.
 	}
 	var rec Record
 	err = s.db.Tx(ctx, func(tx db.Tx) error {
-		bids, err := s.store.periodBids(ctx, tx, offeringID, start)
+		bids, err := store.PeriodBids(ctx, tx, offeringID, start)
 		if err != nil {
 			return err
 		}
-		if done, err := s.store.cleared(ctx, tx, offeringID, start); err != nil || done {
+		if done, err := store.Cleared(ctx, tx, offeringID, start); err != nil || done {
 			if err == nil {
 				err = errAlreadyCleared
 			}
@@ -115,12 +116,12 @@ func (s *Service) ClearPeriod(ctx context.Context, offeringID int64, start time.
 		if err != nil {
 			return err
 		}
-		row := periodRow{OfferingID: offeringID, PeriodStart: start, PeriodEnd: rec.End, Record: string(data), ClearedAt: rec.ClearedAt}
-		if err := tx.Gorm(ctx).Create(&row).Error; err != nil {
-			if isDuplicate(err) {
+		row := store.Period{OfferingID: offeringID, PeriodStart: start, PeriodEnd: rec.End, Record: string(data), ClearedAt: rec.ClearedAt}
+		if err := store.InsertPeriod(ctx, tx, row); err != nil {
+			if errors.Is(err, db.ErrDuplicate) {
 				return errAlreadyCleared
 			}
-			return fmt.Errorf("sponsor: record period: %w", err)
+			return err
 		}
 		if err := s.settle(ctx, tx, offeringID, start, bids, rec.Outcome); err != nil {
 			return err
@@ -191,8 +192,7 @@ func (s *Service) settle(ctx context.Context, tx db.Tx, offeringID int64, start 
 			}
 		}
 		add(key(b)+":refund", ledger.BidRefund(b.ID), w.Refund, "change of a winning bid")
-		if err := tx.Gorm(ctx).Model(&Bid{}).Where("id = ?", b.ID).
-			Updates(map[string]any{"state": BidWon, "slot": w.Slot, "charge_msat": w.Charge, "closed_at": now}).Error; err != nil {
+		if err := store.Won(ctx, tx, b.ID, w.Slot, w.Charge, now); err != nil {
 			return err
 		}
 	}
@@ -205,11 +205,10 @@ func (s *Service) settle(ctx context.Context, tx db.Tx, offeringID int64, start 
 	if err := s.ledger.In(tx).PostMany(ctx, entries); err != nil {
 		return err
 	}
-	if err := s.store.closeBids(ctx, tx, losers, BidLost, now); err != nil {
+	if err := store.CloseBids(ctx, tx, losers, BidLost, now); err != nil {
 		return err
 	}
-	return tx.Gorm(ctx).Model(&Bid{}).Where("offering_id = ? AND period_start = ? AND state = ?", offeringID, start, BidPending).
-		Updates(map[string]any{"state": BidUnpaid, "closed_at": now}).Error
+	return store.CloseUnpaid(ctx, tx, offeringID, start, now)
 }
 
 // PeriodRecord returns a cleared period's published record. A period that
@@ -224,29 +223,41 @@ func (s *Service) PeriodRecord(ctx context.Context, o offering.Offering, name st
 	if err != nil {
 		return Record{}, err
 	}
-	row, ok, err := s.store.periodRecord(ctx, o.ID, start)
-	if err != nil {
-		return Record{}, err
-	}
-	if ok {
-		var rec Record
-		if err := json.Unmarshal([]byte(row.Record), &rec); err != nil {
-			return Record{}, fmt.Errorf("sponsor: record of %d at %s: %w", o.ID, name, err)
-		}
-		return rec, nil
+	if rec, ok, err := s.storedRecord(ctx, o.ID, start); err != nil || ok {
+		return rec, err
 	}
 	if s.Now().Before(start) {
 		return Record{}, apperr.New(apperr.NotFound, "The period from %s has not started: it is cleared when it starts.", name)
 	}
-	counts, err := s.store.bidCounts(ctx, o.ID, start, start)
+	counts, err := store.BidCounts(ctx, s.db, o.ID, start, start)
 	if err != nil {
 		return Record{}, err
 	}
 	if counts[start.Unix()] > 0 {
 		return Record{}, apperr.New(apperr.NotFound, "The period from %s is being cleared; try again in a minute.", name)
 	}
+	// No open bids: either the period had none, or its clearing committed
+	// (closing them and storing the record at once) between the first
+	// read and the count. Only a second look tells; without it a reader
+	// could be shown an empty record of a period that had bids.
+	if rec, ok, err := s.storedRecord(ctx, o.ID, start); err != nil || ok {
+		return rec, err
+	}
 	rec, err := s.decide(o, st, start, nil)
 	return rec, err
+}
+
+// storedRecord reads a cleared period's record, if it has one.
+func (s *Service) storedRecord(ctx context.Context, offeringID int64, start time.Time) (Record, bool, error) {
+	row, ok, err := store.PeriodOf(ctx, s.db, offeringID, start)
+	if err != nil || !ok {
+		return Record{}, false, err
+	}
+	var rec Record
+	if err := json.Unmarshal([]byte(row.Record), &rec); err != nil {
+		return Record{}, false, fmt.Errorf("sponsor: record of %d at %s: %w", offeringID, FormatStart(start), err)
+	}
+	return rec, true, nil
 }
 
 // Shown is a winner as shown during its period.
@@ -261,7 +272,7 @@ type Shown struct {
 // Showing returns the winners shown now on an offering (0: on every
 // offering), by offering then slot.
 func (s *Service) Showing(ctx context.Context, offeringID int64) ([]Shown, error) {
-	bids, err := s.store.winnersAt(ctx, offeringID, s.Now())
+	bids, err := store.WinnersAt(ctx, s.db, offeringID, s.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +281,7 @@ func (s *Service) Showing(ctx context.Context, offeringID int64) ([]Shown, error
 
 // PastSponsors returns winners of periods that have ended, newest first.
 func (s *Service) PastSponsors(ctx context.Context, limit int) ([]Shown, error) {
-	bids, err := s.store.pastWinners(ctx, s.Now(), limit)
+	bids, err := store.PastWinners(ctx, s.db, s.Now(), limit)
 	if err != nil {
 		return nil, err
 	}

@@ -2,13 +2,16 @@
 // sponsors' sealed bids (paid up front into the offering's escrow, raised,
 // edited, withdrawn or rejected), the clearing of each period when it
 // starts (the rules are the pure package clearing), the money that moves
-// then, and what winners show during their period. Its store alone
-// touches the sponsorship tables.
+// then, and what winners show during their period. Its store
+// (internal/sponsor/internal/store, importable by this tree alone) is the
+// only code that touches the sponsorship tables.
 package sponsor
 
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -20,6 +23,7 @@ import (
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/offering"
 	"github.com/keepalive/keepalive/internal/sponsor/clearing"
+	"github.com/keepalive/keepalive/internal/sponsor/internal/store"
 )
 
 // Offerings is what sponsorship needs from the offering service.
@@ -88,7 +92,6 @@ const DefaultClearDelay = 10 * time.Second
 // Service is sponsorship.
 type Service struct {
 	db        *db.DB
-	store     store
 	ledger    *ledger.Ledger
 	offerings Offerings
 	payments  Payments
@@ -119,7 +122,7 @@ func New(d *db.DB, l *ledger.Ledger, offerings Offerings, payments Payments, rev
 		wall := now
 		now = func() time.Time { return wall().Add(skew) }
 	}
-	return &Service{db: d, store: store{d}, ledger: l, offerings: offerings, payments: payments, revenue: revenue,
+	return &Service{db: d, ledger: l, offerings: offerings, payments: payments, revenue: revenue,
 		cfg: cfg, log: log, now: now, rand: rand.Reader}
 }
 
@@ -181,7 +184,19 @@ func (st Settings) Validate() error {
 
 // Settings returns an offering's terms (the defaults if none were set).
 func (s *Service) Settings(ctx context.Context, offeringID int64) (Settings, error) {
-	return s.store.settings(ctx, s.db.Gorm(ctx), offeringID)
+	row, ok, err := store.SettingsOf(ctx, s.db, offeringID)
+	if err != nil {
+		return Settings{}, err
+	}
+	if !ok {
+		return DefaultSettings(offeringID), nil
+	}
+	out := Settings{OfferingID: offeringID, Enabled: row.Enabled, Slots: row.Slots, Period: Period(row.Period),
+		Reserve: row.ReserveMsat, OpenPeriods: row.OpenPeriods}
+	if err := json.Unmarshal([]byte(row.WeightsBps), &out.Weights); err != nil {
+		return Settings{}, fmt.Errorf("sponsor: weights of %d: %w", offeringID, err)
+	}
+	return out, nil
 }
 
 // SettingsInput is what an owner sends; nil fields keep their value.
@@ -225,7 +240,13 @@ func (s *Service) UpdateSettings(ctx context.Context, offeringID int64, in Setti
 	if err := st.Validate(); err != nil {
 		return Settings{}, err
 	}
-	if err := s.store.saveSettings(ctx, st, s.Now()); err != nil {
+	w, err := json.Marshal(st.Weights)
+	if err != nil {
+		return Settings{}, err
+	}
+	row := store.Settings{OfferingID: st.OfferingID, Enabled: st.Enabled, Slots: st.Slots, Period: string(st.Period),
+		ReserveMsat: st.Reserve, WeightsBps: string(w), OpenPeriods: st.OpenPeriods, UpdatedAt: s.Now()}
+	if err := store.SaveSettings(ctx, s.db, row); err != nil {
 		return Settings{}, err
 	}
 	return st, nil
@@ -244,7 +265,7 @@ func (s *Service) OpenPeriods(ctx context.Context, st Settings) ([]OpenPeriod, e
 		return []OpenPeriod{}, nil
 	}
 	starts := st.Period.Open(s.Now(), st.OpenPeriods)
-	counts, err := s.store.bidCounts(ctx, st.OfferingID, starts[0], starts[len(starts)-1])
+	counts, err := store.BidCounts(ctx, s.db, st.OfferingID, starts[0], starts[len(starts)-1])
 	if err != nil {
 		return nil, err
 	}
