@@ -1,8 +1,10 @@
 // Package store holds the SQL of the offering package: offerings,
 // consumption_days, owner sessions and wallet sign-in are read and
-// written here and nowhere else, through GORM's query builder. Only the
-// offering package can import it; the ledger's tables are the ledger's,
-// asked through its methods.
+// written here and nowhere else, through GORM's query builder, except
+// the consumption_days upsert: SetFunding runs it inside its UPDATE on
+// PostgreSQL (a data-modifying WITH, which the builder cannot express),
+// so it is written by hand once. Only the offering package can import it;
+// the ledger's tables are the ledger's, asked through its methods.
 package store
 
 import (
