@@ -25,15 +25,19 @@ func (s *Server) home(c echo.Context) error {
 	// nearest page there is, not an error or an empty list.
 	pageNo, _ := strconv.Atoi(c.QueryParam("page"))
 	pageNo = min(max(pageNo, 1), 100_000)
-	items, total, err := s.Offerings.List(c.Request().Context(), offering.ListQuery{
-		Search: q, Limit: homePageSize, Offset: (pageNo - 1) * homePageSize,
-	})
+	ctx := c.Request().Context()
+	items, more, err := s.Offerings.Page(ctx, offering.ListQuery{Search: q, Limit: homePageSize, Offset: (pageNo - 1) * homePageSize})
 	if err != nil {
 		return err
 	}
-	if last := max(1, int((total+homePageSize-1)/homePageSize)); pageNo > last {
-		pageNo = last
-		if items, total, err = s.Offerings.List(c.Request().Context(), offering.ListQuery{
+	if len(items) == 0 && pageNo > 1 {
+		// Past the end: only then count, to find the last page.
+		_, total, err := s.Offerings.List(ctx, offering.ListQuery{Search: q, Limit: 1})
+		if err != nil {
+			return err
+		}
+		pageNo = max(1, int((total+homePageSize-1)/homePageSize))
+		if items, more, err = s.Offerings.Page(ctx, offering.ListQuery{
 			Search: q, Limit: homePageSize, Offset: (pageNo - 1) * homePageSize,
 		}); err != nil {
 			return err
@@ -50,7 +54,7 @@ func (s *Server) home(c echo.Context) error {
 		}
 		return "/?" + vals.Encode()
 	}
-	if int64(pageNo*homePageSize) < total {
+	if more {
 		v.NextPage = link(pageNo + 1)
 	}
 	if pageNo > 1 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -341,6 +342,42 @@ func TestPostAllAccrualAndCredit(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestTransfersWithPrefix: a prefix is a prefix byte by byte, whatever
+// the database's collation would make of punctuation, case or LIKE's
+// wildcards.
+func TestTransfersWithPrefix(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		l := ledger.New(d, nil)
+		keys := []string{"rev/1/a", "rev/1/b", "rev/10/a", "rev/1", "rev/1.", "rev/10", "rev/1%", "rev/1_",
+			"REV/1/a", "rev/0/a", "rev/2/a", "rev/1/%", "rev/1/_x", "rev/1/\u00e9", "rev/1\u00e9"}
+		for _, k := range keys {
+			if _, err := l.Post(ctx, ledger.Entry{Key: k, Debit: ledger.Lightning, Credit: ledger.OfferingRunway(1), Amount: 1000}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for prefix, want := range map[string][]string{
+			"rev/1/": {"rev/1/a", "rev/1/b", "rev/1/%", "rev/1/_x", "rev/1/\u00e9"},
+			"rev/1%": {"rev/1%"},
+			"rev/1_": {"rev/1_"},
+			"rev/1":  {"rev/1/a", "rev/1/b", "rev/10/a", "rev/1", "rev/1.", "rev/10", "rev/1%", "rev/1_", "rev/1/%", "rev/1/_x", "rev/1/\u00e9", "rev/1\u00e9"},
+			"nope":   nil,
+		} {
+			got, err := l.TransfersWithPrefix(ctx, prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gotKeys []string
+			for _, tr := range got {
+				gotKeys = append(gotKeys, tr.Key)
+			}
+			if !slices.Equal(gotKeys, want) {
+				t.Errorf("TransfersWithPrefix(%q) = %q, want %q (by id)", prefix, gotKeys, want)
+			}
 		}
 	})
 }

@@ -281,36 +281,57 @@ type ListQuery struct {
 // MaxListLimit is the largest page a list returns.
 const MaxListLimit = 100
 
-// List returns offerings, the ones alive longest first, then those in
-// grace, then expired ones, then those never funded; and how many match.
+// List returns offerings in list order (see Page) and how many match. The
+// count reads every match: it is for the API, which promises a total;
+// pages ask Page, whose cost does not grow with the number of offerings.
 func (s *Service) List(ctx context.Context, q ListQuery) ([]Listed, int64, error) {
+	out, _, err := s.Page(ctx, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	total, err := store.Count(ctx, s.db, searchPattern(q.Search))
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, total, nil
+}
+
+// Page returns one page of offerings, the ones alive longest first, then
+// those in grace, then expired ones, then those never funded; and whether
+// more follow.
+func (s *Service) Page(ctx context.Context, q ListQuery) ([]Listed, bool, error) {
 	if q.Limit <= 0 || q.Limit > MaxListLimit {
 		q.Limit = 20
 	}
 	if q.Offset < 0 {
 		q.Offset = 0
 	}
-	pattern := ""
-	if term := strings.TrimSpace(q.Search); term != "" {
-		if len(term) > 100 {
-			term = term[:100]
-		}
-		pattern = "%" + escapeLike(strings.ToLower(term)) + "%"
-	}
-	found, total, err := store.List(ctx, s.db, pattern, q.Limit, q.Offset)
+	found, more, err := store.Page(ctx, s.db, searchPattern(q.Search), q.Limit, q.Offset)
 	if err != nil {
-		return nil, 0, err
+		return nil, false, err
 	}
 	rows, err := s.withBalances(ctx, found)
 	if err != nil {
-		return nil, 0, fmt.Errorf("offering: list: %w", err)
+		return nil, false, fmt.Errorf("offering: list: %w", err)
 	}
 	now := s.Now()
 	out := make([]Listed, len(rows))
 	for i, r := range rows {
 		out[i] = Listed{Offering: r.Offering, Status: r.snapshot().StatusAt(now), Earned: r.EarnedPosted}
 	}
-	return out, total, nil
+	return out, more, nil
+}
+
+// searchPattern is the LIKE pattern of a search term (empty: no search).
+func searchPattern(search string) string {
+	term := strings.TrimSpace(search)
+	if term == "" {
+		return ""
+	}
+	if len(term) > 100 {
+		term = term[:100]
+	}
+	return "%" + escapeLike(strings.ToLower(term)) + "%"
 }
 
 func escapeLike(s string) string {

@@ -313,6 +313,21 @@ func TestListOrdersAliveFirstAndSearches(t *testing.T) {
 		if len(page2) != 1 || page2[0].Slug != "never" {
 			t.Fatalf("page 2 = %v", page2)
 		}
+		// Page: the same order, and whether more follow, without a count.
+		for _, c := range []struct {
+			limit, offset int
+			want          string
+			more          bool
+		}{{3, 0, "long short gone", true}, {3, 3, "never", false}, {4, 0, "long short gone never", false}, {2, 4, "", false}} {
+			got, more, err := f.svc.Page(ctx, offering.ListQuery{Limit: c.limit, Offset: c.offset})
+			var slugs []string
+			for _, g := range got {
+				slugs = append(slugs, g.Slug)
+			}
+			if err != nil || strings.Join(slugs, " ") != c.want || more != c.more {
+				t.Fatalf("Page(%d, %d) = %v, more %v, %v; want %q, more %v", c.limit, c.offset, slugs, more, err, c.want, c.more)
+			}
+		}
 		f.check(t)
 	})
 }

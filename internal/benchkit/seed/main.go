@@ -29,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"regexp"
@@ -174,10 +175,10 @@ func load(ctx context.Context, d *db.DB, o options) error {
 	if spanMs < 64*o.offerings {
 		return fmt.Errorf("too close to midnight UTC (%s) to spread today's events; run it later", now.Format(time.TimeOnly))
 	}
-	// Rows per funded offering ≈ 1.4 × active days (an accrual a day, four
+	// Rows per funded offering ≈ 1.34 × active days (an accrual a day, four
 	// transfers per payout every ten days).
 	funded := o.offerings - o.offerings/20
-	aAvg := max(2, int64(float64(o.transfers-o.invoices)/float64(funded)/1.4))
+	aAvg := max(2, int64(math.Round(float64(o.transfers-o.invoices)/float64(funded)/1.34)))
 	keep := "{" + strings.Trim(strings.Join(strings.Fields(fmt.Sprint(o.keep)), ","), "[]") + "}"
 	steps := []struct{ name, sql string }{
 		{"session", "SET work_mem = '256MB'"},

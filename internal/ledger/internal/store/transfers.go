@@ -102,13 +102,34 @@ func OtherResolutions(ctx context.Context, c Conn, pendingID int64, key string) 
 
 // TransfersWithPrefix returns the transfers whose keys start with prefix,
 // oldest first.
+//
+// The prefix is read as a range of keys, key >= prefix AND key < its
+// successor, which the unique index on key serves: keys compare byte by
+// byte (SQLite's default; the C collation on PostgreSQL, migration 00013).
 func TransfersWithPrefix(ctx context.Context, c Conn, prefix string) ([]Transfer, error) {
 	var out []Transfer
-	pattern := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(prefix) + "%"
-	if err := scan(ctx, c, &out, "SELECT "+transferColumns+` FROM transfers WHERE key LIKE ? ESCAPE '\' ORDER BY id`, pattern); err != nil {
+	q, args := "SELECT "+transferColumns+" FROM transfers WHERE key >= ?", []any{prefix}
+	if end, ok := prefixEnd(prefix); ok {
+		q, args = q+" AND key < ?", append(args, end)
+	}
+	if err := scan(ctx, c, &out, q+" ORDER BY id", args...); err != nil {
 		return nil, fmt.Errorf("ledger: transfers %s…: %w", prefix, err)
 	}
 	return out, nil
+}
+
+// prefixEnd is the least string greater than every string starting with
+// prefix, byte by byte: prefix with its last byte below 0xff raised by one
+// and the rest cut off; none when every byte is 0xff (or prefix is empty).
+func prefixEnd(prefix string) (string, bool) {
+	b := []byte(prefix)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
 }
 
 // AllTransfers returns every transfer, by id: for checks, not pages.

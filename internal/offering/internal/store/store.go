@@ -1,10 +1,8 @@
 // Package store holds the SQL of the offering package: offerings,
 // consumption_days, owner sessions and wallet sign-in are read and
-// written here and nowhere else, through GORM's query builder, except
-// the consumption_days upsert: SetFunding runs it inside its UPDATE on
-// PostgreSQL (a data-modifying WITH, which the builder cannot express),
-// so it is written by hand once. Only the offering package can import it;
-// the ledger's tables are the ledger's, asked through its methods.
+// written here and nowhere else, through GORM's query builder. Only the
+// offering package can import it; the ledger's tables are the ledger's,
+// asked through its methods.
 package store
 
 import (
@@ -95,19 +93,15 @@ func SetAccruedAt(ctx context.Context, c Conn, id int64, at time.Time) error {
 // PostgreSQL both are one statement: a round trip less on the settlement
 // path.
 func SetFunding(ctx context.Context, c Conn, id int64, accruedAt, fundedUntil time.Time, day *ConsumptionDay) error {
-	g := c.Gorm(ctx)
-	update := "UPDATE offerings SET accrued_at = ?, funded_until = ?, updated_at = ? WHERE id = ?"
-	args := []any{accruedAt, fundedUntil, g.NowFunc(), id}
-	if day != nil && g.Dialector.Name() == string(db.Postgres) {
-		update = "WITH day AS (" + addConsumedDaySQL + ") " + update
-		args = append([]any{day.OfferingID, day.Day, day.AmountMsat, day.Postings, day.FirstTransferID,
-			day.LastTransferID, day.FirstAt, day.LastAt}, args...)
+	q := c.Gorm(ctx).Model(&Offering{}).Where("id = ?", id)
+	if day != nil && q.Dialector.Name() == string(db.Postgres) {
+		q = q.Clauses(consumedDayFirst{*day})
 	} else if day != nil {
 		if err := AddConsumedDay(ctx, c, *day); err != nil {
 			return err
 		}
 	}
-	if err := g.Exec(update, args...).Error; err != nil {
+	if err := q.Updates(map[string]any{"accrued_at": accruedAt, "funded_until": fundedUntil}).Error; err != nil {
 		return fmt.Errorf("offering: funded until of %d: %w", id, db.TranslateError(err))
 	}
 	return nil
@@ -178,26 +172,40 @@ func ByWalletKey(ctx context.Context, c Conn, key string) ([]Offering, error) {
 	return out, nil
 }
 
-// List returns a page of offerings whose lower-cased name matches the
-// LIKE pattern (empty: all), the ones funded longest first, then those
-// never funded; and how many match.
-func List(ctx context.Context, c Conn, pattern string, limit, offset int) ([]Offering, int64, error) {
-	base := c.Gorm(ctx).Model(&Offering{})
-	if pattern != "" {
-		base = base.Where("LOWER(offerings.name) LIKE ? ESCAPE '\\'", pattern)
-	}
-	var total int64
-	if err := base.Session(&gorm.Session{}).Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("offering: count: %w", db.TranslateError(err))
-	}
+// Page returns up to limit offerings, from offset, whose lower-cased
+// name matches the LIKE pattern (empty: all), the ones funded longest
+// first, then those never funded; and whether more follow. Without a
+// pattern the order is read from offerings_listed (migration 00013): no
+// count and no sort of every row, so a page costs the same among ten
+// offerings or a hundred thousand (OFFSET still walks the pages before).
+func Page(ctx context.Context, c Conn, pattern string, limit, offset int) ([]Offering, bool, error) {
 	var found []Offering
-	err := base.Session(&gorm.Session{}).
-		Order("offerings.funded_until IS NULL, offerings.funded_until DESC, offerings.id DESC").
-		Limit(limit).Offset(offset).Find(&found).Error
+	// DESC NULLS LAST as the index holds it; SQLite sorts NULLs last under
+	// DESC anyway.
+	err := matching(ctx, c, pattern).Order("offerings.funded_until DESC NULLS LAST, offerings.id DESC").
+		Limit(limit + 1).Offset(offset).Find(&found).Error
 	if err != nil {
-		return nil, 0, fmt.Errorf("offering: list: %w", db.TranslateError(err))
+		return nil, false, fmt.Errorf("offering: list: %w", db.TranslateError(err))
 	}
-	return found, total, nil
+	return found[:min(len(found), limit)], len(found) > limit, nil
+}
+
+// Count returns how many offerings' lower-cased names match the LIKE
+// pattern (empty: all). It reads every match.
+func Count(ctx context.Context, c Conn, pattern string) (int64, error) {
+	var total int64
+	if err := matching(ctx, c, pattern).Count(&total).Error; err != nil {
+		return 0, fmt.Errorf("offering: count: %w", db.TranslateError(err))
+	}
+	return total, nil
+}
+
+func matching(ctx context.Context, c Conn, pattern string) *gorm.DB {
+	q := c.Gorm(ctx).Model(&Offering{})
+	if pattern != "" {
+		q = q.Where("LOWER(offerings.name) LIKE ? ESCAPE '\\'", pattern)
+	}
+	return q
 }
 
 // Accounts returns the id and ledger accounts of every offering: for
