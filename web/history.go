@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+
+	"golang.org/x/sync/singleflight"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -41,11 +43,23 @@ func (s *Server) historyView(ctx context.Context, o offering.Offering, st offeri
 	if v, ok := s.history.get(key, s.Offerings.Now()); ok {
 		return v, nil
 	}
-	v, err := s.loadHistory(ctx, o)
-	if err == nil {
-		s.history.put(key, v, s.Offerings.Now())
+	// When a busy page's history expires, every request in flight misses
+	// at once: one of them draws it, the others wait for that drawing
+	// (which outlives a caller that goes away) instead of each querying.
+	v, err, _ := s.history.loads.Do(key, func() (any, error) {
+		if v, ok := s.history.get(key, s.Offerings.Now()); ok {
+			return v, nil
+		}
+		v, err := s.loadHistory(context.WithoutCancel(ctx), o)
+		if err == nil {
+			s.history.put(key, v, s.Offerings.Now())
+		}
+		return v, err
+	})
+	if err != nil {
+		return templates.HistoryView{}, err
 	}
-	return v, err
+	return v.(templates.HistoryView), nil
 }
 
 func (s *Server) loadHistory(ctx context.Context, o offering.Offering) (templates.HistoryView, error) {
@@ -237,8 +251,9 @@ const historyTTL = 30 * time.Second
 // historyCache keeps drawn histories by offering and funding state,
 // bounded by dropping everything when full.
 type historyCache struct {
-	mu sync.Mutex
-	m  map[string]historyEntry
+	mu    sync.Mutex
+	m     map[string]historyEntry
+	loads singleflight.Group
 }
 
 type historyEntry struct {

@@ -135,6 +135,11 @@ func (s *Service) Pay(ctx context.Context, source string, offeringID *int64, ava
 	} else if amount == 0 {
 		amount = max
 	}
+	if amount < minPayout {
+		// Each payout costs a routing fee budget and a row; dust invoices
+		// (a wallet may ask for 1 msat) would spend them for nothing.
+		return Payout{}, apperr.New(apperr.Unprocessable, "The invoice is for %s; a withdrawal is at least %s.", amount, minPayout)
+	}
 	feeLimit := FeeLimit(amount)
 	if amount > max || amount+feeLimit > available {
 		return Payout{}, apperr.New(apperr.Conflict, "The invoice is for %s, more than the %s that can be withdrawn now.", amount, max)

@@ -160,14 +160,26 @@ func cleanDisplay(d Display) (Display, map[string]string) {
 	case utf8.RuneCountInString(d.Name) > MaxNameLen || !plainText(d.Name):
 		problems["name"] = fmt.Sprintf("A name is at most %d characters, with no control or direction characters.", MaxNameLen)
 	}
-	if u, err := url.Parse(d.URL); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil ||
+	if u, err := url.Parse(d.URL); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || !asciiHost(u.Host) ||
 		len(d.URL) > MaxURLLen || !plainText(d.URL) || strings.ContainsAny(d.URL, " \"'<>") {
-		problems["url"] = "Give an https:// link."
+		problems["url"] = "Give an https:// link, with the host in ASCII (an international name in its xn-- form)."
 	}
 	if utf8.RuneCountInString(d.Tagline) > MaxTaglineLen || !plainText(d.Tagline) {
 		problems["tagline"] = fmt.Sprintf("A tagline is at most %d characters, with no control or direction characters.", MaxTaglineLen)
 	}
 	return d, problems
+}
+
+// asciiHost accepts a host in ASCII only: a name in another script can
+// pass for a well-known one (Cyrillic "аpple.com"), so an international
+// name is given in its punycode (xn--) form, which shows what it is.
+func asciiHost(host string) bool {
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // plainText accepts valid UTF-8 on one line with no control characters
@@ -238,7 +250,8 @@ func (s *Service) checkKey(ctx context.Context, b Bid, claimKey string) error {
 }
 
 // Raise asks for more on an active bid: total is the new bid, and the
-// invoice is for the difference. The bid grows when it is paid.
+// invoice is for the difference. The bid grows when it is paid. A raise
+// supersedes the bid's earlier unpaid raises (see SettleInvoice).
 func (s *Service) Raise(ctx context.Context, publicID, claimKey string, total money.Msat) (funding.Invoice, error) {
 	b, err := s.Authorize(ctx, publicID, claimKey)
 	if err != nil {
@@ -251,7 +264,7 @@ func (s *Service) Raise(ctx context.Context, publicID, claimKey string, total mo
 		return funding.Invoice{}, apperr.New(apperr.Conflict, "Pay the bid's first invoice before raising it.")
 	}
 	if total <= b.Amount || !total.Valid() {
-		return funding.Invoice{}, apperr.InvalidFields(map[string]string{"amount_msat": fmt.Sprintf("A raise is to more than the %s already bid.", b.Amount)})
+		return funding.Invoice{}, apperr.InvalidFields(map[string]string{"amount_msat": fmt.Sprintf("A raise is to more than the %s already bid, and at most 21,000,000 BTC.", b.Amount)})
 	}
 	o, err := s.offerings.GetByID(ctx, b.OfferingID)
 	if err != nil {
@@ -265,7 +278,25 @@ func (s *Service) Raise(ctx context.Context, publicID, claimKey string, total mo
 	if err != nil {
 		return funding.Invoice{}, err
 	}
-	if err := store.InsertBidInvoice(ctx, s.db, store.BidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: diff, CreatedAt: s.Now()}); err != nil {
+	// The invoice counts only if the bid still is what it was priced
+	// from; it supersedes the bid's earlier raises, which were priced
+	// from the same amount (their payments, if they still arrive, are
+	// refunded).
+	err = s.db.Tx(ctx, func(tx db.Tx) error {
+		cur, err := store.LockBid(ctx, tx, b.ID)
+		if err != nil {
+			return err
+		}
+		if cur.State != BidActive || cur.Amount != b.Amount {
+			return apperr.New(apperr.Conflict, "The bid changed while it was being raised: look at it again and raise once more.")
+		}
+		now := s.Now()
+		if err := store.SupersedeBidInvoices(ctx, tx, b.ID, now); err != nil {
+			return err
+		}
+		return store.InsertBidInvoice(ctx, tx, store.BidInvoice{PaymentHash: inv.PaymentHash, BidID: b.ID, AmountMsat: diff, CreatedAt: now})
+	})
+	if err != nil {
 		return funding.Invoice{}, err
 	}
 	return inv, nil
@@ -391,10 +422,10 @@ func (s *Service) close(ctx context.Context, b Bid, state BidState, keyPrefix, r
 
 // SettleInvoice credits a paid bid invoice inside the settlement
 // transaction: into the offering's escrow while the bid is open and was
-// paid before its period started; otherwise (withdrawn, rejected, or paid
-// too late) straight to the bid's refund. "Paid" is when the node settled
-// the invoice, not when the site heard of it: a bid paid in time while
-// the site was down still counts.
+// paid before its period started; otherwise (withdrawn, rejected, paid
+// too late, or a raise superseded by a later one) straight to the bid's
+// refund. "Paid" is when the node settled the invoice, not when the site
+// heard of it: a bid paid in time while the site was down still counts.
 func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoice, paid money.Msat) error {
 	settledAt := s.Now()
 	if inv.SettledAt != nil && !inv.SettledAt.IsZero() {
@@ -414,6 +445,10 @@ func (s *Service) SettleInvoice(ctx context.Context, tx db.Tx, inv funding.Invoi
 	key := "invoice:" + inv.PaymentHash
 	if !b.Open() || !settledAt.Before(b.PeriodStart) {
 		_, err := l.Post(ctx, ledger.Entry{Key: key, Debit: ledger.Lightning, Credit: ledger.BidRefund(b.ID), Amount: paid, Memo: "bid paid after it closed"})
+		return err
+	}
+	if bi.SupersededAt != nil {
+		_, err := l.Post(ctx, ledger.Entry{Key: key, Debit: ledger.Lightning, Credit: ledger.BidRefund(b.ID), Amount: paid, Memo: "bid raise superseded by a later raise"})
 		return err
 	}
 	if _, err := l.Post(ctx, ledger.Entry{Key: key, Debit: ledger.Lightning, Credit: ledger.OfferingEscrow(b.OfferingID), Amount: paid, Memo: "sponsor bid"}); err != nil {

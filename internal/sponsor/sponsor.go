@@ -166,12 +166,14 @@ func (st Settings) Validate() error {
 		problems["period"] = "A period is an hour, a day, a week or a month."
 	}
 	if st.Reserve <= 0 || !st.Reserve.Valid() {
-		problems["reserve_msat"] = "The reserve must be a positive amount."
+		problems["reserve_msat"] = "The reserve must be a positive amount, at most 21,000,000 BTC."
 	}
 	if st.OpenPeriods < 1 || st.OpenPeriods > MaxOpenPeriods {
 		problems["open_periods"] = "Between 1 and 52 periods may take bids."
 	}
-	if _, bad := problems["slots"]; !bad {
+	_, badSlots := problems["slots"]
+	_, badReserve := problems["reserve_msat"]
+	if !badSlots && !badReserve { // the weights are checked against valid slots and reserve
 		if err := clearing.ValidateTerms(st.Slots, st.Weights, st.Reserve); err != nil && len(st.Weights) > 0 {
 			problems["weights_bps"] = "One weight per slot, in basis points: 10000 for the first, never increasing, all above 0."
 		}

@@ -88,6 +88,9 @@ type BidInvoice struct {
 	BidID       int64      `gorm:"column:bid_id"`
 	AmountMsat  money.Msat `gorm:"column:amount_msat"`
 	CreatedAt   time.Time  `gorm:"column:created_at"`
+	// SupersededAt is set on a raise's invoice when a later raise of
+	// the same bid was asked: its payment then goes to the bid's refund.
+	SupersededAt *time.Time `gorm:"column:superseded_at"`
 }
 
 func (BidInvoice) TableName() string { return "sponsor_bid_invoices" }
@@ -141,6 +144,17 @@ func InsertBid(ctx context.Context, c db.Conn, b *Bid, first BidInvoice) error {
 func InsertBidInvoice(ctx context.Context, c db.Conn, bi BidInvoice) error {
 	if err := c.Gorm(ctx).Create(&bi).Error; err != nil {
 		return fmt.Errorf("sponsor: record invoice of bid %d: %w", bi.BidID, err)
+	}
+	return nil
+}
+
+// SupersedeBidInvoices marks every invoice of a bid not yet superseded as
+// superseded by a later raise; marking one already paid changes nothing.
+func SupersedeBidInvoices(ctx context.Context, tx db.Tx, bidID int64, at time.Time) error {
+	err := tx.Gorm(ctx).Model(&BidInvoice{}).Where("bid_id = ? AND superseded_at IS NULL", bidID).
+		Update("superseded_at", at.UTC()).Error
+	if err != nil {
+		return fmt.Errorf("sponsor: supersede invoices of bid %d: %w", bidID, err)
 	}
 	return nil
 }
