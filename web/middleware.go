@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -166,7 +167,13 @@ func statusClass(status int) string {
 }
 
 // canceled reports whether a request failed only because its client went
-// away: nothing to log, nothing to answer.
+// away: nothing to log, nothing to answer. Its context is canceled then,
+// and the error is whatever the work in flight made of that: context's
+// own error, or a driver's ("dial tcp …: operation was canceled").
 func canceled(c echo.Context, err error) bool {
-	return c.Request().Context().Err() != nil && (err == context.Canceled || strings.Contains(err.Error(), context.Canceled.Error()))
+	if !errors.Is(c.Request().Context().Err(), context.Canceled) {
+		return false
+	}
+	msg := err.Error()
+	return errors.Is(err, context.Canceled) || strings.Contains(msg, context.Canceled.Error()) || strings.Contains(msg, "operation was canceled")
 }

@@ -17,7 +17,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -89,10 +91,24 @@ func DialectOf(databaseURL string) Dialect {
 	return SQLite
 }
 
+// Option is an optional setting of Open.
+type Option func(*options)
+
+type options struct{ tracer pgx.QueryTracer }
+
+// WithQueryTracer makes Open on PostgreSQL report every statement sent to
+// the server (BEGIN and COMMIT included) to t: how benchmarks count the
+// round trips of an operation. SQLite ignores it.
+func WithQueryTracer(t pgx.QueryTracer) Option { return func(o *options) { o.tracer = t } }
+
 // Open opens the database named by databaseURL: a postgres:// URL, or a
 // SQLite file path ("" means DefaultSQLitePath, "sqlite://path" and
 // "file:path" are accepted too).
-func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error) {
+func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Option) (*DB, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	gcfg := &gorm.Config{
 		Logger:                 gormLogger(log),
 		SkipDefaultTransaction: true,
@@ -104,7 +120,16 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*DB, error
 		// own statement cache would prepare each one again inside every
 		// transaction (a round trip per statement).
 		gcfg.PrepareStmt = false
-		g, err := gorm.Open(postgres.Open(databaseURL), gcfg)
+		dialector := postgres.Open(databaseURL)
+		if o.tracer != nil {
+			cfg, err := pgx.ParseConfig(databaseURL)
+			if err != nil {
+				return nil, fmt.Errorf("db: postgres url: %w", err)
+			}
+			cfg.Tracer = o.tracer
+			dialector = postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)})
+		}
+		g, err := gorm.Open(dialector, gcfg)
 		if err != nil {
 			return nil, fmt.Errorf("db: open postgres: %w", err)
 		}

@@ -28,7 +28,7 @@ type fixture struct {
 	offering  offering.Offering
 }
 
-func newFixture(t *testing.T, d *db.DB) *fixture {
+func newFixture(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
 	c := clocktest.New(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	l := ledger.New(d, c.Now)
@@ -44,7 +44,7 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 	return &fixture{db: d, clock: c, node: node, ledger: l, offerings: offerings, funding: f, offering: o}
 }
 
-func (f *fixture) check(t *testing.T) {
+func (f *fixture) check(t testing.TB) {
 	t.Helper()
 	if err := f.ledger.CheckInvariants(context.Background()); err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func (f *fixture) check(t *testing.T) {
 	}
 }
 
-func (f *fixture) donate(t *testing.T, amount money.Msat) funding.Invoice {
+func (f *fixture) donate(t testing.TB, amount money.Msat) funding.Invoice {
 	t.Helper()
 	inv, err := f.funding.Donate(context.Background(), funding.DonationRequest{Slug: "site", Amount: amount, Name: "Ann", Message: "keep going"})
 	if err != nil {
@@ -80,7 +80,7 @@ func (f *fixture) donate(t *testing.T, amount money.Msat) funding.Invoice {
 	return inv
 }
 
-func hashOf(t *testing.T, inv funding.Invoice) lightning.Hash {
+func hashOf(t testing.TB, inv funding.Invoice) lightning.Hash {
 	h, err := lightning.ParseHash(inv.PaymentHash)
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +201,7 @@ func TestDonationBadInputWritesNothing(t *testing.T) {
 }
 
 // fund puts earned money in the offering: a donation consumed over time.
-func (f *fixture) fund(t *testing.T, amount money.Msat, consume time.Duration) {
+func (f *fixture) fund(t testing.TB, amount money.Msat, consume time.Duration) {
 	t.Helper()
 	inv := f.donate(t, amount)
 	if err := f.funding.Settle(context.Background(), f.node.settle(hashOf(t, inv), uint64(inv.ID))); err != nil {

@@ -20,17 +20,25 @@ import (
 // before with the same terms changes nothing, as with Post. Overdrawing
 // any debit account fails the whole call.
 func (l *Ledger) PostMany(ctx context.Context, entries []Entry) error {
+	_, err := l.PostAll(ctx, entries)
+	return err
+}
+
+// PostAll is PostMany returning the transfers, one an entry in order
+// (the one posted before for a key posted before). The entries are
+// inserted in their order, so their ids grow in it.
+func (l *Ledger) PostAll(ctx context.Context, entries []Entry) ([]Transfer, error) {
 	if len(entries) == 0 {
-		return nil
+		return nil, nil
 	}
 	seen := make(map[string]bool, len(entries))
 	names := map[string]bool{}
 	for _, e := range entries {
 		if err := validate(e); err != nil {
-			return err
+			return nil, err
 		}
 		if seen[e.Key] {
-			return apperr.New(apperr.Invalid, "key %q appears twice in one batch", e.Key)
+			return nil, apperr.New(apperr.Invalid, "key %q appears twice in one batch", e.Key)
 		}
 		seen[e.Key] = true
 		names[e.Debit], names[e.Credit] = true, true
@@ -40,6 +48,7 @@ func (l *Ledger) PostMany(ctx context.Context, entries []Entry) error {
 		list = append(list, n)
 	}
 	sort.Strings(list)
+	var out []Transfer
 	post := func(tx db.Tx) error {
 		ids, opened, err := l.In(tx).openInTx(ctx, list, onlyCredited(entries))
 		if err != nil {
@@ -57,16 +66,18 @@ func (l *Ledger) PostMany(ctx context.Context, entries []Entry) error {
 		}
 		debits, credits := map[int64]money.Msat{}, map[int64]money.Msat{}
 		for i, e := range entries {
-			if !inserted[e.Key] {
+			id, ok := inserted[e.Key]
+			if !ok {
 				existing, err := store.TransferByKey(ctx, tx, e.Key)
 				if err != nil {
 					return err
 				}
-				if _, err := sameTerms(existing, rows[i]); err != nil {
+				if rows[i], err = sameTerms(existing, rows[i]); err != nil {
 					return err
 				}
 				continue
 			}
+			rows[i].ID = id
 			if !allowNegative(e.Debit) {
 				debits[ids[e.Debit]] += e.Amount
 			}
@@ -74,26 +85,30 @@ func (l *Ledger) PostMany(ctx context.Context, entries []Entry) error {
 				credits[ids[e.Credit]] += e.Amount
 			}
 		}
-		n, err := store.AddPosted(ctx, tx, store.CreditsPosted, credits, false)
+		changed, err := store.AddPostedTotals(ctx, tx, credits, debits)
 		if err != nil {
 			return err
 		}
-		if n != int64(len(credits)) {
-			return fmt.Errorf("ledger: post %d entries: %d of %d credited accounts found", len(entries), n, len(credits))
+		for id := range debits {
+			if !changed[id] {
+				return apperr.Wrap(ErrInsufficientFunds, apperr.Conflict, "not enough funds for that")
+			}
 		}
-		n, err = store.AddPosted(ctx, tx, store.DebitsPosted, debits, true)
-		if err != nil {
-			return err
+		for id := range credits {
+			if !changed[id] {
+				return fmt.Errorf("ledger: post %d entries: credited account %d not found", len(entries), id)
+			}
 		}
-		if n != int64(len(debits)) {
-			return apperr.Wrap(ErrInsufficientFunds, apperr.Conflict, "not enough funds for that")
-		}
+		out = rows
 		return nil
 	}
+	var err error
 	if l.tx != nil {
-		return post(*l.tx)
+		err = post(*l.tx)
+	} else {
+		err = l.db.Tx(ctx, post)
 	}
-	return l.db.Tx(ctx, post)
+	return out, err
 }
 
 // onlyCredited sums what entries credit to each account they never

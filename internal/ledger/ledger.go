@@ -467,6 +467,47 @@ func (l *Ledger) Lock(ctx context.Context, names ...string) error {
 	return l.lockIDs(ctx, *l.tx, list)
 }
 
+// LockForKey is Lock that also returns the locked accounts (by name;
+// counter accounts are neither locked nor returned) and tells whether a
+// transfer keyed key exists, all in one statement: what a caller about to
+// post under key reads first, a round trip instead of three.
+func (l *Ledger) LockForKey(ctx context.Context, key string, names ...string) (map[string]Account, bool, error) {
+	if l.tx == nil {
+		return nil, false, errors.New("ledger: LockForKey needs a transaction (use In)")
+	}
+	ids, err := l.idsInTx(ctx, names)
+	if err != nil {
+		return nil, false, err
+	}
+	byID := make(map[int64]string, len(ids))
+	list := make([]int64, 0, len(ids))
+	for name, id := range ids {
+		if !allowNegative(name) {
+			byID[id] = name
+			list = append(list, id)
+		}
+	}
+	if len(list) == 0 {
+		_, err := store.TransferByKey(ctx, *l.tx, key)
+		if errors.Is(err, db.ErrNotFound) {
+			return map[string]Account{}, false, nil
+		}
+		return map[string]Account{}, err == nil, err
+	}
+	accts, posted, err := store.LockedAccounts(ctx, *l.tx, list, key)
+	if err != nil {
+		return nil, false, err
+	}
+	out := make(map[string]Account, len(accts))
+	for _, a := range accts {
+		out[byID[a.ID]] = a
+	}
+	if len(out) != len(list) {
+		return nil, false, fmt.Errorf("ledger: lock %v: %d of %d accounts found", names, len(out), len(list))
+	}
+	return out, posted, nil
+}
+
 func (l *Ledger) lockIDs(ctx context.Context, tx db.Tx, ids []int64) error {
 	if l.db.Dialect != db.Postgres || len(ids) == 0 {
 		return nil // SQLite transactions are immediate: the writer holds the whole file

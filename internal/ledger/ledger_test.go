@@ -276,6 +276,76 @@ func TestPostManyNewAccountsAndRepeatedKeys(t *testing.T) {
 	})
 }
 
+// TestPostAllAccrualAndCredit posts what a runway credit posts (the
+// runway's consumption, then the payment into it) as one batch: the
+// runway is debited and credited by the same call, its debit may use
+// the credit beside it but no more, and an overdraft moves nothing.
+func TestPostAllAccrualAndCredit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		l := ledger.New(d, nil)
+		runway, earned := ledger.OfferingRunway(1), ledger.OfferingEarned(1)
+		if _, err := l.Post(ctx, ledger.Entry{Key: "in:0", Debit: ledger.Lightning, Credit: runway, Amount: 1_000}); err != nil {
+			t.Fatal(err)
+		}
+		batch := func(consumed, paid money.Msat, n int) ([]ledger.Transfer, error) {
+			var out []ledger.Transfer
+			err := d.Tx(ctx, func(tx db.Tx) error {
+				var err error
+				out, err = l.In(tx).PostAll(ctx, []ledger.Entry{
+					{Key: fmt.Sprintf("accrual:%d", n), Debit: runway, Credit: earned, Amount: consumed},
+					{Key: fmt.Sprintf("in:%d", n), Debit: ledger.Lightning, Credit: runway, Amount: paid},
+				})
+				return err
+			})
+			return out, err
+		}
+		for i, tc := range []struct {
+			name           string
+			consumed, paid money.Msat
+			wantErr        error
+			runway, earned money.Msat // balances after
+		}{
+			{"consumption within the balance", 400, 500, nil, 1_100, 400},
+			{"consumption needing the credit beside it", 1_500, 500, nil, 100, 1_900},
+			{"overdraft", 700, 500, ledger.ErrInsufficientFunds, 100, 1_900},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				trs, err := batch(tc.consumed, tc.paid, i+1)
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				if err == nil && (len(trs) != 2 || trs[0].ID == 0 || trs[0].ID >= trs[1].ID || trs[1].Amount != tc.paid) {
+					t.Fatalf("transfers %+v: want the accrual then the credit, with their ids", trs)
+				}
+				for name, want := range map[string]money.Msat{runway: tc.runway, earned: tc.earned} {
+					if got, err := l.Balance(ctx, name); err != nil || got != want {
+						t.Fatalf("%s = %d (%v), want %d", name, got, err, want)
+					}
+				}
+				checkInvariants(t, l)
+			})
+		}
+		// LockForKey reads the balances it locks and tells a posted key.
+		err := d.Tx(ctx, func(tx db.Tx) error {
+			accts, posted, err := l.In(tx).LockForKey(ctx, "in:0", ledger.Lightning, runway, earned)
+			if err != nil {
+				return err
+			}
+			if !posted || len(accts) != 2 || accts[runway].Balance() != 100 || accts[earned].Balance() != 1_900 {
+				t.Errorf("LockForKey(in:0) = %+v, %v; want the runway and earned balances and the key posted", accts, posted)
+			}
+			if _, posted, err = l.In(tx).LockForKey(ctx, "in:never", runway); err != nil || posted {
+				t.Errorf("LockForKey(in:never): posted %v, %v", posted, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // TestTransfersWithPrefix: a prefix is a prefix byte by byte, whatever
 // the database's collation would make of punctuation, case or LIKE's
 // wildcards.

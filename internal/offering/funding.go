@@ -28,8 +28,24 @@ func (s *Service) accrueLocked(ctx context.Context, tx db.Tx, o *Offering) (mone
 // accrueFrom is accrueLocked for a caller that has read the runway's
 // balance under the same locks.
 func (s *Service) accrueFrom(ctx context.Context, tx db.Tx, o *Offering, runway money.Msat) (money.Msat, error) {
-	l := s.ledger.In(tx)
-	runwayName, earnedName := ledger.OfferingRunway(o.ID), ledger.OfferingEarned(o.ID)
+	consumed, entry := s.accrual(o, runway)
+	if entry == nil {
+		return consumed, nil
+	}
+	tr, err := s.ledger.In(tx).Post(ctx, *entry)
+	if err != nil {
+		return 0, err
+	}
+	if err := addConsumedDay(ctx, tx, o.ID, tr); err != nil {
+		return 0, err
+	}
+	return consumed, nil
+}
+
+// accrual returns the runway consumed since o.AccruedAt out of runway,
+// with the entry that posts it (nil when nothing was consumed), and moves
+// o.AccruedAt on to where the consumption paid for.
+func (s *Service) accrual(o *Offering, runway money.Msat) (money.Msat, *ledger.Entry) {
 	now := s.Now().Truncate(time.Millisecond)
 	if !now.After(o.AccruedAt) {
 		return 0, nil
@@ -39,19 +55,14 @@ func (s *Service) accrueFrom(ctx context.Context, tx db.Tx, o *Offering, runway 
 		return 0, nil
 	}
 	consumed, paid := consumption(runway, o.BurnRateMsatPerHour, now.Sub(o.AccruedAt))
+	var entry *ledger.Entry
 	if consumed > 0 {
-		tr, err := l.Post(ctx, ledger.Entry{
+		entry = &ledger.Entry{
 			Key:    accrualKeyPrefix + fmt.Sprintf("%d:%d", o.ID, o.AccruedAt.UnixMilli()),
-			Debit:  runwayName,
-			Credit: earnedName,
+			Debit:  ledger.OfferingRunway(o.ID),
+			Credit: ledger.OfferingEarned(o.ID),
 			Amount: consumed,
 			Memo:   "runway consumed",
-		})
-		if err != nil {
-			return 0, err
-		}
-		if err := addConsumedDay(ctx, tx, o.ID, tr); err != nil {
-			return 0, err
 		}
 	}
 	if consumed == runway {
@@ -59,7 +70,7 @@ func (s *Service) accrueFrom(ctx context.Context, tx db.Tx, o *Offering, runway 
 	} else {
 		o.AccruedAt = o.AccruedAt.Add(paid)
 	}
-	return consumed, nil
+	return consumed, entry
 }
 
 // accrualKeyPrefix starts the key of every accrual transfer; the indexes
@@ -71,9 +82,14 @@ const accrualKeyPrefix = "accrual:"
 // posted again returns the first transfer) changes nothing: transfer ids
 // only grow, and the offering's row lock orders its accruals.
 func addConsumedDay(ctx context.Context, tx db.Tx, offeringID int64, tr ledger.Transfer) error {
+	return store.AddConsumedDay(ctx, tx, consumedDay(offeringID, tr))
+}
+
+// consumedDay is the consumption_days row of one accrual.
+func consumedDay(offeringID int64, tr ledger.Transfer) store.ConsumptionDay {
 	at := tr.CreatedAt.UTC()
-	return store.AddConsumedDay(ctx, tx, store.ConsumptionDay{OfferingID: offeringID, Day: at.Format(time.DateOnly),
-		AmountMsat: tr.Amount, Postings: 1, FirstTransferID: tr.ID, LastTransferID: tr.ID, FirstAt: at, LastAt: at})
+	return store.ConsumptionDay{OfferingID: offeringID, Day: at.Format(time.DateOnly),
+		AmountMsat: tr.Amount, Postings: 1, FirstTransferID: tr.ID, LastTransferID: tr.ID, FirstAt: at, LastAt: at}
 }
 
 // SettleAccrual posts the offering's consumption up to now inside the
@@ -141,32 +157,42 @@ func (s *Service) CreditRunway(ctx context.Context, tx db.Tx, offeringID int64, 
 	if err != nil {
 		return Offering{}, err
 	}
+	// One statement locks the accounts, reads the runway's balance and
+	// tells whether the key was credited; with the runway locked, what the
+	// accrual and this credit leave is known without reading it again.
+	// The accrual and the credit are posted together (the accrual first,
+	// so the new money buys time from now), and the accrual's day is
+	// counted by the statement that rewrites funded_until: on PostgreSQL
+	// a settlement's round trips are as few as its steps.
 	l := s.ledger.In(tx)
 	runwayName := ledger.OfferingRunway(o.ID)
-	if err := l.Lock(ctx, c.Debit, runwayName, ledger.OfferingEarned(o.ID)); err != nil {
+	accts, credited, err := l.LockForKey(ctx, c.Key, c.Debit, runwayName, ledger.OfferingEarned(o.ID))
+	if err != nil {
 		return Offering{}, err
 	}
-	if _, err := l.TransferByKey(ctx, c.Key); err == nil {
+	if credited {
 		return o, nil // already credited: nothing moves, nothing is rewritten
 	}
-	// The runway's balance is read once: with its row locked, what the
-	// accrual and this credit leave is known without reading it again
-	// (a round trip less on the settlement path).
-	runway, err := l.Balance(ctx, runwayName)
+	runway := accts[runwayName].Balance()
+	consumed, accrual := s.accrual(&o, runway)
+	entries := make([]ledger.Entry, 0, 2)
+	if accrual != nil {
+		entries = append(entries, *accrual)
+	}
+	entries = append(entries, ledger.Entry{Key: c.Key, Debit: c.Debit, Credit: runwayName, Amount: c.Amount, Memo: c.Memo})
+	posted, err := l.PostAll(ctx, entries)
 	if err != nil {
 		return Offering{}, err
 	}
-	consumed, err := s.accrueFrom(ctx, tx, &o, runway)
-	if err != nil {
-		return Offering{}, err
-	}
-	if _, err := l.Post(ctx, ledger.Entry{Key: c.Key, Debit: c.Debit, Credit: runwayName, Amount: c.Amount, Memo: c.Memo}); err != nil {
-		return Offering{}, err
+	var day *store.ConsumptionDay
+	if accrual != nil {
+		d := consumedDay(o.ID, posted[0])
+		day = &d
 	}
 	runway += c.Amount - consumed
 	fu := fundedUntil(o.AccruedAt, runway, o.BurnRateMsatPerHour)
 	o.FundedUntil = &fu
-	if err := store.SetFunding(ctx, tx, o.ID, o.AccruedAt, fu); err != nil {
+	if err := store.SetFunding(ctx, tx, o.ID, o.AccruedAt, fu, day); err != nil {
 		return Offering{}, err
 	}
 	tx.AfterCommit(func() { s.cache.forget(o.Slug) })

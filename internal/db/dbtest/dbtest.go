@@ -33,9 +33,9 @@ func SQLite(t testing.TB) *db.DB {
 
 // Postgres returns a migrated database in a new schema of the database
 // named by DATABASE_URL; the test is skipped when it is unset.
-func Postgres(t testing.TB) *db.DB {
+func Postgres(t testing.TB, opts ...db.Option) *db.DB {
 	t.Helper()
-	return open(t, postgresSchemaURL(t))
+	return open(t, postgresSchemaURL(t), opts...)
 }
 
 // URL returns a DATABASE_URL for a fresh, empty database of the given
@@ -80,10 +80,10 @@ func postgresSchemaURL(t testing.TB) string {
 	return u.String()
 }
 
-func open(t testing.TB, databaseURL string) *db.DB {
+func open(t testing.TB, databaseURL string, opts ...db.Option) *db.DB {
 	t.Helper()
 	ctx := context.Background()
-	d, err := db.Open(ctx, databaseURL, nil)
+	d, err := db.Open(ctx, databaseURL, nil, opts...)
 	if err != nil {
 		t.Fatalf("dbtest: open: %v", err)
 	}

@@ -29,10 +29,10 @@ func InsertTransfer(ctx context.Context, c Conn, t Transfer) (id int64, inserted
 }
 
 // InsertPosted writes posted transfers, skipping keys that exist, and
-// returns the keys it inserted: on PostgreSQL in one statement over
+// returns the ids of those it inserted, by key: on PostgreSQL in one statement over
 // arrays, on SQLite a multi-row statement per BatchRows transfers.
-func InsertPosted(ctx context.Context, c Conn, rows []Transfer) (map[string]bool, error) {
-	inserted := make(map[string]bool, len(rows))
+func InsertPosted(ctx context.Context, c Conn, rows []Transfer) (map[string]int64, error) {
+	inserted := make(map[string]int64, len(rows))
 	if isPostgres(ctx, c) {
 		n := len(rows)
 		keys, memos, times := make([]string, n), make([]string, n), make([]time.Time, n)
@@ -43,13 +43,14 @@ func InsertPosted(ctx context.Context, c Conn, rows []Transfer) (map[string]bool
 		}
 		err := scanArrays(ctx, c, func(rows *sql.Rows) error {
 			var k string
-			err := rows.Scan(&k)
-			inserted[k] = true
+			var id int64
+			err := rows.Scan(&id, &k)
+			inserted[k] = id
 			return err
 		}, `INSERT INTO transfers (key, debit_account_id, credit_account_id, amount_msat, kind, memo, created_at)
 			SELECT k, d, cr, a, $7, m, at FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::timestamptz[])
 			WITH ORDINALITY AS u(k, d, cr, a, m, at, i) ORDER BY i
-			ON CONFLICT (key) DO NOTHING RETURNING key`, keys, debits, credits, amounts, memos, times, string(Posted))
+			ON CONFLICT (key) DO NOTHING RETURNING id, key`, keys, debits, credits, amounts, memos, times, string(Posted))
 		if err != nil {
 			return nil, fmt.Errorf("ledger: insert %d transfers: %w", n, err)
 		}
@@ -67,13 +68,13 @@ func InsertPosted(ctx context.Context, c Conn, rows []Transfer) (map[string]bool
 			sb.WriteString("(?, ?, ?, ?, ?, ?, ?)")
 			args = append(args, t.Key, t.DebitAccountID, t.CreditAccountID, t.Amount, Posted, t.Memo, t.CreatedAt)
 		}
-		sb.WriteString(" ON CONFLICT (key) DO NOTHING RETURNING key")
-		var keys []string
-		if err := scan(ctx, c, &keys, sb.String(), args...); err != nil {
+		sb.WriteString(" ON CONFLICT (key) DO NOTHING RETURNING id, key")
+		var got []Transfer
+		if err := scan(ctx, c, &got, sb.String(), args...); err != nil {
 			return nil, fmt.Errorf("ledger: insert %d transfers: %w", len(chunk), err)
 		}
-		for _, k := range keys {
-			inserted[k] = true
+		for _, t := range got {
+			inserted[t.Key] = t.ID
 		}
 	}
 	return inserted, nil

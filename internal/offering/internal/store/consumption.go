@@ -31,20 +31,47 @@ func (ConsumptionDay) TableName() string { return "consumption_days" }
 // day. An accrual the day already counts changes nothing: transfer ids
 // only grow, so only a later last transfer is added.
 func AddConsumedDay(ctx context.Context, c Conn, day ConsumptionDay) error {
-	err := c.Gorm(ctx).Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "offering_id"}, {Name: "day"}},
-		DoUpdates: clause.Set{
-			{Column: clause.Column{Name: "amount_msat"}, Value: gorm.Expr("consumption_days.amount_msat + excluded.amount_msat")},
-			{Column: clause.Column{Name: "postings"}, Value: gorm.Expr("consumption_days.postings + 1")},
-			{Column: clause.Column{Name: "last_transfer_id"}, Value: gorm.Expr("excluded.last_transfer_id")},
-			{Column: clause.Column{Name: "last_at"}, Value: gorm.Expr("excluded.last_at")},
-		},
-		Where: clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "consumption_days.last_transfer_id < excluded.last_transfer_id"}}},
-	}).Create(&day).Error
+	err := c.Gorm(ctx).Clauses(consumedDayUpsert).Create(&day).Error
 	if err != nil {
 		return fmt.Errorf("offering: consumption of %d on %s: %w", day.OfferingID, day.Day, db.TranslateError(err))
 	}
 	return nil
+}
+
+// consumedDayUpsert adds a day's row to the one there, once per accrual.
+var consumedDayUpsert = clause.OnConflict{
+	Columns: []clause.Column{{Name: "offering_id"}, {Name: "day"}},
+	DoUpdates: clause.Set{
+		{Column: clause.Column{Name: "amount_msat"}, Value: gorm.Expr("consumption_days.amount_msat + excluded.amount_msat")},
+		{Column: clause.Column{Name: "postings"}, Value: gorm.Expr("consumption_days.postings + 1")},
+		{Column: clause.Column{Name: "last_transfer_id"}, Value: gorm.Expr("excluded.last_transfer_id")},
+		{Column: clause.Column{Name: "last_at"}, Value: gorm.Expr("excluded.last_at")},
+	},
+	Where: clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "consumption_days.last_transfer_id < excluded.last_transfer_id"}}},
+}
+
+// consumedDayFirst is a clause that puts AddConsumedDay's upsert in front
+// of an UPDATE as a data-modifying WITH (PostgreSQL), so that both run as
+// one statement: SetFunding's, on the settlement path.
+type consumedDayFirst struct{ day ConsumptionDay }
+
+func (consumedDayFirst) Name() string { return "UPDATE" }
+
+func (w consumedDayFirst) MergeClause(c *clause.Clause) { c.BeforeExpression = w }
+
+func (w consumedDayFirst) Build(b clause.Builder) {
+	d := w.day
+	b.WriteString("WITH day AS (INSERT ")
+	clause.Insert{Table: clause.Table{Name: d.TableName()}}.Build(b)
+	b.WriteByte(' ')
+	clause.Values{
+		Columns: []clause.Column{{Name: "offering_id"}, {Name: "day"}, {Name: "amount_msat"}, {Name: "postings"},
+			{Name: "first_transfer_id"}, {Name: "last_transfer_id"}, {Name: "first_at"}, {Name: "last_at"}},
+		Values: [][]any{{d.OfferingID, d.Day, d.AmountMsat, d.Postings, d.FirstTransferID, d.LastTransferID, d.FirstAt, d.LastAt}},
+	}.Build(b)
+	b.WriteString(" ON CONFLICT ")
+	consumedDayUpsert.Build(b)
+	b.WriteByte(')')
 }
 
 // ConsumptionDays returns up to limit days of an offering's consumption

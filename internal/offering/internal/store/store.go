@@ -88,11 +88,20 @@ func SetAccruedAt(ctx context.Context, c Conn, id int64, at time.Time) error {
 }
 
 // SetFunding stores the instant up to which o's consumption is posted and
-// the one its runway lasts until.
-func SetFunding(ctx context.Context, c Conn, id int64, accruedAt, fundedUntil time.Time) error {
-	err := c.Gorm(ctx).Model(&Offering{}).Where("id = ?", id).
-		Updates(map[string]any{"accrued_at": accruedAt, "funded_until": fundedUntil}).Error
-	if err != nil {
+// the one its runway lasts until and, when day is not nil, adds the
+// accrual it describes to consumption_days (as AddConsumedDay). On
+// PostgreSQL both are one statement: a round trip less on the settlement
+// path.
+func SetFunding(ctx context.Context, c Conn, id int64, accruedAt, fundedUntil time.Time, day *ConsumptionDay) error {
+	q := c.Gorm(ctx).Model(&Offering{}).Where("id = ?", id)
+	if day != nil && q.Dialector.Name() == string(db.Postgres) {
+		q = q.Clauses(consumedDayFirst{*day})
+	} else if day != nil {
+		if err := AddConsumedDay(ctx, c, *day); err != nil {
+			return err
+		}
+	}
+	if err := q.Updates(map[string]any{"accrued_at": accruedAt, "funded_until": fundedUntil}).Error; err != nil {
 		return fmt.Errorf("offering: funded until of %d: %w", id, db.TranslateError(err))
 	}
 	return nil
