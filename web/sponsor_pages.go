@@ -115,8 +115,11 @@ func (s *Server) sponsorBidView(c echo.Context, o offering.Offering) (templates.
 	}
 	v.Terms = fmt.Sprintf("%d slot(s) a %s; reserve %s; slot weights %s.", st.Slots, st.Period, st.Reserve, strings.Join(weights, " / "))
 	for _, p := range open {
-		v.Periods = append(v.Periods, templates.SponsorPeriod{Start: sponsor.FormatStart(p.Start),
-			Label: fmt.Sprintf("From %s UTC · %d bids", p.Start.UTC().Format("Mon 2 Jan 15:04"), p.Bids)})
+		label := fmt.Sprintf("From %s UTC · %d bids", p.Start.UTC().Format("Mon 2 Jan 15:04"), p.Bids)
+		if p.Fixed { // its first bid fixed its rules: they may not be the terms above
+			label += fmt.Sprintf(" · its own terms: until %s UTC, %d slot(s), reserve %s", p.End.UTC().Format("Mon 2 Jan 15:04"), p.Slots, p.Reserve)
+		}
+		v.Periods = append(v.Periods, templates.SponsorPeriod{Start: sponsor.FormatStart(p.Start), Label: label})
 	}
 	return v, nil
 }

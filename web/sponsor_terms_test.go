@@ -30,6 +30,9 @@ func TestSponsorTermsFixedByFirstBid(t *testing.T) {
 		if status != 200 || !strings.Contains(body, `"periods":[`+week+`,`+month) {
 			t.Fatalf("put sponsorship: %d %s", status, body)
 		}
+		if _, page, _ := s.do(t, "GET", "/o/my-site/sponsor", ""); !strings.Contains(page, "its own terms: until Mon 14 Dec 00:00 UTC, 3 slot(s), reserve 1,000 sats") {
+			t.Errorf("bid form does not show the week's own terms:\n%s", page)
+		}
 		// The week takes a bid at its own reserve; a month does not at it.
 		s.placeBid(t, 1500, "Gamma")
 		for _, bad := range []struct {
