@@ -22,11 +22,7 @@ func BenchmarkClearDue10k(b *testing.B) {
 	d := dbtest.Postgres(b)
 	ctx := context.Background()
 	f := newFixture(b, d)
-	hour, slots, reserve, open, on := sponsor.Hour, 3, sat(1), sponsor.MaxOpenPeriods, true
-	if _, err := f.sponsor.UpdateSettings(ctx, f.offering.ID, sponsor.SettingsInput{Enabled: &on, Period: &hour, Slots: &slots,
-		Reserve: &reserve, Weights: []int{10000, 6000, 3000}, OpenPeriods: &open}); err != nil {
-		b.Fatal(err)
-	}
+	benchSettings(b, f)
 	var due, check time.Duration
 	for i := 0; b.Loop(); i++ {
 		start := t0.Truncate(time.Hour).Add(time.Duration(i+1) * time.Hour)

@@ -24,11 +24,7 @@ func BenchmarkClearPeriod10k(b *testing.B) {
 	d := dbtest.Postgres(b)
 	ctx := context.Background()
 	f := newFixture(b, d)
-	hour, slots, reserve, open, on := sponsor.Hour, 3, sat(1), sponsor.MaxOpenPeriods, true
-	if _, err := f.sponsor.UpdateSettings(ctx, f.offering.ID, sponsor.SettingsInput{Enabled: &on, Period: &hour, Slots: &slots,
-		Reserve: &reserve, Weights: []int{10000, 6000, 3000}, OpenPeriods: &open}); err != nil {
-		b.Fatal(err)
-	}
+	benchSettings(b, f)
 	if err := d.Gorm(ctx).Exec(`CREATE TABLE raw_rows (id BIGSERIAL PRIMARY KEY, key TEXT NOT NULL UNIQUE, a BIGINT NOT NULL,
 		b BIGINT NOT NULL, amount BIGINT NOT NULL, kind TEXT NOT NULL, memo TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL)`).Error; err != nil {
 		b.Fatal(err)
@@ -52,6 +48,16 @@ func BenchmarkClearPeriod10k(b *testing.B) {
 	b.ReportMetric(float64(inserting.Milliseconds())/float64(b.N), "insert-ms/op")
 	b.ReportMetric(float64(inserting)/float64(clearing), "insert/clear")
 	if err := f.ledger.CheckInvariants(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchSettings opens hourly periods of three slots (weights
+// 10000/6000/3000, reserve 1 sat) on the fixture's offering.
+func benchSettings(b *testing.B, f *fixture) {
+	hour, slots, reserve, open, on := sponsor.Hour, 3, sat(1), sponsor.MaxOpenPeriods, true
+	if _, err := f.sponsor.UpdateSettings(context.Background(), f.offering.ID, sponsor.SettingsInput{Enabled: &on, Period: &hour, Slots: &slots,
+		Reserve: &reserve, Weights: []int{10000, 6000, 3000}, OpenPeriods: &open}); err != nil {
 		b.Fatal(err)
 	}
 }
