@@ -40,30 +40,41 @@ type RevenueData struct {
 // RevenueDistributed enqueues revenue_distributed for every webhook of
 // the offering that subscribes to it, inside tx.
 func (s *Service) RevenueDistributed(ctx context.Context, tx db.Tx, offeringID int64, ev invest.Event) error {
+	return s.enqueueRecorded(ctx, tx, offeringID, RevenueDistributed, "revenue:"+ev.Key, func(slug string) any {
+		return RevenuePayload{Type: RevenueDistributed, Timestamp: ev.CreatedAt.UTC().Format(time.RFC3339),
+			Data: RevenueData{Offering: slug, EventID: ev.ID, AmountMsat: ev.AmountMsat, InvestorsMsat: ev.InvestorsMsat,
+				RunwayMsat: ev.RunwayMsat, Investments: ev.Investments}}
+	})
+}
+
+// enqueueRecorded enqueues an event recorded as it happens (not a status
+// transition) for every webhook of the offering that subscribes to it,
+// inside tx, under key: sent once however often the caller runs. The
+// payload, from the offering's slug, is made once, and only when some
+// webhook wants it.
+func (s *Service) enqueueRecorded(ctx context.Context, tx db.Tx, offeringID int64, event Event, key string, payload func(slug string) any) error {
 	rows, err := store.WebhooksOf(ctx, tx, offeringID)
 	if err != nil {
 		return fmt.Errorf("hooks: %w", err)
 	}
-	var slug string
+	var body []byte
 	for _, r := range rows {
-		if !webhookOf(r).Subscribes(RevenueDistributed) {
+		if !webhookOf(r).Subscribes(event) {
 			continue
 		}
-		if slug == "" {
-			if slug, err = s.slugOf(ctx, offeringID); err != nil {
+		if body == nil {
+			slug, err := s.slugOf(ctx, offeringID)
+			if err != nil {
 				return err
 			}
+			if body, err = json.Marshal(payload(slug)); err != nil {
+				return fmt.Errorf("hooks: %s payload: %w", event, err)
+			}
+			tx.AfterCommit(s.poke)
 		}
-		payload, err := json.Marshal(RevenuePayload{Type: RevenueDistributed, Timestamp: ev.CreatedAt.UTC().Format(time.RFC3339),
-			Data: RevenueData{Offering: slug, EventID: ev.ID, AmountMsat: ev.AmountMsat, InvestorsMsat: ev.InvestorsMsat,
-				RunwayMsat: ev.RunwayMsat, Investments: ev.Investments}})
-		if err != nil {
-			return fmt.Errorf("hooks: revenue payload: %w", err)
-		}
-		if err := s.enqueue(ctx, tx, r.ID, RevenueDistributed, "revenue:"+ev.Key, payload); err != nil {
+		if err := s.enqueue(ctx, tx, r.ID, event, key, body); err != nil {
 			return err
 		}
-		tx.AfterCommit(s.poke)
 	}
 	return nil
 }

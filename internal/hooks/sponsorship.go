@@ -2,12 +2,10 @@ package hooks
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/keepalive/keepalive/internal/db"
-	"github.com/keepalive/keepalive/internal/hooks/internal/store"
 	"github.com/keepalive/keepalive/internal/money"
 	"github.com/keepalive/keepalive/internal/sponsor"
 	"github.com/keepalive/keepalive/internal/sponsor/clearing"
@@ -48,33 +46,12 @@ type SponsorWinner struct {
 // SponsorshipStarted enqueues sponsorship_started for every webhook of
 // the offering that subscribes to it, inside tx.
 func (s *Service) SponsorshipStarted(ctx context.Context, tx db.Tx, offeringID int64, start, end time.Time, winners []clearing.Winner) error {
-	rows, err := store.WebhooksOf(ctx, tx, offeringID)
-	if err != nil {
-		return fmt.Errorf("hooks: %w", err)
-	}
-	var payload []byte
-	for _, r := range rows {
-		if !webhookOf(r).Subscribes(SponsorshipStarted) {
-			continue
+	key := fmt.Sprintf("sponsorship:%d:%s", offeringID, sponsor.FormatStart(start))
+	return s.enqueueRecorded(ctx, tx, offeringID, SponsorshipStarted, key, func(slug string) any {
+		data := SponsorshipData{Offering: slug, Start: sponsor.FormatStart(start), End: sponsor.FormatStart(end), Winners: []SponsorWinner{}}
+		for _, w := range winners {
+			data.Winners = append(data.Winners, SponsorWinner{Slot: w.Slot, Bid: w.Bid, Charge: w.Charge, Display: w.Display})
 		}
-		if payload == nil {
-			slug, err := s.slugOf(ctx, offeringID)
-			if err != nil {
-				return err
-			}
-			data := SponsorshipData{Offering: slug, Start: sponsor.FormatStart(start), End: sponsor.FormatStart(end), Winners: []SponsorWinner{}}
-			for _, w := range winners {
-				data.Winners = append(data.Winners, SponsorWinner{Slot: w.Slot, Bid: w.Bid, Charge: w.Charge, Display: w.Display})
-			}
-			if payload, err = json.Marshal(SponsorshipPayload{Type: SponsorshipStarted, Timestamp: data.Start, Data: data}); err != nil {
-				return fmt.Errorf("hooks: sponsorship payload: %w", err)
-			}
-		}
-		key := fmt.Sprintf("sponsorship:%d:%s", offeringID, sponsor.FormatStart(start))
-		if err := s.enqueue(ctx, tx, r.ID, SponsorshipStarted, key, payload); err != nil {
-			return err
-		}
-		tx.AfterCommit(s.poke)
-	}
-	return nil
+		return SponsorshipPayload{Type: SponsorshipStarted, Timestamp: data.Start, Data: data}
+	})
 }
