@@ -177,11 +177,20 @@ func (s *Server) apiWithdraw(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return answerWithdrawal(c, func(ctx context.Context, destination string) (funding.Payout, error) {
+		return s.Funding.WithdrawEarned(ctx, o, destination)
+	})
+}
+
+// answerWithdrawal reads a withdrawal request's destination, pays it with
+// pay, and answers the payout as accepted (it completes in the
+// background).
+func answerWithdrawal(c echo.Context, pay func(ctx context.Context, destination string) (funding.Payout, error)) error {
 	var req withdrawalRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	p, err := s.Funding.WithdrawEarned(c.Request().Context(), o, req.Destination)
+	p, err := pay(c.Request().Context(), req.Destination)
 	if err != nil {
 		return err
 	}

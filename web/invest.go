@@ -365,15 +365,9 @@ func (s *Server) apiInvestmentWithdraw(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req withdrawalRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	p, err := s.Invest.Withdraw(c.Request().Context(), inv, req.Destination)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusAccepted, toPayoutJSON(p))
+	return answerWithdrawal(c, func(ctx context.Context, destination string) (funding.Payout, error) {
+		return s.Invest.Withdraw(ctx, inv, destination)
+	})
 }
 
 func (s *Server) apiInvestmentWithdrawals(c echo.Context) error {
