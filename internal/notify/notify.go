@@ -1,10 +1,11 @@
 // Package notify carries small events ("this invoice was paid", "this
 // offering's status changed") to every replica of the site at once.
 //
-// On PostgreSQL, Publish queues a NOTIFY and every replica — the sender
-// included — LISTENs on one dedicated connection and hands each event to
-// its local subscribers. On SQLite the site is one process and events go
-// straight from Publish to the subscribers.
+// Publish hands an event to the replica's own subscribers at once. On
+// PostgreSQL it also queues a NOTIFY, and every replica LISTENs on one
+// dedicated connection and hands the events of the others to its
+// subscribers (each event names the hub it came from, so a replica does
+// not hear its own twice). On SQLite the site is one process.
 //
 // Delivery is best effort: a notification sent while a replica's listener
 // is reconnecting is lost. After every (re)connect each subscriber
@@ -16,6 +17,7 @@ package notify
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -39,9 +41,10 @@ const (
 
 // Hub fans events out to subscribers, across replicas on PostgreSQL.
 type Hub struct {
-	db  *sql.DB // PostgreSQL pool to send NOTIFY on; nil: local only
-	url string
-	log *slog.Logger
+	db     *sql.DB // PostgreSQL pool to send NOTIFY on; nil: local only
+	url    string
+	log    *slog.Logger
+	origin string // names this hub in the events it sends
 
 	mu   sync.Mutex
 	subs map[string]map[chan string]struct{}
@@ -79,7 +82,7 @@ func newHub(pool *sql.DB, url string, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Hub{db: pool, url: url, log: log, subs: map[string]map[chan string]struct{}{},
+	return &Hub{db: pool, url: url, log: log, origin: rand.Text(), subs: map[string]map[chan string]struct{}{},
 		connected: make(chan struct{}), outbox: make(chan string, 4096), stopped: make(chan struct{})}
 }
 
@@ -89,17 +92,18 @@ const channelSQL = "'keepalive:' || current_schema()"
 
 // Publish sends an event on topic to every replica. Call it after the
 // caller's transaction has committed, so that a subscriber that reads the
-// database on hearing it sees the change. On PostgreSQL the event is
-// queued and sent by Run, several to a round trip, so that the caller (the
-// settlement stream) does not wait for it; it fails only when the queue
-// stays full until ctx ends or the hub has stopped.
+// database on hearing it sees the change. This replica's subscribers have
+// it when Publish returns. On PostgreSQL the event is queued for the other
+// replicas and sent by Run, several to a round trip, so that the caller
+// (the settlement stream) does not wait for it; it fails only when the
+// queue stays full until ctx ends or the hub has stopped.
 func (h *Hub) Publish(ctx context.Context, topic, key string) error {
+	h.deliver(topic, key)
 	if h.db == nil {
-		h.deliver(topic, key)
 		return nil
 	}
 	select {
-	case h.outbox <- topic + ":" + key:
+	case h.outbox <- h.origin + "/" + topic + ":" + key:
 		return nil
 	case <-h.stopped:
 		return fmt.Errorf("notify: publish %s: the hub has stopped", topic)
@@ -289,6 +293,12 @@ func (h *Hub) listen(ctx context.Context) error {
 		topic, key, ok := strings.Cut(n.Payload, ":")
 		if !ok {
 			continue
+		}
+		if origin, t, ok := strings.Cut(topic, "/"); ok {
+			if origin == h.origin {
+				continue // delivered here when it was published
+			}
+			topic = t
 		}
 		h.deliver(topic, key)
 	}
