@@ -333,48 +333,104 @@ func (s *Server) invoiceEvents(c echo.Context) error {
 		w.Flush()
 		return nil
 	}
-	// Settled or lapsed before the stream opened: say so at once.
-	switch inv.StateAt(s.Funding.Now()) {
-	case funding.InvoiceSettled:
+	keepalive := func() error {
+		extend()
+		if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
+			return err
+		}
+		w.Flush()
+		return nil
+	}
+	switch _, outcome := s.awaitPayment(ctx, inv, settled, time.Time{}, keepalive); outcome {
+	case paymentPaid:
 		return send("paid")
-	case funding.InvoiceExpired, funding.InvoiceCanceled:
+	case paymentLapsed:
 		return send("expired")
 	}
-	expiry := time.NewTimer(inv.ExpiresAt.Sub(s.Funding.Now()))
-	defer expiry.Stop()
-	keepalive := time.NewTicker(25 * time.Second)
-	defer keepalive.Stop()
-	// Settlements are announced to every replica, but an announcement
-	// can be lost (a replica killed between commit and notice, a
-	// listener reconnecting): the database is asked now and then too.
-	recheck := time.NewTicker(invoiceRecheck)
-	defer recheck.Stop()
+	return nil
+}
+
+// paymentOutcome is how a wait for an invoice's payment ended.
+type paymentOutcome int
+
+const (
+	paymentPaid     paymentOutcome = iota // credited
+	paymentLapsed                         // expired or canceled unpaid
+	paymentOpen                           // still open: the wait ran out, or the client or the replica left
+)
+
+// awaitPayment waits until inv is credited or lapses, until deadline (the
+// zero time: its expiry), or until the client leaves or the replica
+// drains, and returns the invoice as it then stands. settled must have
+// been subscribed before inv was read: a settlement landing between the
+// two would otherwise be missed. idle, when given, runs every 25 s while
+// nothing happens (an event stream's keepalive); its error ends the wait.
+//
+// Settlements are announced to every replica, but an announcement can be
+// lost (a replica killed between commit and notice, a listener
+// reconnecting): the database is asked now and then too, and once more
+// when the wait runs out.
+func (s *Server) awaitPayment(ctx context.Context, inv funding.Invoice, settled <-chan string, deadline time.Time, idle func() error) (funding.Invoice, paymentOutcome) {
+	outcome := func() paymentOutcome {
+		switch inv.StateAt(s.Funding.Now()) {
+		case funding.InvoiceSettled:
+			return paymentPaid
+		case funding.InvoiceExpired, funding.InvoiceCanceled:
+			return paymentLapsed
+		}
+		return paymentOpen
+	}
+	if o := outcome(); o != paymentOpen {
+		return inv, o
+	}
+	lapses := deadline.IsZero() || !deadline.Before(inv.ExpiresAt)
+	if lapses {
+		deadline = inv.ExpiresAt
+	}
 	paid := func() bool {
 		got, err := s.Funding.Invoice(ctx, inv.PaymentHash)
-		return err == nil && got.State == funding.InvoiceSettled
+		if err != nil {
+			return false
+		}
+		inv = got
+		return got.State == funding.InvoiceSettled
+	}
+	end := time.NewTimer(deadline.Sub(s.Funding.Now()))
+	defer end.Stop()
+	recheck := time.NewTicker(invoiceRecheck)
+	defer recheck.Stop()
+	var quiet <-chan time.Time
+	if idle != nil {
+		t := time.NewTicker(25 * time.Second)
+		defer t.Stop()
+		quiet = t.C
 	}
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return inv, paymentOpen
 		case <-s.draining:
-			return nil
+			return inv, paymentOpen
 		case hash := <-settled:
 			if (hash == inv.PaymentHash || hash == notify.Recheck) && paid() {
-				return send("paid")
+				return inv, paymentPaid
 			}
 		case <-recheck.C:
 			if paid() {
-				return send("paid")
+				return inv, paymentPaid
 			}
-		case <-expiry.C:
-			return send("expired")
-		case <-keepalive.C:
-			extend()
-			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
-				return nil
+		case <-end.C:
+			if paid() {
+				return inv, paymentPaid
 			}
-			w.Flush()
+			if lapses {
+				return inv, paymentLapsed
+			}
+			return inv, paymentOpen
+		case <-quiet:
+			if idle() != nil {
+				return inv, paymentOpen
+			}
 		}
 	}
 }

@@ -92,19 +92,46 @@ type invoiceJSON struct {
 	SettledAt   *string    `json:"settled_at"`
 }
 
+// maxInvoiceWait bounds GET /api/v1/invoices/{hash}?wait=N (seconds),
+// within the server's write timeout.
+const maxInvoiceWait = 50
+
+// apiInvoice answers an invoice's state. With ?wait=N (1 to 50 seconds)
+// and the invoice still open, it answers when the invoice is paid or
+// lapses, or after N seconds with the invoice still open: a client waiting
+// for a payment asks once instead of polling, and hears of it as soon as
+// any replica has credited it.
 func (s *Server) apiInvoice(c echo.Context) error {
 	ctx := c.Request().Context()
+	wait, err := intParam(c, "wait", 0, 0, maxInvoiceWait)
+	if err != nil {
+		return err
+	}
+	var settled <-chan string
+	if wait > 0 {
+		// Subscribed before the invoice is read, so that a settlement
+		// landing between the two is heard.
+		var stop func()
+		settled, stop = s.Funding.Settlements()
+		defer stop()
+	}
 	inv, err := s.Funding.Invoice(ctx, c.Param("hash"))
 	if err != nil {
 		return err
 	}
-	o, err := s.Offerings.GetByID(ctx, inv.OfferingID)
+	if wait > 0 {
+		inv, _ = s.awaitPayment(ctx, inv, settled, s.Funding.Now().Add(time.Duration(wait)*time.Second), nil)
+		if ctx.Err() != nil {
+			return nil // the client left: there is no one to answer
+		}
+	}
+	slug, err := s.Offerings.SlugOf(ctx, inv.OfferingID)
 	if err != nil {
 		return err
 	}
 	j := invoiceJSON{
 		PaymentHash: inv.PaymentHash, State: string(inv.StateAt(s.Funding.Now())), AmountMsat: inv.AmountMsat,
-		PaidMsat: inv.PaidMsat, Purpose: string(inv.Purpose), Offering: o.Slug, ExpiresAt: inv.ExpiresAt.UTC().Format(time.RFC3339),
+		PaidMsat: inv.PaidMsat, Purpose: string(inv.Purpose), Offering: slug, ExpiresAt: inv.ExpiresAt.UTC().Format(time.RFC3339),
 	}
 	if inv.SettledAt != nil {
 		t := inv.SettledAt.UTC().Format(time.RFC3339)

@@ -312,3 +312,79 @@ func (s *site) payOut(t *testing.T, hash string) {
 	}
 	t.Fatalf("payout %s still pending", hash)
 }
+
+// TestAPIInvoiceWait: GET /api/v1/invoices/{hash}?wait=N answers an open
+// invoice when it is paid (heard at once, not at the next re-check), or
+// after N seconds still open; a paid or lapsed invoice is answered at
+// once, and a bad wait is refused.
+func TestAPIInvoiceWait(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newSite(t, d)
+		createOffering(t, s, createBody)
+		hash := func() string {
+			status, body, _ := s.do(t, "POST", "/api/v1/offerings/my-site/donations", `{"amount_msat":5000000}`)
+			if status != 201 {
+				t.Fatalf("donate: %d %s", status, body)
+			}
+			var got struct {
+				PaymentHash string `json:"payment_hash"`
+			}
+			decodeInto(t, body, &got)
+			return got.PaymentHash
+		}
+		for _, bad := range []string{"-1", "51", "abc", "1.5", "1e3", "99999999999999999999"} {
+			status, body, _ := s.do(t, "GET", "/api/v1/invoices/"+hash()+"?wait="+bad, "")
+			if status != 400 || !strings.Contains(body, `"error"`) || !strings.Contains(body, "wait") {
+				t.Errorf("wait=%s: %d %s, want 400 naming wait", bad, status, body)
+			}
+		}
+
+		// Paid while the request waits.
+		h := hash()
+		type answer struct {
+			status int
+			body   string
+			took   time.Duration
+		}
+		got := make(chan answer, 1)
+		go func() {
+			began := time.Now()
+			status, body, _ := s.do(t, "GET", "/api/v1/invoices/"+h+"?wait=30", "")
+			got <- answer{status, body, time.Since(began)}
+		}()
+		time.Sleep(300 * time.Millisecond)
+		select {
+		case a := <-got:
+			t.Fatalf("the wait answered before the payment: %d %s", a.status, a.body)
+		default:
+		}
+		if status, body, _ := s.do(t, "POST", "/api/v1/demo/invoices/"+h+"/pay", ""); status != 200 {
+			t.Fatalf("demo pay: %d %s", status, body)
+		}
+		a := <-got
+		if a.status != 200 || !strings.Contains(a.body, `"state":"settled"`) || strings.Contains(a.body, `"settled_at":null`) {
+			t.Fatalf("wait on a paid invoice: %d %s", a.status, a.body)
+		}
+		if a.took > 4*time.Second { // the database re-check is every 5 s: the settlement itself woke it
+			t.Fatalf("the wait heard of the payment after %s", a.took)
+		}
+		// Already paid: at once.
+		if status, body, _ := s.do(t, "GET", "/api/v1/invoices/"+h+"?wait=50", ""); status != 200 || !strings.Contains(body, `"state":"settled"`) {
+			t.Fatalf("wait on a settled invoice: %d %s", status, body)
+		}
+
+		// Nobody pays: still open after the wait.
+		open := hash()
+		began := time.Now()
+		status, body, _ := s.do(t, "GET", "/api/v1/invoices/"+open+"?wait=1", "")
+		if status != 200 || !strings.Contains(body, `"state":"open"`) || time.Since(began) < time.Second {
+			t.Fatalf("wait=1 on an unpaid invoice: %d %s after %s", status, body, time.Since(began))
+		}
+		// Lapsed: at once, as expired.
+		s.clock.Advance(2 * time.Hour)
+		if status, body, _ := s.do(t, "GET", "/api/v1/invoices/"+open+"?wait=50", ""); status != 200 || !strings.Contains(body, `"state":"expired"`) {
+			t.Fatalf("wait on a lapsed invoice: %d %s", status, body)
+		}
+		s.checkLedger(t)
+	})
+}
