@@ -38,6 +38,7 @@ const (
 // owns its tables, and nothing else writes SQL against them.
 type DB struct {
 	gorm    *gorm.DB
+	replay  *gorm.DB // PostgreSQL: sessions whose commits do not wait for the disk (TxReplayable)
 	Dialect Dialect
 }
 
@@ -120,30 +121,23 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Opt
 		// own statement cache would prepare each one again inside every
 		// transaction (a round trip per statement).
 		gcfg.PrepareStmt = false
-		dialector := postgres.Open(databaseURL)
-		if o.tracer != nil {
-			cfg, err := pgx.ParseConfig(databaseURL)
-			if err != nil {
-				return nil, fmt.Errorf("db: postgres url: %w", err)
-			}
-			cfg.Tracer = o.tracer
-			dialector = postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)})
-		}
-		g, err := gorm.Open(dialector, gcfg)
+		cfg, err := pgx.ParseConfig(databaseURL)
 		if err != nil {
-			return nil, fmt.Errorf("db: open postgres: %w", err)
+			return nil, fmt.Errorf("db: postgres url: %w", err)
 		}
-		sqlDB, err := g.DB()
+		cfg.Tracer = o.tracer
+		g, err := openPostgres(ctx, cfg, gcfg, 20)
 		if err != nil {
-			return nil, fmt.Errorf("db: postgres pool: %w", err)
+			return nil, err
 		}
-		sqlDB.SetMaxOpenConns(20)
-		sqlDB.SetMaxIdleConns(20)
-		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-		if err := sqlDB.PingContext(ctx); err != nil {
-			return nil, fmt.Errorf("db: connect postgres: %w", err)
+		replayCfg := cfg.Copy()
+		replayCfg.RuntimeParams["synchronous_commit"] = "off"
+		replay, err := openPostgres(ctx, replayCfg, gcfg, 4)
+		if err != nil {
+			closePool(g)
+			return nil, err
 		}
-		return &DB{gorm: g, Dialect: Postgres}, nil
+		return &DB{gorm: g, replay: replay, Dialect: Postgres}, nil
 	}
 
 	path := sqlitePath(databaseURL)
@@ -202,11 +196,40 @@ func sqlitePath(databaseURL string) string {
 
 // Close closes the pool.
 func (d *DB) Close() error {
+	if d.replay != nil {
+		closePool(d.replay)
+	}
 	sqlDB, err := d.SQL()
 	if err != nil {
 		return err
 	}
 	return sqlDB.Close()
+}
+
+// openPostgres opens a pool of at most size sessions configured by cfg.
+func openPostgres(ctx context.Context, cfg *pgx.ConnConfig, gcfg *gorm.Config, size int) (*gorm.DB, error) {
+	g, err := gorm.Open(postgres.New(postgres.Config{Conn: stdlib.OpenDB(*cfg)}), gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("db: open postgres: %w", err)
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, fmt.Errorf("db: postgres pool: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(size)
+	sqlDB.SetMaxIdleConns(size)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("db: connect postgres: %w", err)
+	}
+	return g, nil
+}
+
+func closePool(g *gorm.DB) {
+	if sqlDB, err := g.DB(); err == nil {
+		sqlDB.Close()
+	}
 }
 
 func gormLogger(log *slog.Logger) logger.Interface {
@@ -320,10 +343,35 @@ func (t Tx) AfterCommit(fn func()) {
 // reports a serialization failure, a deadlock or a busy SQLite file, then
 // runs the functions fn queued with AfterCommit.
 func (d *DB) Tx(ctx context.Context, fn func(tx Tx) error) error {
+	return d.tx(ctx, d.gorm, fn)
+}
+
+// TxReplayable is Tx for work that is told again when it is lost: on
+// PostgreSQL its commit returns before the write-ahead log reaches the
+// disk (synchronous_commit = off), saving the wait for the disk on the
+// path to a payer's page. A crash of the database server within about
+// half a second of such a commit may undo it, whole (never in part:
+// the database stays consistent), and only together with every later
+// transaction of its own kind: any commit that waits for the disk, by
+// any session, makes all earlier commits durable first, so nothing
+// durable ever rests on a lost one. Use it only where the work and the
+// marker that says it was done are written in the same transaction and
+// whoever did it would do it again when the marker is lost: a settlement
+// and the settlement stream's cursor, which is read again from lnd.
+// On SQLite this is Tx: in WAL mode with synchronous=NORMAL (see Open)
+// no commit waits for the disk, and a crash of the site loses none.
+func (d *DB) TxReplayable(ctx context.Context, fn func(tx Tx) error) error {
+	if d.replay == nil {
+		return d.Tx(ctx, fn)
+	}
+	return d.tx(ctx, d.replay, fn)
+}
+
+func (d *DB) tx(ctx context.Context, pool *gorm.DB, fn func(tx Tx) error) error {
 	var err error
 	for attempt := 0; attempt < 8; attempt++ {
 		hooks := &commitHooks{}
-		err = d.gorm.WithContext(ctx).Transaction(func(g *gorm.DB) error {
+		err = pool.WithContext(ctx).Transaction(func(g *gorm.DB) error {
 			return fn(Tx{g: g, dialect: d.Dialect, hooks: hooks})
 		})
 		if err == nil {

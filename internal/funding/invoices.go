@@ -339,7 +339,12 @@ func (s *Service) settle(ctx context.Context, ni lightning.Invoice, moveCursor b
 		settledAt = s.now().UTC()
 	}
 	idx := ni.SettleIndex
-	return s.db.Tx(ctx, func(tx db.Tx) error {
+	// The credit and the invoice's settled mark commit together (with the
+	// stream's cursor, when it moves): were the commit lost in a crash of
+	// the database, lnd still holds the settlement and the stream (or the
+	// next SettleIfPaid) credits it again. So the commit need not wait for
+	// the disk before the payer's page turns paid.
+	return s.db.TxReplayable(ctx, func(tx db.Tx) error {
 		inv, credited, err := store.MarkSettled(ctx, tx, hash, paid, settledAt, idx, moveCursor)
 		if err != nil {
 			return err
