@@ -30,6 +30,7 @@ type Offerings interface {
 	Update(ctx context.Context, slug string, in offering.Input) (offering.Offering, error)
 	Get(ctx context.Context, slug string) (offering.Offering, error)
 	GetByID(ctx context.Context, id int64) (offering.Offering, error)
+	SlugOf(ctx context.Context, id int64) (string, error)
 	Authenticate(ctx context.Context, slug, key string) (offering.Offering, error)
 	ByManageKey(ctx context.Context, key string) (offering.Offering, error)
 	Status(ctx context.Context, slug string) (offering.Status, error)

@@ -18,6 +18,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -85,12 +87,14 @@ var reservedSlugs = map[string]bool{
 
 // Service manages offerings.
 type Service struct {
-	db     *db.DB
-	ledger *ledger.Ledger
-	now    func() time.Time
-	rand   io.Reader
-	log    *slog.Logger
-	cache  *statusCache
+	db        *db.DB
+	ledger    *ledger.Ledger
+	now       func() time.Time
+	rand      io.Reader
+	log       *slog.Logger
+	cache     *statusCache
+	slugs     sync.Map // offering id → slug, which never changes once taken
+	slugsKept atomic.Int64
 }
 
 // Option sets an optional dependency of the Service.
@@ -455,6 +459,27 @@ func (s *Service) GetByID(ctx context.Context, id int64) (Offering, error) {
 	}
 	return o, err
 }
+
+// SlugOf returns the slug of the offering with that id. A slug is taken
+// for good when the offering is listed, so it is read from the database
+// once per process (for the first maxSlugsKept offerings asked about)
+// and kept: answering an invoice's state needs no second query.
+func (s *Service) SlugOf(ctx context.Context, id int64) (string, error) {
+	if slug, ok := s.slugs.Load(id); ok {
+		return slug.(string), nil
+	}
+	o, err := s.GetByID(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if s.slugsKept.Add(1) <= maxSlugsKept {
+		s.slugs.Store(id, o.Slug)
+	}
+	return o.Slug, nil
+}
+
+// maxSlugsKept bounds the memory SlugOf keeps (a few MB).
+const maxSlugsKept = 100_000
 
 // Hold locks the offering's row until tx ends, so that work another
 // package does for one offering is serialised (the count of its webhooks,

@@ -371,3 +371,27 @@ func TestConcurrentCreditsAndAccruals(t *testing.T) {
 		f.check(t)
 	})
 }
+
+// TestSlugOf: an offering's slug by its id, read once and then kept (the
+// second answer comes with the database closed); a missing id is
+// NotFound.
+func TestSlugOf(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		o, _, err := f.svc.Create(ctx, validInput("site-a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SlugOf(ctx, o.ID+1000); apperr.CodeOf(err) != apperr.NotFound {
+			t.Fatalf("a missing offering: %v, want not found", err)
+		}
+		if slug, err := f.svc.SlugOf(ctx, o.ID); err != nil || slug != "site-a" {
+			t.Fatalf("SlugOf: %q %v", slug, err)
+		}
+		d.Close()
+		if slug, err := f.svc.SlugOf(ctx, o.ID); err != nil || slug != "site-a" {
+			t.Fatalf("SlugOf, kept: %q %v", slug, err)
+		}
+	})
+}
