@@ -60,11 +60,16 @@ func (l *Ledger) PostAll(ctx context.Context, entries []Entry) ([]Transfer, erro
 			rows[i] = Transfer{Key: e.Key, DebitAccountID: ids[e.Debit], CreditAccountID: ids[e.Credit],
 				Amount: e.Amount, Kind: Posted, Memo: e.Memo, CreatedAt: now}
 		}
-		inserted, err := store.InsertPosted(ctx, tx, rows)
+		countDebit, countCredit := make([]bool, len(entries)), make([]bool, len(entries))
+		for i, e := range entries {
+			countDebit[i] = !allowNegative(e.Debit)
+			countCredit[i] = !allowNegative(e.Credit) && !opened[e.Credit]
+		}
+		inserted, changed, err := store.PostWithTotals(ctx, tx, rows, countDebit, countCredit)
 		if err != nil {
 			return err
 		}
-		debits, credits := map[int64]money.Msat{}, map[int64]money.Msat{}
+		debited, credited := map[int64]bool{}, map[int64]bool{}
 		for i, e := range entries {
 			id, ok := inserted[e.Key]
 			if !ok {
@@ -78,23 +83,19 @@ func (l *Ledger) PostAll(ctx context.Context, entries []Entry) ([]Transfer, erro
 				continue
 			}
 			rows[i].ID = id
-			if !allowNegative(e.Debit) {
-				debits[ids[e.Debit]] += e.Amount
+			if countDebit[i] {
+				debited[ids[e.Debit]] = true
 			}
-			if !allowNegative(e.Credit) && !opened[e.Credit] {
-				credits[ids[e.Credit]] += e.Amount
+			if countCredit[i] {
+				credited[ids[e.Credit]] = true
 			}
 		}
-		changed, err := store.AddPostedTotals(ctx, tx, credits, debits)
-		if err != nil {
-			return err
-		}
-		for id := range debits {
+		for id := range debited {
 			if !changed[id] {
 				return apperr.Wrap(ErrInsufficientFunds, apperr.Conflict, "not enough funds for that")
 			}
 		}
-		for id := range credits {
+		for id := range credited {
 			if !changed[id] {
 				return fmt.Errorf("ledger: post %d entries: credited account %d not found", len(entries), id)
 			}

@@ -241,72 +241,33 @@ func DerivedTotals(ctx context.Context, c Conn, id int64) (Totals, error) {
 	return Totals{money.Msat(row.DP), money.Msat(row.CP), money.Msat(row.DPend), money.Msat(row.CPend)}, nil
 }
 
-// AddPostedTotals adds credits and debits to the posted totals of many
-// accounts; a debit may not overdraw an account that is not allowed below
-// zero, counting the credits of the same call. It returns the ids of the
-// accounts it changed. On PostgreSQL it is one statement (a round trip on
-// the settlement path, where the runway is both debited by the accrual
-// and credited by the payment); SQLite adds the credits, then the debits.
-func AddPostedTotals(ctx context.Context, c Conn, credits, debits map[int64]money.Msat) (map[int64]bool, error) {
+// addPostedTotals adds credits and debits to the posted totals of many
+// accounts (credits first, then debits, on SQLite); a debit may not
+// overdraw an account that is not allowed below zero. It returns the ids
+// of the accounts it changed; after an overdraft the debited accounts
+// read as unchanged, the caller tells it and the transaction rolls back.
+func addPostedTotals(ctx context.Context, c Conn, credits, debits map[int64]money.Msat) (map[int64]bool, error) {
 	changed := map[int64]bool{}
-	if !isPostgres(ctx, c) {
-		for _, step := range []struct {
-			column  PostedColumn
-			amounts map[int64]money.Msat
-		}{{CreditsPosted, credits}, {DebitsPosted, debits}} {
-			n, err := AddPosted(ctx, c, step.column, step.amounts, step.column == DebitsPosted)
-			if err != nil {
-				return nil, err
-			}
-			if n != int64(len(step.amounts)) && step.column == CreditsPosted {
-				return nil, fmt.Errorf("ledger: %d of %d credited accounts found", n, len(step.amounts))
-			}
-			if n != int64(len(step.amounts)) {
-				// An overdraft: the debited accounts read as unchanged
-				// (some were credited above), the caller tells it and
-				// the transaction rolls back.
-				for id := range step.amounts {
-					delete(changed, id)
-				}
-				return changed, nil
-			}
-			for id := range step.amounts {
-				changed[id] = true
-			}
+	for _, step := range []struct {
+		column  PostedColumn
+		amounts map[int64]money.Msat
+	}{{CreditsPosted, credits}, {DebitsPosted, debits}} {
+		n, err := AddPosted(ctx, c, step.column, step.amounts, step.column == DebitsPosted)
+		if err != nil {
+			return nil, err
 		}
-		return changed, nil
-	}
-	union := map[int64]bool{}
-	for id := range credits {
-		union[id] = true
-	}
-	for id := range debits {
-		union[id] = true
-	}
-	ids := make([]int64, 0, len(union))
-	for id := range union {
-		ids = append(ids, id)
-	}
-	if len(ids) == 0 {
-		return changed, nil
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	cs, ds := make([]int64, len(ids)), make([]int64, len(ids))
-	for i, id := range ids {
-		cs[i], ds[i] = int64(credits[id]), int64(debits[id])
-	}
-	err := scanArrays(ctx, c, func(rows *sql.Rows) error {
-		var id int64
-		err := rows.Scan(&id)
-		changed[id] = true
-		return err
-	}, `UPDATE accounts SET credits_posted = accounts.credits_posted + v.c, debits_posted = accounts.debits_posted + v.d
-		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS v(id, c, d)
-		WHERE accounts.id = v.id AND (v.d = 0 OR accounts.allow_negative
-			OR accounts.credits_posted + v.c - accounts.debits_posted - accounts.debits_pending >= v.d)
-		RETURNING accounts.id`, ids, cs, ds)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: add posted totals of %d accounts: %w", len(ids), err)
+		if n != int64(len(step.amounts)) && step.column == CreditsPosted {
+			return nil, fmt.Errorf("ledger: %d of %d credited accounts found", n, len(step.amounts))
+		}
+		if n != int64(len(step.amounts)) {
+			for id := range step.amounts {
+				delete(changed, id)
+			}
+			return changed, nil
+		}
+		for id := range step.amounts {
+			changed[id] = true
+		}
 	}
 	return changed, nil
 }

@@ -28,34 +28,11 @@ func InsertTransfer(ctx context.Context, c Conn, t Transfer) (id int64, inserted
 	return ids[0], true, nil
 }
 
-// InsertPosted writes posted transfers, skipping keys that exist, and
-// returns the ids of those it inserted, by key: on PostgreSQL in one statement over
-// arrays, on SQLite a multi-row statement per BatchRows transfers.
-func InsertPosted(ctx context.Context, c Conn, rows []Transfer) (map[string]int64, error) {
+// insertPosted writes posted transfers, skipping keys that exist, and
+// returns the ids of those it inserted, by key, a multi-row statement per
+// BatchRows transfers: PostWithTotals on SQLite.
+func insertPosted(ctx context.Context, c Conn, rows []Transfer) (map[string]int64, error) {
 	inserted := make(map[string]int64, len(rows))
-	if isPostgres(ctx, c) {
-		n := len(rows)
-		keys, memos, times := make([]string, n), make([]string, n), make([]time.Time, n)
-		debits, credits, amounts := make([]int64, n), make([]int64, n), make([]int64, n)
-		for i, t := range rows {
-			keys[i], memos[i], times[i] = t.Key, t.Memo, t.CreatedAt
-			debits[i], credits[i], amounts[i] = t.DebitAccountID, t.CreditAccountID, int64(t.Amount)
-		}
-		err := scanArrays(ctx, c, func(rows *sql.Rows) error {
-			var k string
-			var id int64
-			err := rows.Scan(&id, &k)
-			inserted[k] = id
-			return err
-		}, `INSERT INTO transfers (key, debit_account_id, credit_account_id, amount_msat, kind, memo, created_at)
-			SELECT k, d, cr, a, $7, m, at FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::timestamptz[])
-			WITH ORDINALITY AS u(k, d, cr, a, m, at, i) ORDER BY i
-			ON CONFLICT (key) DO NOTHING RETURNING id, key`, keys, debits, credits, amounts, memos, times, string(Posted))
-		if err != nil {
-			return nil, fmt.Errorf("ledger: insert %d transfers: %w", n, err)
-		}
-		return inserted, nil
-	}
 	for start := 0; start < len(rows); start += BatchRows {
 		chunk := rows[start:min(start+BatchRows, len(rows))]
 		var sb strings.Builder
@@ -249,4 +226,82 @@ func Accruals(ctx context.Context, c Conn, prefix string) ([]Transfer, error) {
 		return nil, fmt.Errorf("ledger: accruals: %w", err)
 	}
 	return out, nil
+}
+
+// PostWithTotals inserts posted transfers, skipping keys that exist, and
+// adds each inserted transfer's amount to the posted totals of its
+// accounts: to its debit account's when countDebit[i], to its credit
+// account's when countCredit[i]. A debit may not overdraw an account that
+// is not allowed below zero, counting the credits of the same call. It
+// returns the ids of the transfers it inserted, by key, and the ids of
+// the accounts it changed: an account debited here and missing from them
+// would have been overdrawn, and the caller rolls back. On PostgreSQL it
+// is one statement (one round trip on the settlement path); on SQLite, one
+// to insert and one per column of totals.
+func PostWithTotals(ctx context.Context, c Conn, rows []Transfer, countDebit, countCredit []bool) (map[string]int64, map[int64]bool, error) {
+	if !isPostgres(ctx, c) {
+		inserted, err := insertPosted(ctx, c, rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		credits, debits := map[int64]money.Msat{}, map[int64]money.Msat{}
+		for i, t := range rows {
+			if _, ok := inserted[t.Key]; !ok {
+				continue
+			}
+			if countDebit[i] {
+				debits[t.DebitAccountID] += t.Amount
+			}
+			if countCredit[i] {
+				credits[t.CreditAccountID] += t.Amount
+			}
+		}
+		changed, err := addPostedTotals(ctx, c, credits, debits)
+		return inserted, changed, err
+	}
+	n := len(rows)
+	keys, memos, times := make([]string, n), make([]string, n), make([]time.Time, n)
+	debits, credits, amounts := make([]int64, n), make([]int64, n), make([]int64, n)
+	for i, t := range rows {
+		keys[i], memos[i], times[i] = t.Key, t.Memo, t.CreatedAt
+		debits[i], credits[i], amounts[i] = t.DebitAccountID, t.CreditAccountID, int64(t.Amount)
+	}
+	inserted, changed := make(map[string]int64, n), map[int64]bool{}
+	err := scanArrays(ctx, c, func(r *sql.Rows) error {
+		var id int64
+		var key sql.NullString
+		if err := r.Scan(&id, &key); err != nil {
+			return err
+		}
+		if key.Valid {
+			inserted[key.String] = id
+		} else {
+			changed[id] = true
+		}
+		return nil
+	}, `WITH u AS (
+			SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::timestamptz[], $8::bool[], $9::bool[])
+			WITH ORDINALITY AS u(k, d, cr, a, m, at, count_d, count_c, i)
+		), ins AS (
+			INSERT INTO transfers (key, debit_account_id, credit_account_id, amount_msat, kind, memo, created_at)
+			SELECT k, d, cr, a, $7, m, at FROM u ORDER BY i
+			ON CONFLICT (key) DO NOTHING RETURNING id, key
+		), v AS (
+			SELECT id, SUM(c)::bigint AS c, SUM(d)::bigint AS d FROM (
+				SELECT u.cr AS id, u.a AS c, 0::bigint AS d FROM u JOIN ins ON ins.key = u.k WHERE u.count_c
+				UNION ALL
+				SELECT u.d, 0::bigint, u.a FROM u JOIN ins ON ins.key = u.k WHERE u.count_d
+			) moves GROUP BY id
+		), upd AS (
+			UPDATE accounts SET credits_posted = accounts.credits_posted + v.c, debits_posted = accounts.debits_posted + v.d
+			FROM v WHERE accounts.id = v.id AND (v.d = 0 OR accounts.allow_negative
+				OR accounts.credits_posted + v.c - accounts.debits_posted - accounts.debits_pending >= v.d)
+			RETURNING accounts.id
+		)
+		SELECT id, key FROM ins UNION ALL SELECT id, NULL FROM upd`,
+		keys, debits, credits, amounts, memos, times, string(Posted), countDebit, countCredit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger: post %d transfers: %w", n, err)
+	}
+	return inserted, changed, nil
 }
