@@ -412,6 +412,11 @@ func (s *Server) awaitPayment(ctx context.Context, inv funding.Invoice, settled 
 		case <-s.draining:
 			return inv, paymentOpen
 		case hash := <-settled:
+			if hash == inv.PaymentHash {
+				if got, ok := s.Funding.CreditedHere(hash); ok {
+					return got, paymentPaid // credited by this replica: as committed, not read back
+				}
+			}
 			if (hash == inv.PaymentHash || hash == notify.Recheck) && paid() {
 				return inv, paymentPaid
 			}

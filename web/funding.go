@@ -27,6 +27,7 @@ type Funding interface {
 	WithdrawEarned(ctx context.Context, o offering.Offering, destination string) (funding.Payout, error)
 	Payouts(ctx context.Context, offeringID int64, limit int) ([]funding.Payout, error)
 	Settlements() (<-chan string, func())
+	CreditedHere(paymentHash string) (funding.Invoice, bool)
 	RecentCredits(ctx context.Context, offeringID int64, limit int) ([]funding.Invoice, error)
 	NewWithdrawLink(ctx context.Context, src funding.WithdrawSource) (string, time.Time, error)
 	WithdrawParams(ctx context.Context, k1 string) (funding.WithdrawOffer, error)

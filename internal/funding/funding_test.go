@@ -414,3 +414,28 @@ func TestConcurrentDonationsEachGetTheirRow(t *testing.T) {
 		f.check(t)
 	})
 }
+
+// TestCreditedHere: the replica that credits an invoice hands it, as
+// committed, to requests waiting here; an invoice it did not credit is
+// not there (and is read from the database).
+func TestCreditedHere(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		inv := f.donate(t, 1_000_000)
+		if _, ok := f.funding.CreditedHere(inv.PaymentHash); ok {
+			t.Fatal("an open invoice is among the credited")
+		}
+		if err := f.funding.Settle(context.Background(), f.node.settle(hashOf(t, inv), 1)); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := f.funding.CreditedHere(inv.PaymentHash)
+		stored, err := f.funding.Invoice(context.Background(), inv.PaymentHash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok || got.State != funding.InvoiceSettled || got.SettledAt == nil || !got.SettledAt.Equal(*stored.SettledAt) ||
+			got.PaidMsat != stored.PaidMsat || got.ID != stored.ID {
+			t.Fatalf("credited here: %+v (%v), stored: %+v", got, ok, stored)
+		}
+	})
+}

@@ -85,6 +85,7 @@ type Service struct {
 	now       func() time.Time
 	rand      io.Reader
 	events    *broadcaster
+	credited  justCredited // what this replica credited lately, for requests waiting here
 	live      *notify.Hub
 	payer     payer
 	settlers  map[Purpose]SettleFunc
@@ -369,6 +370,7 @@ func (s *Service) settle(ctx context.Context, ni lightning.Invoice, moveCursor b
 			return err
 		}
 		tx.AfterCommit(func() {
+			s.credited.add(inv)
 			s.events.publish(inv)
 			s.announce(ctx, inv.PaymentHash)
 			settlements.Inc()

@@ -2,6 +2,7 @@ package funding
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/keepalive/keepalive/internal/notify"
@@ -17,6 +18,45 @@ func (s *Service) SetHub(h *notify.Hub) { s.live = h }
 // may have been missed: read what you wait for from the database again.
 func (s *Service) Settlements() (<-chan string, func()) {
 	return s.live.Subscribe(notify.InvoiceSettled)
+}
+
+// CreditedHere returns the invoice as this replica credited it, when it
+// did so lately (its last justCreditedKept credits): a request waiting
+// here for the payment answers from it without reading the invoice back.
+// An invoice credited elsewhere, or long ago, is read from the database.
+func (s *Service) CreditedHere(paymentHash string) (Invoice, bool) {
+	return s.credited.get(paymentHash)
+}
+
+// justCredited holds the latest invoices this replica credited, as
+// committed (a credited invoice does not change again).
+type justCredited struct {
+	mu    sync.Mutex
+	byKey map[string]Invoice
+	order []string // oldest first
+}
+
+const justCreditedKept = 1024
+
+func (j *justCredited) add(inv Invoice) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.byKey == nil {
+		j.byKey = make(map[string]Invoice, justCreditedKept)
+	}
+	if len(j.order) == justCreditedKept {
+		delete(j.byKey, j.order[0])
+		j.order = j.order[1:]
+	}
+	j.byKey[inv.PaymentHash] = inv
+	j.order = append(j.order, inv.PaymentHash)
+}
+
+func (j *justCredited) get(paymentHash string) (Invoice, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	inv, ok := j.byKey[paymentHash]
+	return inv, ok
 }
 
 // announce tells every replica that an invoice was credited. The credit
