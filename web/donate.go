@@ -354,9 +354,9 @@ func (s *Server) invoiceEvents(c echo.Context) error {
 type paymentOutcome int
 
 const (
-	paymentPaid     paymentOutcome = iota // credited
-	paymentLapsed                         // expired or canceled unpaid
-	paymentOpen                           // still open: the wait ran out, or the client or the replica left
+	paymentPaid   paymentOutcome = iota // credited
+	paymentLapsed                       // expired or canceled unpaid
+	paymentOpen                         // still open: the wait ran out, or the client or the replica left
 )
 
 // awaitPayment waits until inv is credited or lapses, until deadline (the
