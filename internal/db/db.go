@@ -149,12 +149,34 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Opt
 	// WAL lets readers run beside the writer; immediate transactions take
 	// the write lock up front so two writers wait (busy_timeout) instead
 	// of failing on upgrade; foreign keys are off by default in SQLite.
-	// A file: URI, so that the query below reaches SQLite; the path is
-	// escaped so that a '#' or '?' in it stays part of the file name.
+	// synchronous=FULL makes a commit durable before it returns, as on
+	// PostgreSQL (NORMAL, in WAL mode, may lose the last commits to a power
+	// cut or an OS crash: an invoice row lost after its BOLT11 was shown
+	// would be a payment the site cannot credit); TxReplayable's pool
+	// keeps NORMAL. A file: URI, so that the query below reaches SQLite;
+	// the path is escaped so that a '#' or '?' in it stays part of the
+	// file name.
 	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	dsn := "file:" + escaped + "?_txlock=immediate" +
 		"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+		"&_pragma=foreign_keys(1)&_pragma=synchronous"
+	g, err := openSQLite(ctx, path, dsn+"(FULL)", gcfg, 8)
+	if err != nil {
+		return nil, err
+	}
+	d := &DB{gorm: g, Dialect: SQLite}
+	if path != ":memory:" { // a second pool would open a second, empty database
+		if d.replay, err = openSQLite(ctx, path, dsn+"(NORMAL)", gcfg, 2); err != nil {
+			closePool(g)
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// openSQLite opens a pool of at most size connections to the SQLite
+// database at path, through dsn.
+func openSQLite(ctx context.Context, path, dsn string, gcfg *gorm.Config, size int) (*gorm.DB, error) {
 	g, err := gorm.Open(sqliteDialector{dsn: dsn}, gcfg)
 	if err != nil {
 		return nil, fmt.Errorf("db: open sqlite %s: %w", path, err)
@@ -163,12 +185,13 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, opts ...Opt
 	if err != nil {
 		return nil, fmt.Errorf("db: sqlite pool: %w", err)
 	}
-	sqlDB.SetMaxOpenConns(8)
-	sqlDB.SetMaxIdleConns(8)
+	sqlDB.SetMaxOpenConns(size)
+	sqlDB.SetMaxIdleConns(size)
 	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
 		return nil, fmt.Errorf("db: open sqlite %s: %w", path, err)
 	}
-	return &DB{gorm: g, Dialect: SQLite}, nil
+	return g, nil
 }
 
 // SQLiteFile returns the file of the SQLite database that databaseURL
@@ -346,10 +369,10 @@ func (d *DB) Tx(ctx context.Context, fn func(tx Tx) error) error {
 	return d.tx(ctx, d.gorm, fn)
 }
 
-// TxReplayable is Tx for work that is told again when it is lost: on
-// PostgreSQL its commit returns before the write-ahead log reaches the
-// disk (synchronous_commit = off), saving the wait for the disk on the
-// path to a payer's page. A crash of the database server within about
+// TxReplayable is Tx for work that is told again when it is lost: its
+// commit returns before the write-ahead log reaches the disk (on
+// PostgreSQL synchronous_commit = off), saving the wait for the disk on
+// the path to a payer's page. A crash of the database server within about
 // half a second of such a commit may undo it, whole (never in part:
 // the database stays consistent), and only together with every later
 // transaction of its own kind: any commit that waits for the disk, by
@@ -358,8 +381,9 @@ func (d *DB) Tx(ctx context.Context, fn func(tx Tx) error) error {
 // marker that says it was done are written in the same transaction and
 // whoever did it would do it again when the marker is lost: a settlement
 // and the settlement stream's cursor, which is read again from lnd.
-// On SQLite this is Tx: in WAL mode with synchronous=NORMAL (see Open)
-// no commit waits for the disk, and a crash of the site loses none.
+// On SQLite it runs on connections with synchronous=NORMAL (the others
+// have FULL): its commit is written to the WAL file but not synced, so
+// it survives a crash of the site and may be lost to a power cut.
 func (d *DB) TxReplayable(ctx context.Context, fn func(tx Tx) error) error {
 	if d.replay == nil {
 		return d.Tx(ctx, fn)

@@ -8,10 +8,10 @@ import (
 	"github.com/keepalive/keepalive/internal/db/dbtest"
 )
 
-// TestTxReplayableSkipsOnlyItsOwnDiskWait: on PostgreSQL a replayable
-// transaction's commit does not wait for the disk and every other
-// transaction's does; both commit and run their AfterCommit functions
-// alike, on both databases.
+// TestTxReplayableSkipsOnlyItsOwnDiskWait: a replayable transaction's
+// commit does not wait for the disk and every other transaction's does
+// (PostgreSQL's synchronous_commit, SQLite's synchronous pragma); both
+// commit and run their AfterCommit functions alike.
 func TestTxReplayableSkipsOnlyItsOwnDiskWait(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
@@ -19,10 +19,12 @@ func TestTxReplayableSkipsOnlyItsOwnDiskWait(t *testing.T) {
 			var got string
 			committed := false
 			err := run(ctx, func(tx db.Tx) error {
-				if d.Dialect == db.Postgres {
-					if err := tx.Gorm(ctx).Raw("SHOW synchronous_commit").Scan(&got).Error; err != nil {
-						return err
-					}
+				query := "SHOW synchronous_commit"
+				if d.Dialect == db.SQLite {
+					query = "SELECT CASE synchronous WHEN 1 THEN 'off' WHEN 2 THEN 'on' ELSE synchronous END FROM pragma_synchronous"
+				}
+				if err := tx.Gorm(ctx).Raw(query).Scan(&got).Error; err != nil {
+					return err
 				}
 				tx.AfterCommit(func() { committed = true })
 				return nil
@@ -37,8 +39,9 @@ func TestTxReplayableSkipsOnlyItsOwnDiskWait(t *testing.T) {
 		if !replayDone || !plainDone {
 			t.Fatalf("after-commit functions ran: replayable %v, plain %v", replayDone, plainDone)
 		}
-		if d.Dialect == db.Postgres && (replay != "off" || plain != "on") {
-			t.Fatalf("synchronous_commit: replayable %q (want off), plain %q (want on)", replay, plain)
+		// SQLite: NORMAL (1) for the replayable, FULL (2) for the others.
+		if replay != "off" || plain != "on" {
+			t.Fatalf("commit waits for the disk: replayable %q (want off), plain %q (want on)", replay, plain)
 		}
 	})
 }
