@@ -38,7 +38,7 @@ const (
 // owns its tables, and nothing else writes SQL against them.
 type DB struct {
 	gorm    *gorm.DB
-	replay  *gorm.DB // PostgreSQL: sessions whose commits do not wait for the disk (TxReplayable)
+	replay  *gorm.DB // connections whose commits do not wait for the disk (TxReplayable); nil for SQLite in memory
 	Dialect Dialect
 }
 
