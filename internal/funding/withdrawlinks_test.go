@@ -49,7 +49,11 @@ func TestWithdrawLinkPaysOnce(t *testing.T) {
 			t.Fatalf("payout: %+v", done)
 		}
 		// Unknown and expired links.
-		if _, err := f.funding.WithdrawParams(ctx, "00"+k1[2:]); apperr.CodeOf(err) != apperr.NotFound {
+		unknown := "0" + k1[1:] // another link's k1: its first digit changed
+		if k1[0] == '0' {
+			unknown = "1" + k1[1:]
+		}
+		if _, err := f.funding.WithdrawParams(ctx, unknown); apperr.CodeOf(err) != apperr.NotFound {
 			t.Fatalf("unknown link: %v", err)
 		}
 		late, _, _ := f.funding.NewWithdrawLink(ctx, funding.EarnedSource(f.offering))
