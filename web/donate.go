@@ -305,6 +305,11 @@ var invoiceRecheck = 5 * time.Second
 // "paid" when it is credited, "expired" when it lapses.
 func (s *Server) invoiceEvents(c echo.Context) error {
 	ctx := c.Request().Context()
+	release, err := s.waits.hold(c)
+	if err != nil {
+		return err
+	}
+	defer release()
 	// Subscribe before reading the invoice: a settlement landing between
 	// the two would otherwise never be pushed.
 	settled, stop := s.Funding.Settlements()

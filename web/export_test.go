@@ -12,3 +12,12 @@ func SetInvoiceRecheck(d time.Duration) func() {
 
 // SponsorLine is the badge's line of sponsors' names.
 var SponsorLine = sponsorLine
+
+// SetMaxWaitsPerClient changes how many requests one client may have
+// waiting for payments at once, for a test; it returns a function that
+// puts it back.
+func SetMaxWaitsPerClient(n int) func() {
+	old := maxWaitsPerClient
+	maxWaitsPerClient = n
+	return func() { maxWaitsPerClient = old }
+}

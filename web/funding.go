@@ -110,6 +110,11 @@ func (s *Server) apiInvoice(c echo.Context) error {
 	}
 	var settled <-chan string
 	if wait > 0 {
+		release, err := s.waits.hold(c)
+		if err != nil {
+			return err
+		}
+		defer release()
 		// Subscribed before the invoice is read, so that a settlement
 		// landing between the two is heard.
 		var stop func()

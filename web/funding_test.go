@@ -388,3 +388,71 @@ func TestAPIInvoiceWait(t *testing.T) {
 		s.checkLedger(t)
 	})
 }
+
+// TestWaitsCapped: one client may hold only so many requests waiting for
+// payments (API waits and invoice pages' streams together); one more is a
+// 429 with the error envelope, and a slot freed is a slot taken again.
+func TestWaitsCapped(t *testing.T) {
+	defer web.SetMaxWaitsPerClient(2)()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		s := newSite(t, d)
+		createOffering(t, s, createBody)
+		hash := func() string {
+			status, body, _ := s.do(t, "POST", "/api/v1/offerings/my-site/donations", `{"amount_msat":5000000}`)
+			if status != 201 {
+				t.Fatalf("donate: %d %s", status, body)
+			}
+			var got struct {
+				PaymentHash string `json:"payment_hash"`
+			}
+			decodeInto(t, body, &got)
+			return got.PaymentHash
+		}
+		paid, streamed, other := hash(), hash(), hash()
+
+		waited := make(chan int, 1)
+		go func() {
+			status, _, _ := s.do(t, "GET", "/api/v1/invoices/"+paid+"?wait=30", "")
+			waited <- status
+		}()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, "GET", s.URL+"/invoices/"+streamed+"/events", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stream, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stream.Body.Close()
+		if stream.StatusCode != 200 {
+			t.Fatalf("stream: %d", stream.StatusCode)
+		}
+		time.Sleep(300 * time.Millisecond) // the API wait is held by now
+
+		status, body, header := s.do(t, "GET", "/api/v1/invoices/"+other+"?wait=1", "")
+		if status != 429 || !strings.Contains(body, `"rate_limited"`) || header.Get("Retry-After") == "" {
+			t.Fatalf("a third wait: %d %s (Retry-After %q), want 429", status, body, header.Get("Retry-After"))
+		}
+		if status, _, _ := s.do(t, "GET", "/invoices/"+other+"/events", ""); status != 429 {
+			t.Fatalf("a third stream: %d, want 429", status)
+		}
+		// A plain read is not a wait: never refused.
+		if status, body, _ := s.do(t, "GET", "/api/v1/invoices/"+other, ""); status != 200 {
+			t.Fatalf("a read while waits are full: %d %s", status, body)
+		}
+
+		if status, body, _ := s.do(t, "POST", "/api/v1/demo/invoices/"+paid+"/pay", ""); status != 200 {
+			t.Fatalf("demo pay: %d %s", status, body)
+		}
+		if status := <-waited; status != 200 {
+			t.Fatalf("the held wait: %d", status)
+		}
+		status, body, _ = s.do(t, "GET", "/api/v1/invoices/"+other+"?wait=1", "")
+		if status != 200 || !strings.Contains(body, `"state":"open"`) {
+			t.Fatalf("a wait after one ended: %d %s", status, body)
+		}
+		s.checkLedger(t)
+	})
+}

@@ -81,3 +81,46 @@ func isLNURL(c echo.Context) bool {
 	p := c.Request().URL.Path
 	return len(p) > 8 && p[:8] == "/lnurlp/"
 }
+
+// maxWaitsPerClient and maxWaits bound the requests waiting for a
+// payment at once (invoice pages' event streams, GET
+// /api/v1/invoices/{hash}?wait=N), per client address and in all: each
+// holds a connection, a goroutine and a read of its invoice every few
+// seconds, for up to an hour for a stream.
+var (
+	maxWaitsPerClient = 64
+	maxWaits          = 20_000
+)
+
+// waitLimiter counts the requests waiting for a payment.
+type waitLimiter struct {
+	mu       sync.Mutex
+	byClient map[string]int
+	total    int
+}
+
+// hold counts one more waiting request from the client at c.RealIP(), or
+// refuses it (429) when that client or the replica already has too many;
+// the function it returns ends the request's count.
+func (w *waitLimiter) hold(c echo.Context) (func(), error) {
+	client := c.RealIP()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.byClient[client] >= maxWaitsPerClient || w.total >= maxWaits {
+		c.Response().Header().Set("Retry-After", "5")
+		return nil, apperr.New(apperr.RateLimited, "Too many requests are waiting for payments; close some and try again.")
+	}
+	if w.byClient == nil {
+		w.byClient = map[string]int{}
+	}
+	w.byClient[client]++
+	w.total++
+	return func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.total--
+		if w.byClient[client]--; w.byClient[client] == 0 {
+			delete(w.byClient, client)
+		}
+	}, nil
+}

@@ -104,6 +104,7 @@ type Server struct {
 
 	drainOnce sync.Once
 	draining  chan struct{} // closed when the server shuts down
+	waits     waitLimiter   // requests waiting for a payment
 }
 
 // csrfField is the form field that carries the CSRF token.
