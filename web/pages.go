@@ -19,48 +19,79 @@ import (
 
 const homePageSize = 20
 
+// maxHomePage is the deepest page a page number reaches (?page=N, which
+// reads by position). The links the list makes name an offering instead
+// (?after=id, ?before=id), and those cost the same at any depth.
+const maxHomePage = 50
+
+// home lists offerings a page at a time. "Next" names the last offering
+// shown and "Previous" the first, so paging never walks the offerings
+// before the page. A cursor, or a page number, that does not fit (0, past
+// the end, not a number, an unknown offering) shows the nearest page there
+// is, not an error or an empty list.
 func (s *Server) home(c echo.Context) error {
 	q := strings.TrimSpace(c.QueryParam("q"))
-	// A page number out of range (0, past the end, not a number) shows the
-	// nearest page there is, not an error or an empty list.
 	pageNo, _ := strconv.Atoi(c.QueryParam("page"))
-	pageNo = min(max(pageNo, 1), 100_000)
+	pageNo = min(max(pageNo, 1), maxHomePage)
 	ctx := c.Request().Context()
-	items, more, err := s.Offerings.Page(ctx, offering.ListQuery{Search: q, Limit: homePageSize, Offset: (pageNo - 1) * homePageSize})
+	lq := offering.ListQuery{Search: q, Limit: homePageSize, Offset: (pageNo - 1) * homePageSize,
+		After: cursorParam(c, "after"), Before: cursorParam(c, "before")}
+	if lq.After > 0 || lq.Before > 0 {
+		lq.Offset = 0
+	}
+	page, err := s.Offerings.Page(ctx, lq)
 	if err != nil {
 		return err
 	}
-	if len(items) == 0 && pageNo > 1 {
-		// Past the end: only then count, to find the last page.
+	switch {
+	case len(page.Offerings) == 0 && lq.Offset > 0:
+		// Past the end by number: only then count, to find the last page.
 		_, total, err := s.Offerings.List(ctx, offering.ListQuery{Search: q, Limit: 1})
 		if err != nil {
 			return err
 		}
-		pageNo = max(1, int((total+homePageSize-1)/homePageSize))
-		if items, more, err = s.Offerings.Page(ctx, offering.ListQuery{
-			Search: q, Limit: homePageSize, Offset: (pageNo - 1) * homePageSize,
-		}); err != nil {
+		last := min(max(1, int((total+homePageSize-1)/homePageSize)), maxHomePage)
+		page, err = s.Offerings.Page(ctx, offering.ListQuery{Search: q, Limit: homePageSize, Offset: (last - 1) * homePageSize})
+		if err != nil {
+			return err
+		}
+	case (lq.After > 0 && len(page.Offerings) == 0) || (lq.Before > 0 && !page.Prev):
+		// Nothing after the cursor (the list moved), or the start reached
+		// going back: the first page, whole.
+		if page, err = s.Offerings.Page(ctx, offering.ListQuery{Search: q, Limit: homePageSize}); err != nil {
 			return err
 		}
 	}
 	v := templates.HomeView{Page: s.page(c, "Keep things alive"), Query: q}
-	for _, it := range items {
+	for _, it := range page.Offerings {
 		v.Offerings = append(v.Offerings, card(it.Offering, it.Status))
 	}
-	link := func(p int) string {
-		vals := url.Values{"page": {strconv.Itoa(p)}}
+	link := func(param string, id int64) string {
+		vals := url.Values{param: {strconv.FormatInt(id, 10)}}
 		if q != "" {
 			vals.Set("q", q)
 		}
 		return "/?" + vals.Encode()
 	}
-	if more {
-		v.NextPage = link(pageNo + 1)
-	}
-	if pageNo > 1 {
-		v.PrevPage = link(pageNo - 1)
+	if n := len(page.Offerings); n > 0 {
+		if page.Next {
+			v.NextPage = link("after", page.Offerings[n-1].ID)
+		}
+		if page.Prev {
+			v.PrevPage = link("before", page.Offerings[0].ID)
+		}
 	}
 	return s.render(c, http.StatusOK, templates.Home(v))
+}
+
+// cursorParam reads an offering id from the query, 0 when there is none
+// or it is not one.
+func cursorParam(c echo.Context, name string) int64 {
+	id, err := strconv.ParseInt(c.QueryParam(name), 10, 64)
+	if err != nil || id < 0 {
+		return 0
+	}
+	return id
 }
 
 func (s *Server) offeringPage(c echo.Context) error {

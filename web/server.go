@@ -35,7 +35,7 @@ type Offerings interface {
 	ByManageKey(ctx context.Context, key string) (offering.Offering, error)
 	Status(ctx context.Context, slug string) (offering.Status, error)
 	List(ctx context.Context, q offering.ListQuery) ([]offering.Listed, int64, error)
-	Page(ctx context.Context, q offering.ListQuery) ([]offering.Listed, bool, error)
+	Page(ctx context.Context, q offering.ListQuery) (offering.ListPage, error)
 	Finances(ctx context.Context, o offering.Offering) (offering.Finances, error)
 	View(ctx context.Context, slug string) (offering.Offering, offering.Finances, error)
 	RotateKey(ctx context.Context, slug string) (string, error)

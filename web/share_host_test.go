@@ -1,8 +1,11 @@
 package web_test
 
 import (
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,7 +75,29 @@ func TestHostsAndPagination(t *testing.T) {
 			t.Errorf("GET /%s: %d, no offerings shown (%s)", q, status, want)
 		}
 	}
-	if _, body, _ := s.do(t, "GET", "/?page=99", ""); !strings.Contains(body, "page=1") {
-		t.Error("past the end: not the last page (no link back to page 1)")
+	if _, body, _ := s.do(t, "GET", "/?page=99", ""); !strings.Contains(body, "/?before=") || strings.Contains(body, "/?after=") {
+		t.Error("past the end: not the last page (a link back, none further)")
+	}
+	// Paging by cursor: 26 offerings, 20 and then 6, and back.
+	cards := func(body string) int { return strings.Count(body, `data-testid="offering-card"`) }
+	link := regexp.MustCompile(`href="(/\?(?:after|before)=[0-9]+)"`)
+	_, first, _ := s.do(t, "GET", "/", "")
+	next := link.FindStringSubmatch(first)
+	if cards(first) != 20 || next == nil || !strings.Contains(next[1], "after=") || strings.Contains(first, "before=") {
+		t.Fatalf("first page: %d cards, next %v", cards(first), next)
+	}
+	_, second, _ := s.do(t, "GET", html.UnescapeString(next[1]), "")
+	prev := link.FindStringSubmatch(second)
+	if cards(second) != 6 || prev == nil || !strings.Contains(prev[1], "before=") || strings.Contains(second, "after=") {
+		t.Fatalf("second page: %d cards, prev %v", cards(second), prev)
+	}
+	slugs := regexp.MustCompile(`href="/o/([a-z0-9-]+)"`)
+	if _, back, _ := s.do(t, "GET", html.UnescapeString(prev[1]), ""); fmt.Sprint(slugs.FindAllString(back, -1)) != fmt.Sprint(slugs.FindAllString(first, -1)) {
+		t.Error("going back does not show the first page again")
+	}
+	for _, q := range []string{"?after=999999", "?before=999999", "?after=-1", "?after=x", "?before=0"} {
+		if _, body, _ := s.do(t, "GET", "/"+q, ""); cards(body) != 20 {
+			t.Errorf("GET /%s: %d cards, want the first page", q, cards(body))
+		}
 	}
 }

@@ -271,11 +271,15 @@ type Listed struct {
 	Earned money.Msat // posted earned balance
 }
 
-// ListQuery selects offerings for a list.
+// ListQuery selects offerings for a list: from Offset, or next to the
+// offering After or Before (a cursor: an offering's id), which costs the
+// same however deep in the list it is.
 type ListQuery struct {
 	Search string // part of the name, any case
 	Limit  int
 	Offset int
+	After  int64 // the offerings that follow this one
+	Before int64 // the offerings just before this one
 }
 
 // MaxListLimit is the largest page a list returns.
@@ -285,7 +289,7 @@ const MaxListLimit = 100
 // count reads every match: it is for the API, which promises a total;
 // pages ask Page, whose cost does not grow with the number of offerings.
 func (s *Service) List(ctx context.Context, q ListQuery) ([]Listed, int64, error) {
-	out, _, err := s.Page(ctx, q)
+	page, err := s.Page(ctx, q)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -293,33 +297,58 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Listed, int64, error
 	if err != nil {
 		return nil, 0, err
 	}
-	return out, total, nil
+	return page.Offerings, total, nil
+}
+
+// ListPage is a page of a list, and whether there are offerings after it
+// (Next) and before it (Prev).
+type ListPage struct {
+	Offerings  []Listed
+	Next, Prev bool
 }
 
 // Page returns one page of offerings, the ones alive longest first, then
-// those in grace, then expired ones, then those never funded; and whether
-// more follow.
-func (s *Service) Page(ctx context.Context, q ListQuery) ([]Listed, bool, error) {
+// those in grace, then expired ones, then those never funded. A cursor
+// that names no offering reads the first page.
+func (s *Service) Page(ctx context.Context, q ListQuery) (ListPage, error) {
 	if q.Limit <= 0 || q.Limit > MaxListLimit {
 		q.Limit = 20
 	}
 	if q.Offset < 0 {
 		q.Offset = 0
 	}
-	found, more, err := store.Page(ctx, s.db, searchPattern(q.Search), q.Limit, q.Offset)
+	pattern := searchPattern(q.Search)
+	var (
+		found []store.Offering
+		page  ListPage
+		atCur bool
+		err   error
+	)
+	switch {
+	case q.After > 0:
+		found, page.Next, atCur, err = store.PageAfter(ctx, s.db, pattern, q.Limit, q.After)
+		page.Prev = true // the cursor, at least
+	case q.Before > 0:
+		found, page.Prev, atCur, err = store.PageBefore(ctx, s.db, pattern, q.Limit, q.Before)
+		page.Next = true
+	}
+	if err == nil && !atCur {
+		found, page.Next, err = store.Page(ctx, s.db, pattern, q.Limit, q.Offset)
+		page.Prev = q.Offset > 0
+	}
 	if err != nil {
-		return nil, false, err
+		return ListPage{}, err
 	}
 	rows, err := s.withBalances(ctx, found)
 	if err != nil {
-		return nil, false, fmt.Errorf("offering: list: %w", err)
+		return ListPage{}, fmt.Errorf("offering: list: %w", err)
 	}
 	now := s.Now()
-	out := make([]Listed, len(rows))
+	page.Offerings = make([]Listed, len(rows))
 	for i, r := range rows {
-		out[i] = Listed{Offering: r.Offering, Status: r.snapshot().StatusAt(now), Earned: r.EarnedPosted}
+		page.Offerings[i] = Listed{Offering: r.Offering, Status: r.snapshot().StatusAt(now), Earned: r.EarnedPosted}
 	}
-	return out, more, nil
+	return page, nil
 }
 
 // searchPattern is the LIKE pattern of a search term (empty: no search).

@@ -3,6 +3,7 @@ package offering_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/keepalive/keepalive/internal/clocktest"
 	"strings"
 	"sync"
@@ -319,16 +320,105 @@ func TestListOrdersAliveFirstAndSearches(t *testing.T) {
 			want          string
 			more          bool
 		}{{3, 0, "long short gone", true}, {3, 3, "never", false}, {4, 0, "long short gone never", false}, {2, 4, "", false}} {
-			got, more, err := f.svc.Page(ctx, offering.ListQuery{Limit: c.limit, Offset: c.offset})
+			got, err := f.svc.Page(ctx, offering.ListQuery{Limit: c.limit, Offset: c.offset})
 			var slugs []string
-			for _, g := range got {
+			for _, g := range got.Offerings {
 				slugs = append(slugs, g.Slug)
 			}
-			if err != nil || strings.Join(slugs, " ") != c.want || more != c.more {
-				t.Fatalf("Page(%d, %d) = %v, more %v, %v; want %q, more %v", c.limit, c.offset, slugs, more, err, c.want, c.more)
+			if err != nil || strings.Join(slugs, " ") != c.want || got.Next != c.more || got.Prev != (c.offset > 0) {
+				t.Fatalf("Page(%d, %d) = %v, next %v, prev %v, %v; want %q, next %v", c.limit, c.offset, slugs, got.Next, got.Prev, err, c.want, c.more)
 			}
 		}
 		f.check(t)
+	})
+}
+
+// TestPageCursors: walking the list page by page from a cursor (the
+// next page after the last offering shown, the previous one before the
+// first) meets every offering once, in the order one long page shows,
+// forwards and backwards, with ties in funded_until, never-funded
+// offerings and a search; a cursor naming no offering reads the first
+// page.
+func TestPageCursors(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		base := f.clock.Now().UTC().Truncate(time.Second)
+		// funded_until: distinct times, ties, and never funded (-1).
+		for i, hours := range []int{5, -1, 3, 3, 7, -1, 3, 1, 9, -1, 5, 2, 3} {
+			slug := fmt.Sprintf("o%02d", i)
+			in := validInput(slug)
+			if i%3 == 0 {
+				in.Name = ptr("Cursor " + slug)
+			}
+			if _, _, err := f.svc.Create(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+			if hours >= 0 {
+				if err := d.Gorm(ctx).Exec("UPDATE offerings SET funded_until = ? WHERE slug = ?", base.Add(time.Duration(hours)*time.Hour), slug).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		slugs := func(p offering.ListPage) (out []string) {
+			for _, o := range p.Offerings {
+				out = append(out, o.Slug)
+			}
+			return out
+		}
+		for _, search := range []string{"", "cursor"} {
+			all, err := f.svc.Page(ctx, offering.ListQuery{Search: search, Limit: 100})
+			if err != nil || all.Next || all.Prev {
+				t.Fatalf("one long page: next %v prev %v, %v", all.Next, all.Prev, err)
+			}
+			want := strings.Join(slugs(all), " ")
+			for limit := 1; limit <= 5; limit++ {
+				// Forwards, from the first page.
+				p, err := f.svc.Page(ctx, offering.ListQuery{Search: search, Limit: limit})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, pages := slugs(p), []offering.ListPage{p}
+				for p.Next {
+					if len(pages) > 20 {
+						t.Fatalf("search %q, limit %d: more pages than offerings: %v", search, limit, got)
+					}
+					if p, err = f.svc.Page(ctx, offering.ListQuery{Search: search, Limit: limit, After: p.Offerings[len(p.Offerings)-1].ID}); err != nil {
+						t.Fatal(err)
+					}
+					if !p.Prev {
+						t.Fatalf("search %q, limit %d: a page after a cursor says nothing comes before it", search, limit)
+					}
+					got, pages = append(got, slugs(p)...), append(pages, p)
+				}
+				if strings.Join(got, " ") != want {
+					t.Fatalf("search %q, limit %d forwards:\n got %v\nwant %s", search, limit, got, want)
+				}
+				// Backwards, from the last page.
+				var back []string
+				for i := len(pages) - 1; i > 0; i-- {
+					prev, err := f.svc.Page(ctx, offering.ListQuery{Search: search, Limit: limit, Before: pages[i].Offerings[0].ID})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !prev.Next || prev.Prev != (i > 1) || strings.Join(slugs(prev), " ") != strings.Join(slugs(pages[i-1]), " ") {
+						t.Fatalf("search %q, limit %d: the page before page %d = %v (prev %v next %v), want %v",
+							search, limit, i+1, slugs(prev), prev.Prev, prev.Next, slugs(pages[i-1]))
+					}
+					back = append(slugs(prev), back...)
+				}
+				if len(pages) > 1 && strings.Join(append(back, slugs(pages[len(pages)-1])...), " ") != want {
+					t.Fatalf("search %q, limit %d backwards: %v", search, limit, back)
+				}
+			}
+		}
+		for _, q := range []offering.ListQuery{{Limit: 3, After: 999_999}, {Limit: 3, Before: 999_999}} {
+			p, err := f.svc.Page(ctx, q)
+			first, _ := f.svc.Page(ctx, offering.ListQuery{Limit: 3})
+			if err != nil || strings.Join(slugs(p), " ") != strings.Join(slugs(first), " ") || p.Prev || !p.Next {
+				t.Fatalf("%+v: %v (prev %v next %v) %v, want the first page", q, slugs(p), p.Prev, p.Next, err)
+			}
+		}
 	})
 }
 

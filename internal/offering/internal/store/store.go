@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -177,17 +178,112 @@ func ByWalletKey(ctx context.Context, c Conn, key string) ([]Offering, error) {
 // first, then those never funded; and whether more follow. Without a
 // pattern the order is read from offerings_listed (migration 00013): no
 // count and no sort of every row, so a page costs the same among ten
-// offerings or a hundred thousand (OFFSET still walks the pages before).
+// offerings or a hundred thousand (OFFSET still walks the pages before:
+// PageAfter and PageBefore start at a cursor instead).
 func Page(ctx context.Context, c Conn, pattern string, limit, offset int) ([]Offering, bool, error) {
 	var found []Offering
 	// DESC NULLS LAST as the index holds it; SQLite sorts NULLs last under
 	// DESC anyway.
-	err := matching(ctx, c, pattern).Order("offerings.funded_until DESC NULLS LAST, offerings.id DESC").
-		Limit(limit + 1).Offset(offset).Find(&found).Error
+	err := matching(ctx, c, pattern).Order(listOrder).Limit(limit + 1).Offset(offset).Find(&found).Error
 	if err != nil {
 		return nil, false, fmt.Errorf("offering: list: %w", db.TranslateError(err))
 	}
 	return found[:min(len(found), limit)], len(found) > limit, nil
+}
+
+// listOrder is the list's order, as the offerings_listed index holds it,
+// and its reverse (the index read backwards).
+const (
+	listOrder    = "offerings.funded_until DESC NULLS LAST, offerings.id DESC"
+	reverseOrder = "offerings.funded_until ASC NULLS FIRST, offerings.id ASC"
+)
+
+// afterKey and beforeKey compare an offering's place in list order with
+// the cursor offering's (the second argument is its id): they compare the
+// database's own values, read by a subquery, so a time never makes a
+// round trip through Go. A NULL funded_until compares as unknown, which
+// leaves the never-funded offerings to the callers.
+const (
+	afterKey  = "(offerings.funded_until, offerings.id) < ((SELECT c.funded_until FROM offerings c WHERE c.id = ?), ?)"
+	beforeKey = "(offerings.funded_until, offerings.id) > ((SELECT c.funded_until FROM offerings c WHERE c.id = ?), ?)"
+)
+
+// cursorFunded tells whether the offering with that id exists and whether
+// it was ever funded (where it sorts: the never funded come last).
+func cursorFunded(ctx context.Context, c Conn, id int64) (exists, funded bool, err error) {
+	var keys []struct{ FundedUntil *time.Time }
+	if err := c.Gorm(ctx).Model(&Offering{}).Select("funded_until").Where("id = ?", id).Limit(1).Find(&keys).Error; err != nil {
+		return false, false, fmt.Errorf("offering: list cursor: %w", db.TranslateError(err))
+	}
+	if len(keys) == 0 {
+		return false, false, nil
+	}
+	return true, keys[0].FundedUntil != nil, nil
+}
+
+// PageAfter returns up to limit offerings matching the LIKE pattern that
+// follow, in Page's order, the offering with id after, and whether more
+// follow them; found is false when there is no such offering. Each read
+// starts in the offerings_listed index at the cursor, so a page deep in
+// the list costs what the first one does.
+func PageAfter(ctx context.Context, c Conn, pattern string, limit int, after int64) (out []Offering, more, found bool, err error) {
+	exists, funded, err := cursorFunded(ctx, c, after)
+	if err != nil || !exists {
+		return nil, false, false, err
+	}
+	if funded {
+		if err := matching(ctx, c, pattern).Where(afterKey, after, after).
+			Order(listOrder).Limit(limit + 1).Find(&out).Error; err != nil {
+			return nil, false, false, fmt.Errorf("offering: list: %w", db.TranslateError(err))
+		}
+	}
+	if len(out) <= limit { // then the never funded, by id
+		never := matching(ctx, c, pattern).Where("offerings.funded_until IS NULL")
+		if !funded {
+			never = never.Where("offerings.id < ?", after)
+		}
+		var rest []Offering
+		if err := never.Order(listOrder).Limit(limit + 1 - len(out)).Find(&rest).Error; err != nil {
+			return nil, false, false, fmt.Errorf("offering: list: %w", db.TranslateError(err))
+		}
+		out = append(out, rest...)
+	}
+	return out[:min(len(out), limit)], len(out) > limit, true, nil
+}
+
+// PageBefore returns up to limit offerings matching the LIKE pattern that
+// come just before the offering with id before, in Page's order, and
+// whether more come before them; found is false when there is no such
+// offering.
+func PageBefore(ctx context.Context, c Conn, pattern string, limit int, before int64) (out []Offering, more, found bool, err error) {
+	exists, funded, err := cursorFunded(ctx, c, before)
+	if err != nil || !exists {
+		return nil, false, false, err
+	}
+	// Read backwards from the cursor, then turn the rows around.
+	if !funded {
+		if err := matching(ctx, c, pattern).Where("offerings.funded_until IS NULL AND offerings.id > ?", before).
+			Order(reverseOrder).Limit(limit + 1).Find(&out).Error; err != nil {
+			return nil, false, false, fmt.Errorf("offering: list: %w", db.TranslateError(err))
+		}
+	}
+	if len(out) <= limit {
+		q := matching(ctx, c, pattern)
+		if funded {
+			q = q.Where(beforeKey, before, before)
+		} else {
+			q = q.Where("offerings.funded_until IS NOT NULL")
+		}
+		var rest []Offering
+		if err := q.Order(reverseOrder).Limit(limit + 1 - len(out)).Find(&rest).Error; err != nil {
+			return nil, false, false, fmt.Errorf("offering: list: %w", db.TranslateError(err))
+		}
+		out = append(out, rest...)
+	}
+	more = len(out) > limit
+	out = out[:min(len(out), limit)]
+	slices.Reverse(out)
+	return out, more, true, nil
 }
 
 // Count returns how many offerings' lower-cased names match the LIKE
