@@ -115,7 +115,7 @@ func (s *Service) SettleAccrual(ctx context.Context, tx db.Tx, offeringID int64)
 		return 0, err
 	}
 	if consumed > 0 {
-		tx.AfterCommit(func() { s.cache.forget(o.Slug) })
+		s.changing(tx, o.Slug)
 	}
 	if err := store.SetAccruedAt(ctx, tx, o.ID, o.AccruedAt); err != nil {
 		return 0, err
@@ -195,8 +195,19 @@ func (s *Service) CreditRunway(ctx context.Context, tx db.Tx, offeringID int64, 
 	if err := store.SetFunding(ctx, tx, o.ID, o.AccruedAt, fu, day); err != nil {
 		return Offering{}, err
 	}
-	tx.AfterCommit(func() { s.cache.forget(o.Slug) })
+	s.changing(tx, o.Slug)
 	return o, nil
+}
+
+// changing tells the status cache that tx changes the offering's runway:
+// until tx commits this process reads its status from the database, and
+// the commit drops its entry here and on the other replicas.
+func (s *Service) changing(tx db.Tx, slug string) {
+	release := s.cache.hold(slug)
+	tx.AfterCommit(func() {
+		s.cache.forget(slug)
+		release()
+	})
 }
 
 // Invalidate drops the cached status of an offering; call it after a
@@ -400,6 +411,13 @@ func (s *Service) View(ctx context.Context, slug string) (Offering, Finances, er
 // caches through publish (see ShareStatus); a generation counter stops a
 // read that raced an invalidation from storing a stale snapshot; the TTL
 // bounds how long a change whose notice was lost goes unseen.
+//
+// A transaction that changes an offering's runway holds its entry (hold)
+// from the change until its commit has dropped it: meanwhile this process
+// reads that status from the database and keeps nothing. Without the hold,
+// a client who saw the commit (an invoice read as settled) could be
+// answered from a snapshot taken before it, in the instant between the
+// commit and the drop.
 type statusCache struct {
 	ttl     time.Duration
 	now     func() time.Time
@@ -407,8 +425,19 @@ type statusCache struct {
 	mu      sync.Mutex
 	m       map[string]cacheEntry
 	gen     map[string]uint64
+	held    map[string]cacheHold
 	epoch   uint64 // bumped when everything is dropped
 }
+
+// cacheHold counts the transactions changing an offering. A transaction
+// that rolls back never releases its hold, so a hold also lapses at until.
+type cacheHold struct {
+	n     int
+	until time.Time
+}
+
+// holdFor bounds how long a rolled-back transaction's hold stops caching.
+const holdFor = 10 * time.Second
 
 type cacheEntry struct {
 	row     snapshotRow
@@ -416,7 +445,7 @@ type cacheEntry struct {
 }
 
 func newStatusCache(ttl time.Duration) *statusCache {
-	return &statusCache{ttl: ttl, now: time.Now, m: map[string]cacheEntry{}, gen: map[string]uint64{}}
+	return &statusCache{ttl: ttl, now: time.Now, m: map[string]cacheEntry{}, gen: map[string]uint64{}, held: map[string]cacheHold{}}
 }
 
 func (c *statusCache) get(slug string, load func() (snapshotRow, error)) (snapshotRow, error) {
@@ -432,7 +461,7 @@ func (c *statusCache) get(slug string, load func() (snapshotRow, error)) (snapsh
 		return snapshotRow{}, err
 	}
 	c.mu.Lock()
-	if c.gen[slug] == gen && c.epoch == epoch {
+	if c.gen[slug] == gen && c.epoch == epoch && !c.isHeld(slug) {
 		if len(c.m) > 100_000 { // a crude bound against slug-guessing floods
 			c.m = map[string]cacheEntry{}
 		}
@@ -448,6 +477,46 @@ func (c *statusCache) forget(slug string) {
 	if c.publish != nil {
 		c.publish(slug)
 	}
+}
+
+// hold drops slug's entry and keeps it from being stored again until the
+// function it returns is called (or holdFor has passed).
+func (c *statusCache) hold(slug string) (release func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if len(c.held) > 1_000 { // rolled-back holds, lapsed
+		for k, h := range c.held {
+			if !now.Before(h.until) {
+				delete(c.held, k)
+			}
+		}
+	}
+	h := c.held[slug]
+	if !now.Before(h.until) {
+		h.n = 0
+	}
+	h.n++
+	h.until = now.Add(holdFor)
+	c.held[slug] = h
+	delete(c.m, slug)
+	c.gen[slug]++
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if h := c.held[slug]; h.n > 1 {
+			h.n--
+			c.held[slug] = h
+		} else {
+			delete(c.held, slug)
+		}
+	}
+}
+
+// isHeld tells whether a transaction is changing slug; c.mu is held.
+func (c *statusCache) isHeld(slug string) bool {
+	h, ok := c.held[slug]
+	return ok && c.now().Before(h.until)
 }
 
 // drop drops slug's entry in this process.

@@ -214,7 +214,7 @@ func (s *Service) Update(ctx context.Context, slug string, in Input) (Offering, 
 		if err := store.Save(ctx, tx, &o); err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.cache.forget(slug) })
+		s.changing(tx, slug)
 		out = o
 		return nil
 	})

@@ -422,6 +422,43 @@ func TestPageCursors(t *testing.T) {
 	})
 }
 
+// TestCreditHoldsStatusUntilCommit: a credit's transaction keeps the
+// offering's cached status out of use from the credit to its commit, so
+// that no one who saw the commit is answered from an older snapshot.
+func TestCreditHoldsStatusUntilCommit(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		ctx := context.Background()
+		o, _, err := f.svc.Create(ctx, validInput("held"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Status(ctx, "held"); err != nil { // cached
+			t.Fatal(err)
+		}
+		err = f.db.Tx(ctx, func(tx db.Tx) error {
+			if _, err := f.svc.CreditRunway(ctx, tx, o.ID, offering.Credit{Key: "invoice:held", Debit: ledger.Lightning, Amount: 3_600_000}); err != nil {
+				return err
+			}
+			if !f.svc.StatusHeld("held") {
+				t.Error("a credit in flight does not hold the cached status")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.svc.StatusHeld("held") {
+			t.Error("the hold outlives the commit")
+		}
+		st, err := f.svc.Status(ctx, "held")
+		if err != nil || !st.Alive() {
+			t.Fatalf("status after the credit: %+v, %v", st, err)
+		}
+		f.check(t)
+	})
+}
+
 func TestConcurrentCreditsAndAccruals(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
