@@ -14,12 +14,17 @@ BEGIN
     BEGIN
         CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
     EXCEPTION WHEN OTHERS THEN
-        RAISE NOTICE 'pg_trgm is not available (%): searches read every offering', SQLERRM;
-        RETURN;
+        -- No privilege, or another session created it at the same moment
+        -- (then it is there now: the check below finds it).
+        RAISE NOTICE 'creating pg_trgm: %', SQLERRM;
     END;
     SELECT n.nspname INTO ext_schema
     FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
     WHERE e.extname = 'pg_trgm';
+    IF ext_schema IS NULL THEN
+        RAISE NOTICE 'pg_trgm is not available: searches read every offering';
+        RETURN;
+    END IF;
     EXECUTE format('CREATE INDEX offerings_name_trgm ON offerings USING gin (lower(name) %I.gin_trgm_ops)', ext_schema);
 END $$;
 -- +goose StatementEnd
