@@ -321,17 +321,7 @@ func TestAPIInvoiceWait(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newSite(t, d)
 		createOffering(t, s, createBody)
-		hash := func() string {
-			status, body, _ := s.do(t, "POST", "/api/v1/offerings/my-site/donations", `{"amount_msat":5000000}`)
-			if status != 201 {
-				t.Fatalf("donate: %d %s", status, body)
-			}
-			var got struct {
-				PaymentHash string `json:"payment_hash"`
-			}
-			decodeInto(t, body, &got)
-			return got.PaymentHash
-		}
+		hash := func() string { return openDonation(t, s, `{"amount_msat":5000000}`) }
 		for _, bad := range []string{"-1", "51", "abc", "1.5", "1e3", "99999999999999999999"} {
 			status, body, _ := s.do(t, "GET", "/api/v1/invoices/"+hash()+"?wait="+bad, "")
 			if status != 400 || !strings.Contains(body, `"error"`) || !strings.Contains(body, "wait") {
@@ -397,17 +387,7 @@ func TestWaitsCapped(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		s := newSite(t, d)
 		createOffering(t, s, createBody)
-		hash := func() string {
-			status, body, _ := s.do(t, "POST", "/api/v1/offerings/my-site/donations", `{"amount_msat":5000000}`)
-			if status != 201 {
-				t.Fatalf("donate: %d %s", status, body)
-			}
-			var got struct {
-				PaymentHash string `json:"payment_hash"`
-			}
-			decodeInto(t, body, &got)
-			return got.PaymentHash
-		}
+		hash := func() string { return openDonation(t, s, `{"amount_msat":5000000}`) }
 		paid, streamed, other := hash(), hash(), hash()
 
 		waited := make(chan int, 1)

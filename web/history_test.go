@@ -22,17 +22,26 @@ import (
 // node; it returns the payment hash.
 func payDonation(t *testing.T, s *site, body string) string {
 	t.Helper()
-	status, resp, _ := s.do(t, "POST", "/api/v1/offerings/my-site/donations", body)
-	if status != 201 {
-		t.Fatalf("donate: %d %s", status, resp)
-	}
-	var got map[string]any
-	decodeInto(t, resp, &got)
-	hash, _ := got["payment_hash"].(string)
+	hash := openDonation(t, s, body)
 	if status, resp, _ := s.do(t, "POST", "/api/v1/demo/invoices/"+hash+"/pay", ""); status != 200 {
 		t.Fatalf("pay: %d %s", status, resp)
 	}
 	return hash
+}
+
+// openDonation asks the API for a donation invoice to my-site and returns
+// its payment hash, unpaid.
+func openDonation(t *testing.T, s *site, body string) string {
+	t.Helper()
+	status, resp, _ := s.do(t, "POST", "/api/v1/offerings/my-site/donations", body)
+	if status != 201 {
+		t.Fatalf("donate: %d %s", status, resp)
+	}
+	var got struct {
+		PaymentHash string `json:"payment_hash"`
+	}
+	decodeInto(t, resp, &got)
+	return got.PaymentHash
 }
 
 // historySite is an offering with two paid donations a day apart, one
