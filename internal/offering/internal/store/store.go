@@ -227,28 +227,7 @@ func cursorFunded(ctx context.Context, c Conn, id int64) (exists, funded bool, e
 // starts in the offerings_listed index at the cursor, so a page deep in
 // the list costs what the first one does.
 func PageAfter(ctx context.Context, c Conn, pattern string, limit int, after int64) (out []Offering, more, found bool, err error) {
-	exists, funded, err := cursorFunded(ctx, c, after)
-	if err != nil || !exists {
-		return nil, false, false, err
-	}
-	if funded {
-		if err := matching(ctx, c, pattern).Where(afterKey, after, after).
-			Order(listOrder).Limit(limit + 1).Find(&out).Error; err != nil {
-			return nil, false, false, fmt.Errorf("offering: list: %w", db.TranslateError(err))
-		}
-	}
-	if len(out) <= limit { // then the never funded, by id
-		never := matching(ctx, c, pattern).Where("offerings.funded_until IS NULL")
-		if !funded {
-			never = never.Where("offerings.id < ?", after)
-		}
-		var rest []Offering
-		if err := never.Order(listOrder).Limit(limit + 1 - len(out)).Find(&rest).Error; err != nil {
-			return nil, false, false, fmt.Errorf("offering: list: %w", db.TranslateError(err))
-		}
-		out = append(out, rest...)
-	}
-	return out[:min(len(out), limit)], len(out) > limit, true, nil
+	return pageFrom(ctx, c, pattern, limit, after, false)
 }
 
 // PageBefore returns up to limit offerings matching the LIKE pattern that
@@ -256,33 +235,55 @@ func PageAfter(ctx context.Context, c Conn, pattern string, limit int, after int
 // whether more come before them; found is false when there is no such
 // offering.
 func PageBefore(ctx context.Context, c Conn, pattern string, limit int, before int64) (out []Offering, more, found bool, err error) {
-	exists, funded, err := cursorFunded(ctx, c, before)
+	return pageFrom(ctx, c, pattern, limit, before, true)
+}
+
+// listPart is a condition that picks one stretch of the list.
+type listPart struct {
+	where string
+	args  []any
+}
+
+// pageFrom reads up to limit offerings on one side of the cursor: the
+// list is the funded offerings, then the never funded ones (NULL, by id),
+// and the cursor cuts one of the two parts. Backwards, the rows are read
+// in reverse order from the cursor, then turned around.
+func pageFrom(ctx context.Context, c Conn, pattern string, limit int, cursor int64, backwards bool) (out []Offering, more, found bool, err error) {
+	exists, funded, err := cursorFunded(ctx, c, cursor)
 	if err != nil || !exists {
 		return nil, false, false, err
 	}
-	// Read backwards from the cursor, then turn the rows around.
-	if !funded {
-		if err := matching(ctx, c, pattern).Where("offerings.funded_until IS NULL AND offerings.id > ?", before).
-			Order(reverseOrder).Limit(limit + 1).Find(&out).Error; err != nil {
-			return nil, false, false, fmt.Errorf("offering: list: %w", db.TranslateError(err))
-		}
+	var (
+		parts []listPart
+		order = listOrder
+	)
+	switch {
+	case !backwards && funded:
+		parts = []listPart{{afterKey, []any{cursor, cursor}}, {"offerings.funded_until IS NULL", nil}}
+	case !backwards:
+		parts = []listPart{{"offerings.funded_until IS NULL AND offerings.id < ?", []any{cursor}}}
+	case funded:
+		parts, order = []listPart{{beforeKey, []any{cursor, cursor}}}, reverseOrder
+	default:
+		parts = []listPart{{"offerings.funded_until IS NULL AND offerings.id > ?", []any{cursor}}, {"offerings.funded_until IS NOT NULL", nil}}
+		order = reverseOrder
 	}
-	if len(out) <= limit {
-		q := matching(ctx, c, pattern)
-		if funded {
-			q = q.Where(beforeKey, before, before)
-		} else {
-			q = q.Where("offerings.funded_until IS NOT NULL")
+	for _, p := range parts {
+		if len(out) > limit {
+			break
 		}
-		var rest []Offering
-		if err := q.Order(reverseOrder).Limit(limit + 1 - len(out)).Find(&rest).Error; err != nil {
+		var rows []Offering
+		if err := matching(ctx, c, pattern).Where(p.where, p.args...).
+			Order(order).Limit(limit + 1 - len(out)).Find(&rows).Error; err != nil {
 			return nil, false, false, fmt.Errorf("offering: list: %w", db.TranslateError(err))
 		}
-		out = append(out, rest...)
+		out = append(out, rows...)
 	}
 	more = len(out) > limit
 	out = out[:min(len(out), limit)]
-	slices.Reverse(out)
+	if backwards {
+		slices.Reverse(out)
+	}
 	return out, more, true, nil
 }
 
